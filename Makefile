@@ -1,0 +1,102 @@
+# Build and test entry points for the zohothrive.oauth collection (GNU make).
+#
+#   make demo     run the end-to-end demo against the local Zoho Accounts emulator
+#   make test     everything CI runs: lint, sanity, units, integration, system, molecule
+#                 (stops at the first failing suite; `make test KEEP_GOING=1` runs them all)
+#   make help     list all targets
+#
+# All tools come from .venv (pinned in tests/requirements-dev.txt + tests/constraints-dev.txt).
+# ansible-test needs the collection at .../ansible_collections/zohothrive/oauth, so the suites
+# run on a copy in .build/ that `make collection` keeps in sync with the work tree. The recipes
+# call the scripts in tests/tools/, which also work on their own.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+.DELETE_ON_ERROR:
+.NOTPARALLEL:
+MAKEFLAGS += --no-print-directory
+
+ROOT     := $(CURDIR)
+BUILD    := $(ROOT)/.build
+VENV     := $(ROOT)/.venv
+COLL_DIR := $(BUILD)/ansible_collections/zohothrive/oauth
+PYBIN    := $(BUILD)/pybin
+TOOLS    := $(ROOT)/tests/tools
+
+REQUIREMENTS := tests/requirements-dev.txt tests/constraints-dev.txt
+VENV_STAMP   := $(VENV)/.zt-installed
+
+# Paths for the scripts in tests/tools (see tests/tools/lib.bash).
+export ZT_ROOT     := $(ROOT)
+export ZT_BUILD    := $(BUILD)
+export ZT_VENV     := $(VENV)
+export ZT_COLL_DIR := $(COLL_DIR)
+export ZT_PYBIN    := $(PYBIN)
+export ZT_TEST_HOME := $(BUILD)/home
+export ANSIBLE_COLLECTIONS_PATH := $(BUILD)
+
+SUITE := $(TOOLS)/suite
+
+.PHONY: help venv pybin collection lint sanity units integration system emulator-selftest \
+        molecule test demo lock clean
+
+help: ## list the targets
+	@grep -E '^[a-z][a-z-]*:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
+
+# --- environment -------------------------------------------------------------------------
+
+venv: $(VENV_STAMP) pybin ## controller venv (Python >= 3.12) from the pinned requirements
+
+# Rebuilt from scratch only when a requirements file changed, or when the venv's interpreter
+# no longer runs (for example after the Python it was made from went away).
+ifneq ($(shell $(VENV)/bin/python -c 'print("ok")' 2>/dev/null),ok)
+.PHONY: $(VENV_STAMP)
+endif
+$(VENV_STAMP): $(REQUIREMENTS)
+	$(TOOLS)/make-venv $(VENV) tests/requirements-dev.txt
+	touch $@
+
+pybin: ## .build/pybin: python3.9 ... python3.13 links to real interpreters, for ansible-test
+	$(TOOLS)/make-pybin $(PYBIN)
+
+collection: ## sync the work tree into .build/ansible_collections/zohothrive/oauth
+	"$$($(TOOLS)/find-python)" $(TOOLS)/sync-collection $(ROOT) $(COLL_DIR)
+
+lock: ## regenerate tests/constraints-dev.txt from tests/requirements-dev.txt
+	$(TOOLS)/update-lock
+
+# --- suites (each re-syncs the copy first) -----------------------------------------------
+
+lint: venv collection ## shellcheck, ansible-lint, changelog, plugin docs, galaxy build + importer
+	$(SUITE) lint $(TOOLS)/run-lint
+
+sanity: venv collection ## ansible-test sanity --venv on every available Python
+	$(SUITE) sanity $(TOOLS)/run-sanity
+
+units: venv collection ## ansible-test units --venv on every available Python
+	$(SUITE) units $(TOOLS)/run-units
+
+integration: venv collection ## ansible-test integration against the Zoho Accounts emulator
+	$(SUITE) integration $(TOOLS)/run-integration
+
+emulator-selftest: venv collection ## the emulator's own tests (tests/emulator/test_emulator.py)
+	$(SUITE) emulator-selftest $(TOOLS)/run-pytest tests/emulator/test_emulator.py
+
+system: venv collection ## end-to-end pytest suite in tests/system
+	$(SUITE) system $(TOOLS)/run-pytest tests/system
+
+molecule: venv collection ## molecule test --all (scenarios in extensions/molecule)
+	$(SUITE) molecule $(TOOLS)/run-molecule
+
+TEST_SUITES := lint sanity units emulator-selftest integration system molecule
+
+test: ## venv, then every suite in order; stops at the first failure
+	MAKE="$(MAKE)" $(TOOLS)/run-all $(TEST_SUITES)
+
+demo: venv collection ## run tests/demo/run_demo.py against the emulator
+	$(VENV)/bin/python tests/demo/run_demo.py
+
+clean: ## stop a leftover emulator, remove .build and .venv
+	-[[ ! -x $(VENV)/bin/python ]] || $(VENV)/bin/python tests/emulator/zoho_accounts_emulator.py stop --state-dir $(BUILD)/emulator-integration
+	rm -rf $(BUILD) $(VENV)
