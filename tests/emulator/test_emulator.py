@@ -1,0 +1,419 @@
+# Copyright (c) zohothrive.oauth contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Self-tests of the Zoho Accounts emulator, against a real instance over verified TLS.
+
+Run with:  python -m pytest tests/emulator/test_emulator.py   (needs requests, trustme, pytest)
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+EMULATOR = Path(__file__).resolve().with_name("zoho_accounts_emulator.py")
+TOKEN_RE = re.compile(r"^1000\.[0-9a-f]{32}\.[0-9a-f]{32}$")
+CLIENT_ID = "1000.TESTCLIENT"
+CLIENT_SECRET = "ZSEC_client_secret_sentinel"
+REDIRECT_URI = "https://app.example.test/callback"
+
+
+def run_cli(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, str(EMULATOR), *args], capture_output=True, text=True, timeout=60, check=check)
+
+
+@dataclass
+class Emulator:
+    state_dir: Path
+    url: str
+    ca_path: str
+    pid: int
+
+    def admin(self, method: str, route: str, payload: dict[str, Any] | None = None, expect: int = 200) -> Any:
+        response = requests.request(method, f"{self.url}/_emulator{route}", json=payload, verify=self.ca_path, timeout=10)
+        assert response.status_code == expect, response.text
+        return response.json()
+
+    def post(self, path: str, data: dict[str, str] | None = None, params: dict[str, str] | None = None, **kwargs: Any) -> requests.Response:
+        return requests.post(f"{self.url}{path}", data=data, params=params, verify=self.ca_path, timeout=10, **kwargs)
+
+    def mint(self, **payload: Any) -> str:
+        return str(self.admin("POST", "/codes", {"client_id": CLIENT_ID, **payload})["code"])
+
+    def exchange(self, code: str, client_id: str = CLIENT_ID, client_secret: str = CLIENT_SECRET, **extra: str) -> requests.Response:
+        form = {"grant_type": "authorization_code", "client_id": client_id, "client_secret": client_secret, "code": code, **extra}
+        return self.post("/oauth/v2/token", form)
+
+    def refresh(self, refresh_token: str, client_id: str = CLIENT_ID) -> requests.Response:
+        form = {"grant_type": "refresh_token", "client_id": client_id, "client_secret": CLIENT_SECRET, "refresh_token": refresh_token}
+        return self.post("/oauth/v2/token", form)
+
+    def new_refresh_token(self, **mint_args: Any) -> str:
+        return str(self.exchange(self.mint(**mint_args)).json()["refresh_token"])
+
+    def faults(self, *faults: dict[str, Any], path: str = "/oauth/v2/token") -> None:
+        self.admin("POST", "/faults", {"path": path, "faults": list(faults)})
+
+    def state(self) -> dict[str, Any]:
+        state: dict[str, Any] = self.admin("GET", "/state")
+        return state
+
+    def log(self) -> list[dict[str, Any]]:
+        entries: list[dict[str, Any]] = self.admin("GET", "/log")["requests"]
+        return entries
+
+
+@pytest.fixture(name="running", scope="session")
+def fixture_running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Emulator]:
+    state_dir = tmp_path_factory.mktemp("emulator")
+    started = run_cli("start", "--state-dir", str(state_dir), "--client", f"{CLIENT_ID}:{CLIENT_SECRET}")
+    info = json.loads(started.stdout)
+    yield Emulator(state_dir, info["url"], info["ca_path"], info["pid"])
+    run_cli("stop", "--state-dir", str(state_dir))
+
+
+@pytest.fixture(name="emu")
+def fixture_emu(running: Emulator) -> Emulator:
+    running.admin("POST", "/reset")
+    return running
+
+
+# ---- transport and lifecycle ------------------------------------------------------------
+
+
+def test_emulator_json_describes_a_verified_https_server(emu: Emulator) -> None:
+    info = json.loads((emu.state_dir / "emulator.json").read_text())
+    assert info["url"] == f"https://127.0.0.1:{info['port']}"
+    assert info["admin_url"] == f"{info['url']}/_emulator"
+    assert Path(info["ca_path"]).is_absolute() and Path(info["ca_path"]).read_text().startswith("-----BEGIN CERTIFICATE-----")
+    assert emu.admin("GET", "/health") == {"ok": True}
+    localhost = requests.get(f"https://localhost:{info['port']}/_emulator/health", verify=emu.ca_path, timeout=10)
+    assert localhost.json() == {"ok": True}
+
+
+def test_tls_fails_without_the_ca(emu: Emulator) -> None:
+    with pytest.raises(requests.exceptions.SSLError):
+        requests.get(f"{emu.url}/_emulator/health", timeout=10)
+    assert emu.admin("GET", "/health") == {"ok": True}  # the failed handshake did not hurt the server
+
+
+def test_start_again_reports_the_running_instance(emu: Emulator) -> None:
+    again = json.loads(run_cli("start", "--state-dir", str(emu.state_dir)).stdout)
+    assert again["pid"] == emu.pid and again["url"] == emu.url
+
+
+def test_start_stop_lifecycle(tmp_path: Path) -> None:
+    info = json.loads(run_cli("start", "--state-dir", str(tmp_path)).stdout)
+    assert requests.get(f"{info['url']}/_emulator/health", verify=info["ca_path"], timeout=10).ok
+    assert run_cli("stop", "--state-dir", str(tmp_path)).returncode == 0
+    assert not (tmp_path / "emulator.json").exists()
+    assert "stopped" in (tmp_path / "emulator.log").read_text()
+    assert run_cli("stop", "--state-dir", str(tmp_path)).returncode == 0  # not running: still fine
+
+
+def test_mint_code_cli_prints_only_the_code(emu: Emulator) -> None:
+    out = run_cli("mint-code", "--state-dir", str(emu.state_dir), "--client-id", CLIENT_ID, "--scope", "A.b.READ", "--scope", "C.d.ALL")
+    code = out.stdout.strip()
+    assert TOKEN_RE.match(code) and out.stdout == f"{code}\n"
+    assert emu.exchange(code).json()["scope"] == "A.b.READ C.d.ALL"
+    failed = run_cli("mint-code", "--state-dir", str(emu.state_dir), "--client-id", "nobody", check=False)
+    assert failed.returncode == 1 and failed.stdout == "" and "unknown client_id" in failed.stderr
+
+
+# ---- code exchange ----------------------------------------------------------------------
+
+
+def test_exchange_success_and_single_use(emu: Emulator) -> None:
+    code = emu.mint()
+    response = emu.exchange(code)
+    assert response.status_code == 200
+    body = response.json()
+    assert set(body) == {"access_token", "refresh_token", "api_domain", "token_type", "expires_in", "scope"}
+    assert TOKEN_RE.match(body["access_token"]) and TOKEN_RE.match(body["refresh_token"])
+    assert body["api_domain"] == "https://www.zohoapis.com"
+    assert (body["token_type"], body["expires_in"], body["scope"]) == ("Bearer", 3600, "Thrive.Referral.CREATE")
+    assert response.headers["Content-Length"] == str(len(response.content))
+
+    again = emu.exchange(code)
+    assert (again.status_code, again.json()) == (200, {"error": "invalid_code"})
+    state = emu.state()
+    assert (state["exchanges"], state["token_requests"]) == (1, 2)
+    assert state["codes"][0]["used"] is True
+    assert emu.admin("POST", "/introspect", {"token": body["access_token"]})["active"] is True
+
+
+def test_expired_code_via_clock(emu: Emulator) -> None:
+    code = emu.mint(ttl=60)
+    assert emu.admin("POST", "/clock", {"advance": 61})["now"] > time.time() + 60
+    assert emu.exchange(code).json() == {"error": "invalid_code"}
+
+
+def test_invalid_client_vs_invalid_client_secret(emu: Emulator) -> None:
+    code = emu.mint()
+    assert emu.exchange(code, client_id="1000.UNKNOWN").json() == {"error": "invalid_client"}
+    assert emu.exchange(code, client_secret="wrong").json() == {"error": "invalid_client_secret"}
+    assert "access_token" in emu.exchange(code).json()  # failed client checks do not burn the code
+
+
+def test_code_of_another_client_is_invalid(emu: Emulator) -> None:
+    emu.admin("POST", "/clients", {"client_id": "1000.OTHER", "client_secret": CLIENT_SECRET})
+    code = emu.mint()
+    assert emu.exchange(code, client_id="1000.OTHER").json() == {"error": "invalid_code"}
+
+
+def test_invalid_redirect_uri_keeps_the_code(emu: Emulator) -> None:
+    code = emu.mint(redirect_uri=REDIRECT_URI)
+    assert emu.exchange(code).json() == {"error": "invalid_redirect_uri"}
+    assert emu.exchange(code, redirect_uri=f"{REDIRECT_URI}/").json() == {"error": "invalid_redirect_uri"}
+    assert "access_token" in emu.exchange(code, redirect_uri=REDIRECT_URI).json()
+    self_client_code = emu.mint()
+    assert "access_token" in emu.exchange(self_client_code, redirect_uri="https://anything.test/").json()
+
+
+def test_legacy_expiry_comma_scope_and_api_domain(emu: Emulator) -> None:
+    emu.admin("POST", "/clients", {"client_id": CLIENT_ID, "legacy_expiry": True, "scope_separator": ",", "api_domain": "https://www.zohoapis.eu"})
+    try:
+        body = emu.exchange(emu.mint(scope=["Thrive.Referral.CREATE", "ZohoCRM.users.READ"])).json()
+        assert (body["expires_in_sec"], body["expires_in"]) == (3600, 3600000)
+        assert body["scope"] == "Thrive.Referral.CREATE,ZohoCRM.users.READ"
+        assert body["api_domain"] == "https://www.zohoapis.eu"
+        refreshed = emu.refresh(body["refresh_token"]).json()
+        assert (refreshed["expires_in_sec"], refreshed["expires_in"]) == (3600, 3600000)
+    finally:
+        emu.admin("POST", "/clients", {"client_id": CLIENT_ID, "legacy_expiry": False, "scope_separator": " ", "api_domain": "https://www.zohoapis.com"})
+
+
+def test_online_code_gives_no_refresh_token(emu: Emulator) -> None:
+    body = emu.exchange(emu.mint(access_type="online")).json()
+    assert "access_token" in body and "refresh_token" not in body
+
+
+def test_request_errors(emu: Emulator) -> None:
+    assert emu.post("/oauth/v2/token", {"client_id": CLIENT_ID}).json() == {"error": "unsupported_grant_type"}
+    assert emu.post("/oauth/v2/token", {"grant_type": "password"}).json() == {"error": "unsupported_grant_type"}
+    missing_code = {"grant_type": "authorization_code", "client_id": CLIENT_ID, "client_secret": CLIENT_SECRET}
+    assert emu.post("/oauth/v2/token", missing_code).json() == {"error": "invalid_request"}
+    get = requests.get(f"{emu.url}/oauth/v2/token", verify=emu.ca_path, timeout=10)
+    assert (get.status_code, get.headers["Allow"]) == (405, "POST")
+    assert requests.get(f"{emu.url}/oauth/v2/token/revoke", verify=emu.ca_path, timeout=10).status_code == 405
+    assert emu.post("/oauth/v2/auth").status_code == 404
+    assert emu.admin("POST", "/codes", {"client_id": "nobody"}, expect=400)["error"].startswith("unknown client_id")
+
+
+# ---- refresh, throttle, cap, revoke -----------------------------------------------------
+
+
+def test_refresh_never_returns_a_refresh_token(emu: Emulator) -> None:
+    refresh_token = emu.new_refresh_token()
+    body = emu.refresh(refresh_token).json()
+    assert set(body) == {"access_token", "api_domain", "token_type", "expires_in", "scope"}
+    introspection = emu.admin("POST", "/introspect", {"token": body["access_token"]})
+    assert (introspection["active"], introspection["kind"]) == (True, "access")
+    assert introspection["expires_at"] == pytest.approx(emu.state()["now"] + 3600, abs=5)
+    emu.admin("POST", "/clock", {"advance": 3601})
+    assert emu.admin("POST", "/introspect", {"token": body["access_token"]})["active"] is False
+    assert emu.admin("POST", "/introspect", {"token": refresh_token})["kind"] == "refresh"
+    assert emu.refresh("1000.unknown.token").json() == {"error": "invalid_code"}
+    assert emu.state()["refreshes"] == 1
+
+
+def test_rotation_when_configured(emu: Emulator) -> None:
+    emu.admin("POST", "/config", {"rotate_refresh_tokens": True})
+    old = emu.new_refresh_token()
+    new = emu.refresh(old).json()["refresh_token"]
+    assert new != old and TOKEN_RE.match(new)
+    assert emu.refresh(old).json() == {"error": "invalid_code"}
+    assert "access_token" in emu.refresh(new).json()
+
+
+def test_throttle_after_ten_mints(emu: Emulator) -> None:
+    refresh_token = emu.new_refresh_token()  # the exchange is mint number 1
+    for _mint in range(2, 11):  # mints 2 to 10 are allowed
+        assert "access_token" in emu.refresh(refresh_token).json()
+    throttled = emu.refresh(refresh_token)
+    assert throttled.status_code == 200
+    assert throttled.json() == {
+        "error": "Access Denied",
+        "error_description": "You have made too many requests continuously. Please try again after some time.",
+        "status": "failure",
+    }
+    assert emu.admin("POST", "/config", {"throttle_status": 400})["throttle_status"] == 400
+    assert emu.refresh(refresh_token).status_code == 400
+    emu.admin("POST", "/clock", {"advance": 601})
+    assert "access_token" in emu.refresh(refresh_token).json()
+    assert emu.state()["refreshes"] == 10
+
+
+def test_revoke_success_then_400(emu: Emulator) -> None:
+    refresh_token = emu.new_refresh_token()
+    access_token = emu.refresh(refresh_token).json()["access_token"]
+    first = emu.post("/oauth/v2/token/revoke", params={"token": refresh_token})  # Zoho's documented query form
+    assert (first.status_code, first.json()) == (200, {"status": "success"})
+    second = emu.post("/oauth/v2/token/revoke", {"token": refresh_token})
+    assert (second.status_code, second.json()) == (400, {"status": "failure", "error": "invalid_token"})
+    assert emu.post("/oauth/v2/token/revoke", {"token": "1000.nope.nope"}).status_code == 400
+    assert emu.admin("POST", "/introspect", {"token": access_token})["active"] is False
+    assert emu.refresh(refresh_token).json() == {"error": "invalid_code"}
+    assert emu.state()["revokes"] == 1
+
+
+def test_twenty_first_refresh_token_evicts_the_oldest(emu: Emulator) -> None:
+    tokens = [emu.new_refresh_token() for _index in range(20)]
+    oldest_access = emu.refresh(tokens[0]).json()["access_token"]
+    other_user = emu.new_refresh_token(user="someone-else")
+    assert emu.state()["evictions"] == 0
+    tokens.append(emu.new_refresh_token())
+
+    state = emu.state()
+    assert state["evictions"] == 1
+    evicted = [rt["token"] for rt in state["refresh_tokens"] if rt["evicted"]]
+    assert evicted == [tokens[0]]
+    assert emu.refresh(tokens[0]).json() == {"error": "invalid_code"}
+    assert emu.admin("POST", "/introspect", {"token": oldest_access})["active"] is False
+    assert "access_token" in emu.refresh(tokens[1]).json()
+    assert "access_token" in emu.refresh(other_user).json()
+
+
+# ---- faults -----------------------------------------------------------------------------
+
+
+def test_fault_status(emu: Emulator) -> None:
+    emu.faults({"kind": "status", "status": 503, "body": "<html>down</html>", "content_type": "text/html", "headers": {"Retry-After": "1"}})
+    code = emu.mint()
+    response = emu.exchange(code)
+    assert (response.status_code, response.text, response.headers["Retry-After"]) == (503, "<html>down</html>", "1")
+    assert response.headers["Content-Type"] == "text/html"
+    assert "access_token" in emu.exchange(code).json()  # not processed: the code survived
+    assert emu.state()["token_requests"] == 2
+
+
+@pytest.mark.parametrize(
+    ("kind", "content_type", "check"),
+    [
+        ("html", "text/html", lambda text: text.lstrip().startswith("<!DOCTYPE html>")),
+        ("broken_json", "application/json", lambda text: text.startswith("{") and not _parses(text)),
+        ("non_object_json", "application/json", lambda text: json.loads(text) == ["not", "an", "object"]),
+    ],
+)
+def test_fault_bad_bodies(emu: Emulator, kind: str, content_type: str, check: Any) -> None:
+    emu.faults({"kind": kind})
+    code = emu.mint()
+    response = emu.exchange(code)
+    assert response.status_code == 200 and response.headers["Content-Type"].startswith(content_type)
+    assert check(response.text)
+    assert "access_token" in emu.exchange(code).json()
+
+
+def _parses(text: str) -> bool:
+    try:
+        json.loads(text)
+    except ValueError:
+        return False
+    return True
+
+
+def test_fault_reset_before_leaves_the_code_unused(emu: Emulator) -> None:
+    emu.faults({"kind": "reset_before"})
+    code = emu.mint()
+    with pytest.raises(requests.exceptions.ConnectionError):
+        emu.exchange(code)
+    assert "access_token" in emu.exchange(code).json()
+    assert [entry["fault"] for entry in emu.log()] == ["reset_before", None]
+
+
+def test_fault_reset_after_consumes_the_code(emu: Emulator) -> None:
+    emu.faults({"kind": "reset_after"})
+    code = emu.mint()
+    with pytest.raises(requests.exceptions.ConnectionError):
+        emu.exchange(code)
+    assert emu.exchange(code).json() == {"error": "invalid_code"}
+    assert emu.state()["exchanges"] == 1
+    assert [(entry["fault"], entry["outcome"]) for entry in emu.log()] == [("reset_after", "success"), (None, "invalid_code")]
+
+
+def test_fault_slow(emu: Emulator) -> None:
+    emu.faults({"kind": "slow", "delay": 0.3})
+    started = time.monotonic()
+    response = emu.exchange(emu.mint())
+    assert time.monotonic() - started >= 0.3
+    assert "access_token" in response.json()
+    emu.faults({"kind": "slow", "delay": 0.5})
+    with pytest.raises(requests.exceptions.ReadTimeout):  # how a client sees an answer that comes too late
+        requests.post(f"{emu.url}/oauth/v2/token", data={"grant_type": "x"}, verify=emu.ca_path, timeout=0.1)
+    # The server still handles it: wait for that, or it would land in the next test's log.
+    deadline = time.monotonic() + 10
+    while len(emu.log()) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert [entry["fault"] for entry in emu.log()] == ["slow", "slow"]
+
+
+def test_fault_redirect(emu: Emulator) -> None:
+    emu.faults({"kind": "redirect", "status": 308, "location": "https://accounts.zoho.eu/oauth/v2/token"}, {"kind": "redirect"})
+    code = emu.mint()
+    response = emu.post("/oauth/v2/token", {"code": code}, allow_redirects=False)
+    assert (response.status_code, response.headers["Location"]) == (308, "https://accounts.zoho.eu/oauth/v2/token")
+    default = emu.post("/oauth/v2/token", {"code": code}, allow_redirects=False)
+    assert (default.status_code, default.headers["Location"]) == (307, f"{emu.url}/oauth/v2/moved")
+    assert "access_token" in emu.exchange(code).json()
+
+
+def test_faults_are_a_fifo_per_path_and_can_be_cleared(emu: Emulator) -> None:
+    emu.faults({"kind": "status", "status": 502}, {"kind": "html"})
+    emu.faults({"kind": "status", "status": 500}, path="/oauth/v2/token/revoke")
+    assert emu.post("/oauth/v2/token", {}).status_code == 502
+    assert emu.post("/oauth/v2/token/revoke", {"token": "x"}).status_code == 500
+    assert emu.post("/oauth/v2/token", {}).headers["Content-Type"].startswith("text/html")
+    assert emu.post("/oauth/v2/token", {}).json() == {"error": "unsupported_grant_type"}
+    emu.faults({"kind": "html"})
+    assert emu.admin("DELETE", "/faults") == {"faults": {}}
+    assert emu.post("/oauth/v2/token", {}).json() == {"error": "unsupported_grant_type"}
+    assert emu.admin("POST", "/faults", {"faults": [{"kind": "explode"}]}, expect=400)
+
+
+# ---- request log, config, reset ---------------------------------------------------------
+
+
+def test_request_log_records_query_vs_form(emu: Emulator) -> None:
+    code = emu.mint()
+    emu.exchange(code)
+    emu.post("/oauth/v2/token", params={"grant_type": "refresh_token", "client_id": CLIENT_ID, "client_secret": CLIENT_SECRET, "refresh_token": "r"})
+    form_entry, query_entry = emu.log()  # admin calls are never logged
+
+    assert CLIENT_SECRET not in form_entry["query_string"] and form_entry["query"] == {}
+    assert form_entry["form"]["client_secret"] == CLIENT_SECRET and form_entry["form"]["code"] == code
+    assert form_entry["content_type"] == "application/x-www-form-urlencoded"
+    assert (form_entry["method"], form_entry["path"], form_entry["outcome"], form_entry["fault"]) == ("POST", "/oauth/v2/token", "success", None)
+
+    assert f"client_secret={CLIENT_SECRET}" in query_entry["query_string"]
+    assert query_entry["query"]["refresh_token"] == "r" and query_entry["form"] == {}
+    assert query_entry["outcome"] == "invalid_code" and query_entry["seq"] == form_entry["seq"] + 1
+
+    assert emu.admin("DELETE", "/log") == {"requests": []}
+    assert emu.log() == []
+
+
+def test_config_validation_and_reset(emu: Emulator) -> None:
+    config = emu.admin("POST", "/config", {"throttle_limit": 2, "throttle_window": 60, "refresh_token_cap": 3})
+    assert config == {"throttle_limit": 2, "throttle_window": 60, "throttle_status": 200, "refresh_token_cap": 3, "rotate_refresh_tokens": False}
+    emu.admin("POST", "/config", {"bogus": 1}, expect=400)
+    emu.admin("POST", "/config", {"throttle_limit": True}, expect=400)
+    emu.admin("POST", "/clock", {"advance": -1}, expect=400)
+    emu.admin("POST", "/clock", {"advance": 100})
+    emu.exchange(emu.mint())
+
+    emu.admin("POST", "/reset")
+    state = emu.state()
+    assert (state["exchanges"], state["token_requests"], state["codes"], state["refresh_tokens"]) == (0, 0, [], [])
+    assert state["config"]["throttle_limit"] == 10 and state["now"] < time.time() + 50
+    assert emu.log() == []
+    assert "access_token" in emu.exchange(emu.mint()).json()  # clients survive a reset

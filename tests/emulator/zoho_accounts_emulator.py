@@ -1,0 +1,948 @@
+# Copyright (c) zohothrive.oauth contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Stand-alone emulator of the Zoho Accounts OAuth 2.0 token endpoints.
+
+A test tool, not a mock of the collection: it imports nothing from it and only reproduces what
+Zoho Accounts is known to do (see the collection's Zoho OAuth reference notes), including the odd
+parts: errors as HTTP 200 JSON, ``invalid_code`` for dead refresh tokens, the refresh throttle,
+the 20-refresh-token cap and the legacy ``expires_in_sec`` format.
+
+It serves HTTPS only, on 127.0.0.1, with a throwaway CA made by ``trustme`` at startup.
+Tests drive it through a JSON admin API under ``/_emulator/`` (faults, clock, introspection).
+
+Usage::
+
+    python3 zoho_accounts_emulator.py start --state-dir DIR --client ID:SECRET
+    python3 zoho_accounts_emulator.py mint-code --state-dir DIR --client-id ID
+    python3 zoho_accounts_emulator.py stop --state-dir DIR
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import http
+import http.client
+import json
+import os
+import secrets
+import signal
+import socket
+import socketserver
+import ssl
+import struct
+import subprocess
+import sys
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+TOKEN_PATH = "/oauth/v2/token"
+REVOKE_PATH = "/oauth/v2/token/revoke"
+OAUTH_PATHS = (TOKEN_PATH, REVOKE_PATH)
+ADMIN_PREFIX = "/_emulator"
+
+INFO_FILE = "emulator.json"
+CA_FILE = "ca.pem"
+LOG_FILE = "emulator.log"
+
+DEFAULT_API_DOMAIN = "https://www.zohoapis.com"
+DEFAULT_SCOPES = ("Thrive.Referral.CREATE",)
+ACCESS_TOKEN_LIFETIME = 3600
+MAX_BODY = 1024 * 1024
+MAX_FAULT_DELAY = 60.0
+
+DEFAULT_CONFIG: dict[str, Any] = {
+    "throttle_limit": 10,
+    "throttle_window": 600,
+    "throttle_status": 200,
+    "refresh_token_cap": 20,
+    "rotate_refresh_tokens": False,
+}
+
+THROTTLE_BODY = {
+    "error": "Access Denied",
+    "error_description": "You have made too many requests continuously. Please try again after some time.",
+    "status": "failure",
+}
+
+# Faults that answer instead of Zoho: the request is never processed.
+REPLACING_FAULTS = frozenset({"status", "html", "broken_json", "non_object_json", "reset_before", "redirect"})
+FAULT_KINDS = REPLACING_FAULTS | {"reset_after", "slow"}
+REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+
+HTML_ERROR_PAGE = (
+    "<!DOCTYPE html>\n<html><head><title>Zoho Accounts</title></head>"
+    "<body><h1>Something went wrong</h1><p>Please try again after some time.</p></body></html>\n"
+)
+
+
+def zoho_token() -> str:
+    """Return a value shaped like Zoho's codes and tokens: ``1000.<32 hex>.<32 hex>``."""
+    return f"1000.{secrets.token_hex(16)}.{secrets.token_hex(16)}"
+
+
+# --------------------------------------------------------------------------------------------
+# State
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Client:
+    client_id: str
+    client_secret: str
+    scope_separator: str = " "
+    legacy_expiry: bool = False
+    api_domain: str = DEFAULT_API_DOMAIN
+
+
+@dataclass
+class GrantCode:
+    code: str
+    client_id: str
+    scopes: list[str]
+    expires_at: float
+    redirect_uri: str | None
+    access_type: str
+    user: str
+    used: bool = False
+
+
+@dataclass
+class RefreshToken:
+    token: str
+    client_id: str
+    user: str
+    scopes: list[str]
+    created: float
+    revoked: bool = False
+    evicted: bool = False
+    mint_times: list[float] = field(default_factory=list)
+
+    @property
+    def live(self) -> bool:
+        return not (self.revoked or self.evicted)
+
+
+@dataclass
+class AccessToken:
+    token: str
+    client_id: str
+    scopes: list[str]
+    expires_at: float
+    parent: RefreshToken | None
+    revoked: bool = False
+
+    def active(self, now: float) -> bool:
+        parent_live = self.parent is None or self.parent.live
+        return parent_live and not self.revoked and now < self.expires_at
+
+
+@dataclass
+class Reply:
+    """One HTTP answer; ``outcome`` is what the request log records for it."""
+
+    status: int
+    body: bytes
+    content_type: str = "application/json;charset=UTF-8"
+    headers: dict[str, str] = field(default_factory=dict)
+    outcome: str = "success"
+
+
+def json_reply(payload: Any, status: int = 200, outcome: str = "success") -> Reply:
+    return Reply(status=status, body=json.dumps(payload).encode(), outcome=outcome)
+
+
+class OAuthError(Exception):
+    """A Zoho-style failure answer: by default HTTP 200 with ``{"error": ...}``."""
+
+    def __init__(self, error: str, status: int = 200, payload: dict[str, Any] | None = None) -> None:
+        super().__init__(error)
+        self.reply = json_reply(payload or {"error": error}, status=status, outcome=error)
+
+
+class AdminError(Exception):
+    """A bad admin API call; answered as HTTP ``status`` with ``{"error": message}``."""
+
+    def __init__(self, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def _field(payload: dict[str, Any], name: str, kinds: type | tuple[type, ...], default: Any = None, required: bool = False) -> Any:
+    """Read one admin payload field with a type check (``bool`` never passes for a number)."""
+    if name not in payload or payload[name] is None:
+        if required:
+            raise AdminError(f"'{name}' is required")
+        return default
+    value = payload[name]
+    wants_bool = kinds is bool or (isinstance(kinds, tuple) and bool in kinds)
+    if not isinstance(value, kinds) or (isinstance(value, bool) and not wants_bool):
+        raise AdminError(f"'{name}' has the wrong type")
+    return value
+
+
+class EmulatorState:
+    """Everything the emulator knows. Every public method takes the single lock."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.clients: dict[str, Client] = {}
+        self._clear()
+
+    def _clear(self) -> None:
+        self.codes: dict[str, GrantCode] = {}
+        self.refresh_tokens: dict[str, RefreshToken] = {}
+        self.access_tokens: dict[str, AccessToken] = {}
+        self.faults: dict[str, deque[dict[str, Any]]] = {}
+        self.log: list[dict[str, Any]] = []
+        self.log_seq = 0
+        self.counters = {"exchanges": 0, "refreshes": 0, "revokes": 0, "token_requests": 0, "evictions": 0}
+        self.clock_offset = 0.0
+        self.config = dict(DEFAULT_CONFIG)
+
+    def now(self) -> float:
+        return time.time() + self.clock_offset
+
+    # ---- OAuth endpoints ----------------------------------------------------------------
+
+    def token_request(self, params: dict[str, str]) -> Reply:
+        with self.lock:
+            try:
+                grant_type = params.get("grant_type")
+                if grant_type == "authorization_code":
+                    return self._exchange(params)
+                if grant_type == "refresh_token":
+                    return self._refresh(params)
+                raise OAuthError("unsupported_grant_type")
+            except OAuthError as exc:
+                return exc.reply
+
+    def revoke_request(self, params: dict[str, str]) -> Reply:
+        with self.lock:
+            token = params.get("token", "")
+            refresh = self.refresh_tokens.get(token)
+            access = self.access_tokens.get(token)
+            if refresh is not None and refresh.live:
+                refresh.revoked = True  # its access tokens die with it, see AccessToken.active
+            elif access is not None and access.active(self.now()):
+                access.revoked = True
+            else:
+                return json_reply({"status": "failure", "error": "invalid_token"}, status=400, outcome="invalid_token")
+            self.counters["revokes"] += 1
+            return json_reply({"status": "success"})
+
+    def _authenticate(self, params: dict[str, str], *required: str) -> Client:
+        if any(not params.get(name) for name in ("client_id", "client_secret", *required)):
+            raise OAuthError("invalid_request")
+        client = self.clients.get(params["client_id"])
+        if client is None:
+            raise OAuthError("invalid_client")
+        if not secrets.compare_digest(client.client_secret, params["client_secret"]):
+            raise OAuthError("invalid_client_secret")
+        return client
+
+    def _exchange(self, params: dict[str, str]) -> Reply:
+        client = self._authenticate(params, "code")
+        grant = self.codes.get(params["code"])
+        if grant is None or grant.used or grant.client_id != client.client_id or self.now() >= grant.expires_at:
+            raise OAuthError("invalid_code")
+        # Self-client codes carry no redirect_uri and accept any (or none).
+        if grant.redirect_uri is not None and params.get("redirect_uri") != grant.redirect_uri:
+            raise OAuthError("invalid_redirect_uri")
+        grant.used = True
+        refresh = self._mint_refresh_token(client, grant.user, grant.scopes) if grant.access_type == "offline" else None
+        access = self._mint_access_token(client, grant.scopes, refresh)
+        self.counters["exchanges"] += 1
+        return self._token_reply(client, access, refresh)
+
+    def _refresh(self, params: dict[str, str]) -> Reply:
+        client = self._authenticate(params, "refresh_token")
+        refresh = self.refresh_tokens.get(params["refresh_token"])
+        if refresh is None or not refresh.live or refresh.client_id != client.client_id:
+            raise OAuthError("invalid_code")
+        now = self.now()
+        refresh.mint_times = [t for t in refresh.mint_times if t > now - self.config["throttle_window"]]
+        if len(refresh.mint_times) >= self.config["throttle_limit"]:
+            raise OAuthError("Access Denied", status=self.config["throttle_status"], payload=THROTTLE_BODY)
+        new_refresh = None
+        if self.config["rotate_refresh_tokens"]:
+            refresh.revoked = True
+            refresh = new_refresh = self._mint_refresh_token(client, refresh.user, refresh.scopes)
+        access = self._mint_access_token(client, refresh.scopes, refresh)
+        self.counters["refreshes"] += 1
+        return self._token_reply(client, access, new_refresh)
+
+    def _mint_refresh_token(self, client: Client, user: str, scopes: list[str]) -> RefreshToken:
+        # Zoho keeps at most N refresh tokens per user and client and silently deletes the oldest.
+        held = [rt for rt in self.refresh_tokens.values() if rt.live and rt.client_id == client.client_id and rt.user == user]
+        excess = len(held) + 1 - self.config["refresh_token_cap"]  # counting the one about to be minted
+        for oldest in held[: max(excess, 0)]:
+            oldest.evicted = True
+            self.counters["evictions"] += 1
+        refresh = RefreshToken(token=zoho_token(), client_id=client.client_id, user=user, scopes=list(scopes), created=self.now())
+        self.refresh_tokens[refresh.token] = refresh  # dicts keep insertion order: oldest first
+        return refresh
+
+    def _mint_access_token(self, client: Client, scopes: list[str], parent: RefreshToken | None) -> AccessToken:
+        now = self.now()
+        access = AccessToken(token=zoho_token(), client_id=client.client_id, scopes=list(scopes), expires_at=now + ACCESS_TOKEN_LIFETIME, parent=parent)
+        self.access_tokens[access.token] = access
+        if parent is not None:
+            parent.mint_times.append(now)
+        return access
+
+    @staticmethod
+    def _token_reply(client: Client, access: AccessToken, refresh: RefreshToken | None) -> Reply:
+        payload: dict[str, Any] = {"access_token": access.token}
+        if refresh is not None:
+            payload["refresh_token"] = refresh.token
+        payload["scope"] = client.scope_separator.join(access.scopes)
+        payload["api_domain"] = client.api_domain
+        payload["token_type"] = "Bearer"
+        if client.legacy_expiry:
+            payload["expires_in_sec"] = ACCESS_TOKEN_LIFETIME
+            payload["expires_in"] = ACCESS_TOKEN_LIFETIME * 1000
+        else:
+            payload["expires_in"] = ACCESS_TOKEN_LIFETIME
+        return json_reply(payload)
+
+    # ---- faults and request log ---------------------------------------------------------
+
+    def pop_fault(self, path: str) -> dict[str, Any] | None:
+        with self.lock:
+            queue = self.faults.get(path)
+            return queue.popleft() if queue else None
+
+    def record(self, entry: dict[str, Any]) -> None:
+        with self.lock:
+            self.log_seq += 1
+            self.log.append({"seq": self.log_seq, "time": self.now(), **entry})
+            if entry["method"] == "POST" and entry["path"] == TOKEN_PATH:
+                self.counters["token_requests"] += 1
+
+    # ---- admin API ----------------------------------------------------------------------
+
+    def add_client(self, client_id: str, client_secret: str) -> None:
+        with self.lock:
+            self.clients[client_id] = Client(client_id, client_secret)
+
+    def admin_register_client(self, payload: dict[str, Any]) -> dict[str, Any]:
+        client_id = _field(payload, "client_id", str, required=True)
+        with self.lock:
+            current = self.clients.get(client_id)
+            client = Client(
+                client_id=client_id,
+                client_secret=_field(payload, "client_secret", str, current.client_secret if current else None, required=current is None),
+                scope_separator=_field(payload, "scope_separator", str, current.scope_separator if current else " "),
+                legacy_expiry=_field(payload, "legacy_expiry", bool, current.legacy_expiry if current else False),
+                api_domain=_field(payload, "api_domain", str, current.api_domain if current else DEFAULT_API_DOMAIN),
+            )
+            self.clients[client_id] = client
+            return {
+                "client_id": client.client_id,
+                "scope_separator": client.scope_separator,
+                "legacy_expiry": client.legacy_expiry,
+                "api_domain": client.api_domain,
+            }
+
+    def admin_mint_code(self, payload: dict[str, Any]) -> dict[str, Any]:
+        client_id = _field(payload, "client_id", str, required=True)
+        scopes = _field(payload, "scope", (list, str), list(DEFAULT_SCOPES))
+        scopes = [scopes] if isinstance(scopes, str) else scopes
+        if not scopes or not all(isinstance(s, str) and s for s in scopes):
+            raise AdminError("'scope' must be a non-empty list of strings")
+        ttl = _field(payload, "ttl", (int, float), 180)
+        if ttl <= 0:
+            raise AdminError("'ttl' must be positive")
+        access_type = _field(payload, "access_type", str, "offline")
+        if access_type not in ("offline", "online"):
+            raise AdminError("'access_type' must be 'offline' or 'online'")
+        with self.lock:
+            if client_id not in self.clients:
+                raise AdminError(f"unknown client_id {client_id!r}")
+            grant = GrantCode(
+                code=zoho_token(),
+                client_id=client_id,
+                scopes=scopes,
+                expires_at=self.now() + ttl,
+                redirect_uri=_field(payload, "redirect_uri", str),
+                access_type=access_type,
+                user=_field(payload, "user", str, "default"),
+            )
+            self.codes[grant.code] = grant
+            return {"code": grant.code, "expires_at": grant.expires_at}
+
+    def admin_add_faults(self, payload: dict[str, Any]) -> dict[str, Any]:
+        path = _field(payload, "path", str, TOKEN_PATH)
+        if not path.startswith("/") or path.startswith(ADMIN_PREFIX):
+            raise AdminError("'path' must be an absolute path outside /_emulator")
+        faults = [_normalize_fault(fault) for fault in _field(payload, "faults", list, required=True)]
+        with self.lock:
+            self.faults.setdefault(path, deque()).extend(faults)
+            return self._fault_queues()
+
+    def admin_get_faults(self, _payload: dict[str, Any]) -> dict[str, Any]:
+        with self.lock:
+            return self._fault_queues()
+
+    def admin_clear_faults(self, _payload: dict[str, Any]) -> dict[str, Any]:
+        with self.lock:
+            self.faults.clear()
+            return self._fault_queues()
+
+    def _fault_queues(self) -> dict[str, Any]:
+        return {"faults": {path: list(queue) for path, queue in self.faults.items() if queue}}
+
+    def admin_get_log(self, _payload: dict[str, Any]) -> dict[str, Any]:
+        with self.lock:
+            return {"requests": [dict(entry) for entry in self.log]}
+
+    def admin_clear_log(self, _payload: dict[str, Any]) -> dict[str, Any]:
+        with self.lock:
+            self.log.clear()
+            return {"requests": []}
+
+    def admin_state(self, _payload: dict[str, Any]) -> dict[str, Any]:
+        with self.lock:
+            now = self.now()
+            return {
+                "now": now,
+                **self.counters,
+                "refresh_tokens": [
+                    {"token": rt.token, "client_id": rt.client_id, "user": rt.user, "created": rt.created, "revoked": rt.revoked, "evicted": rt.evicted}
+                    for rt in self.refresh_tokens.values()
+                ],
+                "access_tokens": [
+                    {
+                        "token": at.token,
+                        "client_id": at.client_id,
+                        "refresh_token": at.parent.token if at.parent else None,
+                        "expires_at": at.expires_at,
+                        "active": at.active(now),
+                    }
+                    for at in self.access_tokens.values()
+                ],
+                "codes": [
+                    {"code": gc.code, "client_id": gc.client_id, "user": gc.user, "used": gc.used, "expires_at": gc.expires_at} for gc in self.codes.values()
+                ],
+                "config": dict(self.config),
+            }
+
+    def admin_introspect(self, payload: dict[str, Any]) -> dict[str, Any]:
+        token = _field(payload, "token", str, required=True)
+        with self.lock:
+            now = self.now()
+            if (access := self.access_tokens.get(token)) is not None:
+                return {"active": access.active(now), "kind": "access", "expires_at": access.expires_at, "client_id": access.client_id, "scope": access.scopes}
+            if (refresh := self.refresh_tokens.get(token)) is not None:
+                return {
+                    "active": refresh.live,
+                    "kind": "refresh",
+                    "expires_at": None,
+                    "client_id": refresh.client_id,
+                    "scope": refresh.scopes,
+                    "user": refresh.user,
+                    "revoked": refresh.revoked,
+                    "evicted": refresh.evicted,
+                }
+            return {"active": False, "kind": None, "expires_at": None}
+
+    def admin_config(self, payload: dict[str, Any]) -> dict[str, Any]:
+        update: dict[str, Any] = {}
+        for key in payload:
+            if key not in DEFAULT_CONFIG:
+                raise AdminError(f"unknown config key {key!r}")
+            if key == "rotate_refresh_tokens":
+                update[key] = _field(payload, key, bool, required=True)
+                continue
+            number = _field(payload, key, (int, float) if key == "throttle_window" else int, required=True)
+            if number <= 0 or (key == "throttle_status" and not 100 <= number <= 599):
+                raise AdminError(f"'{key}' is out of range")
+            update[key] = number
+        with self.lock:
+            self.config.update(update)
+            return dict(self.config)
+
+    def admin_clock(self, payload: dict[str, Any]) -> dict[str, Any]:
+        advance = _field(payload, "advance", (int, float), 0)
+        if advance < 0:
+            raise AdminError("the clock only moves forward")
+        with self.lock:
+            self.clock_offset += advance
+            return {"now": self.now(), "offset": self.clock_offset}
+
+    def admin_reset(self, _payload: dict[str, Any]) -> dict[str, Any]:
+        with self.lock:
+            self._clear()
+            return {"ok": True, "clients": sorted(self.clients)}
+
+
+def _normalize_fault(fault: Any) -> dict[str, Any]:
+    """Validate one fault and fill in its defaults, so that serving it cannot fail."""
+    if not isinstance(fault, dict) or fault.get("kind") not in FAULT_KINDS:
+        raise AdminError(f"each fault must be an object with 'kind' in {sorted(FAULT_KINDS)}")
+    kind = fault["kind"]
+    if kind == "status":
+        status = _field(fault, "status", int, 503)
+        if not 100 <= status <= 599:
+            raise AdminError("'status' must be an HTTP status")
+        headers = _field(fault, "headers", dict, {})
+        if not all(isinstance(value, str) for value in headers.values()):
+            raise AdminError("'headers' must map names to strings")
+        return {
+            "kind": kind,
+            "status": status,
+            "body": _field(fault, "body", str, HTML_ERROR_PAGE),
+            "content_type": _field(fault, "content_type", str, "text/html;charset=UTF-8"),
+            "headers": headers,
+        }
+    if kind == "slow":
+        delay = _field(fault, "delay", (int, float), 1.0)
+        if not 0 <= delay <= MAX_FAULT_DELAY:
+            raise AdminError(f"'delay' must be between 0 and {MAX_FAULT_DELAY}")
+        return {"kind": kind, "delay": delay}
+    if kind == "redirect":
+        status = _field(fault, "status", int, 307)
+        if status not in REDIRECT_STATUSES:
+            raise AdminError(f"'status' must be one of {sorted(REDIRECT_STATUSES)}")
+        return {"kind": kind, "status": status, "location": _field(fault, "location", str)}  # None: filled in when served
+    return {"kind": kind}
+
+
+# --------------------------------------------------------------------------------------------
+# HTTP server
+# --------------------------------------------------------------------------------------------
+
+AdminRoute = Callable[[EmulatorState, dict[str, Any]], dict[str, Any]]
+
+ADMIN_ROUTES: dict[tuple[str, str], AdminRoute] = {
+    ("GET", "/health"): lambda _state, _payload: {"ok": True},
+    ("POST", "/clients"): EmulatorState.admin_register_client,
+    ("POST", "/codes"): EmulatorState.admin_mint_code,
+    ("GET", "/faults"): EmulatorState.admin_get_faults,
+    ("POST", "/faults"): EmulatorState.admin_add_faults,
+    ("DELETE", "/faults"): EmulatorState.admin_clear_faults,
+    ("GET", "/log"): EmulatorState.admin_get_log,
+    ("DELETE", "/log"): EmulatorState.admin_clear_log,
+    ("GET", "/state"): EmulatorState.admin_state,
+    ("POST", "/introspect"): EmulatorState.admin_introspect,
+    ("GET", "/config"): lambda state, _payload: state.admin_config({}),
+    ("POST", "/config"): EmulatorState.admin_config,
+    ("POST", "/clock"): EmulatorState.admin_clock,
+    ("POST", "/reset"): EmulatorState.admin_reset,
+}
+
+
+class EmulatorServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, port: int, state: EmulatorState, tls: ssl.SSLContext) -> None:
+        super().__init__(("127.0.0.1", port), EmulatorHandler)
+        self.state = state
+        # The handshake runs in the handler thread, so a stalled client cannot block accept().
+        self.socket = tls.wrap_socket(self.socket, server_side=True, do_handshake_on_connect=False)
+
+    def server_bind(self) -> None:
+        # HTTPServer.server_bind() does a reverse DNS lookup that can stall; the name is known.
+        socketserver.TCPServer.server_bind(self)
+        self.server_name = "127.0.0.1"
+        self.server_port = self.server_address[1]
+
+    @property
+    def base_url(self) -> str:
+        return f"https://127.0.0.1:{self.server_port}"
+
+
+class EmulatorHandler(BaseHTTPRequestHandler):
+    server: EmulatorServer
+    protocol_version = "HTTP/1.1"
+    timeout = 30  # drops idle keep-alive connections
+    disable_nagle_algorithm = True  # headers and body are separate writes: avoid the delayed-ACK stall
+
+    def version_string(self) -> str:
+        return "ZohoAccountsEmulator/1.0"
+
+    def handle(self) -> None:
+        try:
+            self.connection.do_handshake()
+            super().handle()
+        except (ssl.SSLError, OSError) as exc:  # TLS refusals by clients, resets, timeouts
+            self.close_connection = True
+            self.log_message("connection dropped: %s", exc)
+
+    def do_GET(self) -> None:  # pylint: disable=invalid-name
+        self._dispatch()
+
+    def do_POST(self) -> None:  # pylint: disable=invalid-name
+        self._dispatch()
+
+    def do_DELETE(self) -> None:  # pylint: disable=invalid-name
+        self._dispatch()
+
+    def _dispatch(self) -> None:
+        url = urlsplit(self.path)
+        if self.headers.get("Transfer-Encoding"):
+            self.close_connection = True
+            self._send(json_reply({"error": "length_required"}, status=411, outcome="length_required"))
+            return
+        try:
+            length = int(self.headers.get("Content-Length") or 0)
+        except ValueError:
+            length = -1
+        if not 0 <= length <= MAX_BODY:
+            self.close_connection = True
+            self._send(json_reply({"error": "bad_content_length"}, status=400, outcome="bad_content_length"))
+            return
+        body = self.rfile.read(length)
+        if url.path == ADMIN_PREFIX or url.path.startswith(f"{ADMIN_PREFIX}/"):
+            self._send(self._admin(url.path.removeprefix(ADMIN_PREFIX), body))
+        else:
+            self._oauth(url.path, url.query, body)
+
+    def _admin(self, route: str, body: bytes) -> Reply:
+        handler = ADMIN_ROUTES.get((self.command, route))
+        if handler is None:
+            if any(path == route for _method, path in ADMIN_ROUTES):
+                return json_reply({"error": "method_not_allowed"}, status=405)
+            return json_reply({"error": "not_found"}, status=404)
+        try:
+            payload = json.loads(body) if body.strip() else {}
+            if not isinstance(payload, dict):
+                raise AdminError("the body must be a JSON object")
+            return json_reply(handler(self.server.state, payload))
+        except ValueError:
+            return json_reply({"error": "the body is not valid JSON"}, status=400)
+        except AdminError as exc:
+            return json_reply({"error": str(exc)}, status=exc.status)
+
+    def _oauth(self, path: str, query_string: str, body: bytes) -> None:
+        state = self.server.state
+        content_type = self.headers.get("Content-Type", "")
+        query = _first_values(query_string)
+        form = {}
+        if content_type.split(";")[0].strip().lower() == "application/x-www-form-urlencoded":
+            form = _first_values(body.decode("utf-8", errors="replace"))
+        fault = state.pop_fault(path) or {"kind": None}
+        kind = fault["kind"]
+        if kind == "slow":
+            time.sleep(fault["delay"])
+        # Zoho reads parameters from both the query string and the body; the body wins.
+        reply = self._fault_reply(fault) if kind in REPLACING_FAULTS else self._process(path, {**query, **form})
+        answer = None if kind == "reset_after" else reply
+
+        state.record(
+            {
+                "method": self.command,
+                "path": path,
+                "query_string": query_string,
+                "query": query,
+                "form": form,
+                "content_type": content_type or None,
+                "fault": kind,
+                "outcome": reply.outcome if reply else "fault",
+                "status": answer.status if answer else None,
+            }
+        )
+        if answer is None:
+            self._reset_connection()
+        else:
+            self._send(answer)
+
+    def _process(self, path: str, params: dict[str, str]) -> Reply:
+        state = self.server.state
+        if path not in OAUTH_PATHS:
+            return json_reply({"error": "not_found", "path": path}, status=404, outcome="not_found")
+        if self.command != "POST":
+            reply = json_reply({"error": "method_not_allowed"}, status=405, outcome="method_not_allowed")
+            reply.headers["Allow"] = "POST"
+            return reply
+        return state.token_request(params) if path == TOKEN_PATH else state.revoke_request(params)
+
+    def _fault_reply(self, fault: dict[str, Any]) -> Reply | None:
+        """The answer a replacing fault gives; None means: drop the connection instead."""
+        kind = fault["kind"]
+        if kind == "status":
+            return Reply(fault["status"], fault["body"].encode(), fault["content_type"], dict(fault["headers"]), outcome="fault")
+        if kind == "html":
+            return Reply(status=200, body=HTML_ERROR_PAGE.encode(), content_type="text/html;charset=UTF-8", outcome="fault")
+        if kind == "broken_json":
+            return Reply(status=200, body=b'{"access_token":"1000.', outcome="fault")
+        if kind == "non_object_json":
+            return Reply(status=200, body=b'["not","an","object"]', outcome="fault")
+        if kind == "redirect":
+            # The default target is this server (a 404), so a client that follows it never leaves the machine.
+            location = fault["location"] or f"{self.server.base_url}/oauth/v2/moved"
+            return Reply(fault["status"], b"", "text/plain", {"Location": location}, outcome="fault")
+        return None  # reset_before
+
+    def _send(self, reply: Reply) -> None:
+        self.send_response(reply.status)
+        self.send_header("Content-Type", reply.content_type)
+        self.send_header("Content-Length", str(len(reply.body)))
+        self.send_header("Cache-Control", "no-store")
+        for name, value in reply.headers.items():
+            self.send_header(name, value)
+        if self.close_connection:
+            self.send_header("Connection", "close")
+        self.end_headers()
+        self.wfile.write(reply.body)
+
+    def _reset_connection(self) -> None:
+        """Drop the connection without an answer; linger 0 makes the kernel send RST, not FIN."""
+        self.close_connection = True
+        self.log_message('"%s %s" connection reset without an answer (fault)', self.command, self.path.split("?")[0])
+        with contextlib.suppress(OSError):
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        self.connection.close()
+
+
+def _first_values(encoded: str) -> dict[str, str]:
+    values: dict[str, str] = {}
+    for key, value in parse_qsl(encoded, keep_blank_values=True):
+        values.setdefault(key, value)
+    return values
+
+
+# --------------------------------------------------------------------------------------------
+# CLI
+# --------------------------------------------------------------------------------------------
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def _read_info(state_dir: Path) -> dict[str, Any] | None:
+    try:
+        info = json.loads((state_dir / INFO_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return info if isinstance(info, dict) else None
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:  # a zombie (exited, not yet reaped by its new parent) is not alive
+        stat = Path(f"/proc/{pid}/stat").read_text(encoding="ascii")
+    except OSError:
+        return True
+    return stat.rsplit(")", 1)[-1].split()[0] != "Z"
+
+
+def _is_emulator(pid: int) -> bool:
+    """Guard against a reused pid from a stale emulator.json: only signal our own serve process."""
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except FileNotFoundError:
+        return not Path("/proc/self").exists()  # without procfs we cannot tell: trust the pid file
+    except OSError:
+        return False
+    return Path(__file__).name.encode() in cmdline and b"serve" in cmdline.split(b"\0")
+
+
+def admin_call(info: dict[str, Any], method: str, route: str, payload: dict[str, Any] | None = None, timeout: float = 5.0) -> dict[str, Any]:
+    """Call the admin API over TLS verified against the emulator's CA. Raises OSError or ValueError."""
+    context = ssl.create_default_context(cafile=info["ca_path"])
+    conn = http.client.HTTPSConnection("127.0.0.1", int(info["port"]), context=context, timeout=timeout)
+    try:
+        body = json.dumps(payload).encode() if payload is not None else None
+        conn.request(method, f"{ADMIN_PREFIX}{route}", body=body, headers={"Content-Type": "application/json"})
+        response = conn.getresponse()
+        data = json.loads(response.read() or b"{}")
+    finally:
+        conn.close()
+    if response.status != http.HTTPStatus.OK or not isinstance(data, dict):
+        raise ValueError(f"{method} {ADMIN_PREFIX}{route} answered {response.status}: {data}")
+    return data
+
+
+def _healthy(info: dict[str, Any]) -> bool:
+    try:
+        return admin_call(info, "GET", "/health", timeout=2.0).get("ok") is True
+    except (OSError, ValueError, KeyError):
+        return False
+
+
+def _running_info(state_dir: Path) -> dict[str, Any] | None:
+    info = _read_info(state_dir)
+    if info and isinstance(info.get("pid"), int) and _pid_alive(info["pid"]) and _is_emulator(info["pid"]) and _healthy(info):
+        return info
+    return None
+
+
+def _parse_client(value: str) -> tuple[str, str]:
+    client_id, sep, secret = value.partition(":")
+    if not (client_id and sep and secret):
+        raise argparse.ArgumentTypeError(f"expected ID:SECRET, got {value!r}")
+    return client_id, secret
+
+
+def _tls_context(state_dir: Path) -> tuple[ssl.SSLContext, Path]:
+    import trustme  # pylint: disable=import-outside-toplevel  # only `serve` needs it
+
+    ca = trustme.CA(organization_name="Zoho Accounts emulator (throwaway test CA)")
+    server_cert = ca.issue_cert("127.0.0.1", "localhost")
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    server_cert.configure_cert(context)
+    ca_path = state_dir / CA_FILE
+    _write_atomic(ca_path, ca.cert_pem.bytes().decode("ascii"))
+    return context, ca_path
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    state_dir = Path(args.state_dir).resolve()
+    state_dir.mkdir(parents=True, exist_ok=True)
+    context, ca_path = _tls_context(state_dir)
+    state = EmulatorState()
+    for client_id, secret in args.client or []:
+        state.add_client(client_id, secret)
+
+    server = EmulatorServer(args.port, state, context)
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda _signum, _frame: stop.set())
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.2}, name="emulator-http", daemon=True)
+    thread.start()
+
+    info_path = state_dir / INFO_FILE
+    info = {"url": server.base_url, "port": server.server_port, "ca_path": str(ca_path), "pid": os.getpid(), "admin_url": f"{server.base_url}{ADMIN_PREFIX}"}
+    _write_atomic(info_path, json.dumps(info, indent=2) + "\n")
+    print(f"zoho accounts emulator listening on {server.base_url} (pid {os.getpid()})", file=sys.stderr, flush=True)
+    try:
+        while not stop.wait(1.0):
+            pass
+    finally:
+        server.shutdown()
+        server.server_close()
+        if (_read_info(state_dir) or {}).get("pid") == os.getpid():
+            info_path.unlink(missing_ok=True)
+        print("zoho accounts emulator stopped", file=sys.stderr, flush=True)
+    return 0
+
+
+def cmd_start(args: argparse.Namespace) -> int:
+    state_dir = Path(args.state_dir).resolve()
+    if (info := _running_info(state_dir)) is not None:
+        print(json.dumps(info, indent=2))
+        return 0
+    state_dir.mkdir(parents=True, exist_ok=True)
+    (state_dir / INFO_FILE).unlink(missing_ok=True)  # stale: its process is gone or not ours
+    log_path = Path(args.log_file).resolve() if args.log_file else state_dir / LOG_FILE
+    command = [sys.executable, str(Path(__file__).resolve()), "serve", "--state-dir", str(state_dir), "--port", str(args.port)]
+    for client_id, secret in args.client or []:
+        command += ["--client", f"{client_id}:{secret}"]
+    with open(log_path, "ab") as log:
+        process = subprocess.Popen(  # pylint: disable=consider-using-with  # it must outlive us
+            command, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+
+    deadline = time.monotonic() + args.timeout
+    while time.monotonic() < deadline and process.poll() is None:
+        info = _read_info(state_dir)
+        if info and info.get("pid") == process.pid and _healthy(info):
+            print(json.dumps(info, indent=2))
+            return 0
+        time.sleep(0.05)
+
+    if process.poll() is None:
+        process.kill()
+        process.wait()
+    tail = log_path.read_text(encoding="utf-8", errors="replace").splitlines()[-30:]
+    print(f"emulator did not become ready (exit code {process.returncode}); last lines of {log_path}:", file=sys.stderr)
+    print("\n".join(tail), file=sys.stderr)
+    return 1
+
+
+def cmd_stop(args: argparse.Namespace) -> int:
+    state_dir = Path(args.state_dir).resolve()
+    info = _read_info(state_dir)
+    pid = info.get("pid") if info else None
+    if not isinstance(pid, int) or not _pid_alive(pid) or not _is_emulator(pid):
+        (state_dir / INFO_FILE).unlink(missing_ok=True)
+        print("emulator not running")
+        return 0
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + args.timeout
+    while _pid_alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if _pid_alive(pid):
+        print(f"emulator pid {pid} ignored SIGTERM; sending SIGKILL", file=sys.stderr)
+        os.kill(pid, signal.SIGKILL)
+        while _pid_alive(pid) and time.monotonic() < deadline + args.timeout:
+            time.sleep(0.05)
+    (state_dir / INFO_FILE).unlink(missing_ok=True)
+    print(f"emulator pid {pid} stopped")
+    return 0
+
+
+def cmd_mint_code(args: argparse.Namespace) -> int:
+    info = _read_info(Path(args.state_dir).resolve())
+    if info is None:
+        print(f"no running emulator in {args.state_dir}", file=sys.stderr)
+        return 1
+    payload: dict[str, Any] = {"client_id": args.client_id, "access_type": args.access_type, "user": args.user}
+    for key, value in (("scope", args.scope), ("ttl", args.ttl), ("redirect_uri", args.redirect_uri)):
+        if value is not None:
+            payload[key] = value
+    try:
+        print(admin_call(info, "POST", "/codes", payload)["code"])
+    except (OSError, ValueError) as exc:
+        print(f"mint-code failed: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description="Zoho Accounts OAuth 2.0 emulator (HTTPS on 127.0.0.1, for tests only).")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    def with_state_dir(name: str, help_text: str) -> argparse.ArgumentParser:
+        sub = commands.add_parser(name, help=help_text)
+        sub.add_argument("--state-dir", required=True, help="holds ca.pem, emulator.json and emulator.log")
+        return sub
+
+    for name, help_text in (("serve", "run in the foreground until SIGTERM/SIGINT"), ("start", "run in the background, print emulator.json")):
+        sub = with_state_dir(name, help_text)
+        sub.add_argument("--port", type=int, default=0, help="0 picks a free port")
+        sub.add_argument("--client", type=_parse_client, action="append", metavar="ID:SECRET", help="register a client (repeatable)")
+        if name == "start":
+            sub.add_argument("--log-file", help="default: STATE_DIR/emulator.log")
+            sub.add_argument("--timeout", type=float, default=20.0, help="seconds to wait for readiness")
+
+    stop = with_state_dir("stop", "stop the background emulator")
+    stop.add_argument("--timeout", type=float, default=10.0, help="seconds to wait for exit")
+
+    mint = with_state_dir("mint-code", "mint a grant code and print it")
+    mint.add_argument("--client-id", required=True)
+    mint.add_argument("--scope", action="append", help="repeatable; default Thrive.Referral.CREATE")
+    mint.add_argument("--ttl", type=float, help="seconds of validity (default 180)")
+    mint.add_argument("--redirect-uri", help="bind the code to this redirect_uri (default: self-client code)")
+    mint.add_argument("--access-type", choices=("offline", "online"), default="offline")
+    mint.add_argument("--user", default="default")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    commands = {"serve": cmd_serve, "start": cmd_start, "stop": cmd_stop, "mint-code": cmd_mint_code}
+    return commands[args.command](args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
