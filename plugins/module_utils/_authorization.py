@@ -1,0 +1,246 @@
+# Copyright (c) zohothrive.oauth contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""Authorization URL builder, callback URL parser, and checks of secret-bearing inputs.
+
+PRIVATE: this module_utils file is internal to zohothrive.oauth and may change in any release.
+
+Nothing here talks to the network. Messages never repeat a code, token or callback URL.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import re
+import secrets
+import typing as t
+from dataclasses import dataclass
+from urllib.parse import parse_qs, urlencode, urlsplit
+
+from ansible_collections.zohothrive.oauth.plugins.module_utils._dc import DATA_CENTERS, data_center_for_accounts_server
+from ansible_collections.zohothrive.oauth.plugins.module_utils._errors import ZohoAuthorizationDeniedError, ZohoInputError
+
+AUTH_PATH = "/oauth/v2/auth"
+ACCESS_TYPES = ("offline", "online")
+MAX_SECRET_LENGTH = 2048
+_SECRET_RE = re.compile(r"[\x21-\x7e]+")
+_SCOPE_RE = re.compile(r"[A-Za-z0-9_.\-]+")
+
+
+def clean_secret(value: t.Any, what: str) -> str:
+    """Check a code or token and return it without surrounding whitespace.
+
+    Vault files and copy-paste often add a trailing newline, so surrounding whitespace is
+    stripped (documented behaviour). Anything else unusual is refused, and the message never
+    repeats the value.
+    """
+    if not isinstance(value, str):
+        raise ZohoInputError(f"The {what} must be a string, not {type(value).__name__}.")
+    text = value.strip()
+    if not text:
+        raise ZohoInputError(f"The {what} is empty. Provide the value itself (for example from Ansible Vault).")
+    if len(text) > MAX_SECRET_LENGTH:
+        raise ZohoInputError(
+            f"The {what} is {len(text)} characters long; Zoho's are far shorter (about 70). Check that the right variable is used."
+        )
+    if not _SECRET_RE.fullmatch(text):
+        raise ZohoInputError(
+            f"The {what} contains whitespace, control or non-ASCII characters inside it. Zoho's values are plain ASCII "
+            "(1000.<hex>.<hex>): check for a paste or templating error."
+        )
+    return text
+
+
+def fingerprint(secret: str) -> str:
+    """SHA-256 hex digest used to recognise a code or token without storing it in clear."""
+    return hashlib.sha256(secret.encode("utf-8")).hexdigest()
+
+
+def generate_state() -> str:
+    """A CSRF ``state`` value from the operating system's CSPRNG."""
+    return secrets.token_urlsafe(32)
+
+
+def generate_pkce_pair() -> tuple[str, str]:
+    """Return ``(code_verifier, code_challenge)`` for PKCE with S256 (RFC 7636)."""
+    verifier = secrets.token_urlsafe(64)
+    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode("ascii")).digest()).rstrip(b"=").decode("ascii")
+    return verifier, challenge
+
+
+def build_authorization_url(
+    *,
+    accounts_url: str,
+    client_id: str,
+    scopes: t.Sequence[str],
+    redirect_uri: str,
+    access_type: str = "offline",
+    prompt: str | None = None,
+    state: str,
+    code_challenge: str | None = None,
+) -> str:
+    """Build ``{accounts}/oauth/v2/auth?...``. Scopes are joined with commas, as Zoho expects."""
+    if not client_id or not client_id.strip():
+        raise ZohoInputError("client_id is required to build the authorization URL (or set ZOHO_THRIVE_CLIENT_ID).")
+    clean_scopes = [s.strip() for s in scopes if s is not None and str(s).strip()]
+    if not clean_scopes:
+        raise ZohoInputError("scopes must name at least one scope, for example Thrive.Referral.CREATE.")
+    for scope in clean_scopes:
+        if not _SCOPE_RE.fullmatch(scope):
+            raise ZohoInputError(
+                f"Invalid scope {scope!r}: give one scope per list item (Service.scope.OPERATION, for example "
+                "Thrive.Referral.CREATE), without spaces or commas."
+            )
+    if access_type not in ACCESS_TYPES:
+        raise ZohoInputError(f"access_type must be one of {', '.join(ACCESS_TYPES)}, not {access_type!r}.")
+    check_redirect_uri(redirect_uri)
+    if not state:
+        raise ZohoInputError("state must not be empty: omit it to have a random one generated.")
+    params = {
+        "response_type": "code",
+        "client_id": client_id.strip(),
+        "scope": ",".join(clean_scopes),
+        "redirect_uri": redirect_uri,
+        "access_type": access_type,
+        "state": state,
+    }
+    if prompt:
+        params["prompt"] = prompt
+    if code_challenge:
+        params["code_challenge"] = code_challenge
+        params["code_challenge_method"] = "S256"
+    return f"{accounts_url.rstrip('/')}{AUTH_PATH}?{urlencode(params)}"
+
+
+def check_redirect_uri(redirect_uri: t.Any) -> str:
+    if not isinstance(redirect_uri, str) or not redirect_uri:
+        raise ZohoInputError("redirect_uri is required: use a URI registered for the client in the Zoho API console.")
+    parts = urlsplit(redirect_uri)
+    if parts.scheme not in ("http", "https") or not parts.netloc or any(ch.isspace() for ch in redirect_uri):
+        raise ZohoInputError(
+            "redirect_uri must be an absolute http:// or https:// URI without spaces, exactly as registered for the client "
+            "in the Zoho API console."
+        )
+    return redirect_uri
+
+
+@dataclass(frozen=True)
+class Callback:
+    """What Zoho's redirect back to the client carries."""
+
+    code: str
+    location: str | None
+    accounts_server: str | None
+    state: str | None
+
+    @property
+    def accounts_url(self) -> str | None:
+        """The validated accounts server (table entry), or None when the callback names none."""
+        if self.accounts_server:
+            return data_center_for_accounts_server(self.accounts_server, source="accounts-server of the callback URL").accounts_url
+        if self.location:
+            return DATA_CENTERS[self.location].accounts_url
+        return None
+
+
+def parse_callback_url(url: t.Any) -> Callback:
+    """Parse the URL Zoho redirected the browser to after consent.
+
+    Refuses, before any request: a denial (``error=...``), a missing or repeated ``code``, an
+    ``accounts-server`` that is not exactly a known Zoho server, and a ``location`` that is
+    unknown or disagrees with ``accounts-server``.
+    """
+    if not isinstance(url, str) or not url.strip():
+        raise ZohoInputError("callback_url is empty: paste the full URL the browser was redirected to after consent.")
+    parts = urlsplit(url.strip())
+    query = parts.query or ""
+    if not query and parts.fragment and "=" in parts.fragment:
+        query = parts.fragment  # some clients receive the parameters in the fragment
+    try:
+        params = parse_qs(query, keep_blank_values=True, strict_parsing=False, max_num_fields=50)
+    except ValueError:
+        raise ZohoInputError("callback_url has too many or malformed parameters; paste the URL exactly as received.") from None
+
+    if "error" in params:
+        error = params["error"][0]
+        if error == "access_denied":
+            raise ZohoAuthorizationDeniedError(
+                "The authorization was denied (error=access_denied): the user clicked Deny, or Zoho refused to issue more grant "
+                "codes (at most 10 per client per 10 minutes). Start the authorization again, and wait 10 minutes if it was the "
+                "rate limit.",
+                error_code="access_denied",
+            )
+        safe = re.sub(r"[^A-Za-z0-9_.\- ]", "", error)[:60]
+        raise ZohoAuthorizationDeniedError(
+            f"The callback URL reports an authorization error (error={safe}); no code was issued. Start the authorization again.",
+            error_code=safe or None,
+        )
+
+    def single(name: str) -> str | None:
+        values = params.get(name)
+        if not values:
+            return None
+        if len(values) > 1:
+            raise ZohoInputError(f"callback_url carries the parameter {name!r} more than once; refusing an ambiguous callback.")
+        return values[0]
+
+    code = single("code")
+    if code is None:
+        raise ZohoInputError("callback_url has no code parameter: paste the full URL the browser was redirected to after consent.")
+    code = clean_secret(code, "code in callback_url")
+    location = single("location")
+    accounts_server = single("accounts-server")
+    state = single("state")
+
+    if location is not None:
+        location = location.strip().lower()
+        if location not in DATA_CENTERS:
+            raise ZohoInputError(
+                f"The callback's location {location[:20]!r} is not a known Zoho data center ({', '.join(DATA_CENTERS)}); "
+                "no request was sent."
+            )
+    if accounts_server is not None:
+        dc = data_center_for_accounts_server(accounts_server, source="accounts-server of the callback URL")
+        if location is not None and dc.code != location:
+            raise ZohoInputError(
+                f"The callback's location ({location}) and accounts-server ({dc.accounts_url}) name different data centers; "
+                "refusing an inconsistent callback. No request was sent."
+            )
+    return Callback(code=code, location=location, accounts_server=accounts_server, state=state)
+
+
+def check_state(callback: Callback, expected_state: str | None) -> None:
+    """Compare the callback's state with the expected one in constant time."""
+    if callback.state is None and expected_state is None:
+        return
+    if callback.state is None:
+        raise ZohoInputError(
+            "expected_state is set but the callback URL carries no state; refusing it (possible CSRF or a truncated URL)."
+        )
+    if expected_state is None:
+        raise ZohoInputError(
+            "The callback URL carries a state, so expected_state is required: pass the state returned by "
+            "zohothrive.oauth.zoho_thrive_auth_url."
+        )
+    if not hmac.compare_digest(callback.state.encode("utf-8"), expected_state.encode("utf-8")):
+        raise ZohoInputError(
+            "The callback's state does not match expected_state; refusing it (possible CSRF, or a callback from another "
+            "authorization). No request was sent."
+        )
+
+
+__all__ = (
+    "ACCESS_TYPES",
+    "Callback",
+    "build_authorization_url",
+    "check_redirect_uri",
+    "check_state",
+    "clean_secret",
+    "fingerprint",
+    "generate_pkce_pair",
+    "generate_state",
+    "parse_callback_url",
+)

@@ -1,0 +1,163 @@
+# Copyright (c) zohothrive.oauth contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""Zoho data centers and accounts-server validation.
+
+PRIVATE: this module_utils file is internal to zohothrive.oauth and may change in any release.
+
+The table below is the only place in the collection that knows which accounts servers exist.
+A server named by untrusted input (for example the ``accounts-server`` parameter of a callback
+URL) is accepted only when it matches an entry exactly (RFC 9700 section 4.4, mix-up defence):
+no suffix or pattern matching, ever.
+"""
+
+from __future__ import annotations
+
+import re
+import typing as t
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from ansible_collections.zohothrive.oauth.plugins.module_utils._errors import ZohoInputError
+
+
+@dataclass(frozen=True)
+class DataCenter:
+    code: str
+    accounts_url: str
+    api_domain: str
+
+
+# Source: Zoho Accounts multi-DC documentation and the official Python SDK (see
+# docs/zoho-oauth-facts in the project notes). UK's location code and API domain are the least
+# certain entries; they follow Zoho's naming pattern.
+DATA_CENTERS: dict[str, DataCenter] = {
+    dc.code: dc
+    for dc in (
+        DataCenter("us", "https://accounts.zoho.com", "https://www.zohoapis.com"),
+        DataCenter("eu", "https://accounts.zoho.eu", "https://www.zohoapis.eu"),
+        DataCenter("in", "https://accounts.zoho.in", "https://www.zohoapis.in"),
+        DataCenter("au", "https://accounts.zoho.com.au", "https://www.zohoapis.com.au"),
+        DataCenter("jp", "https://accounts.zoho.jp", "https://www.zohoapis.jp"),
+        DataCenter("ca", "https://accounts.zohocloud.ca", "https://www.zohoapis.ca"),
+        DataCenter("sa", "https://accounts.zoho.sa", "https://www.zohoapis.sa"),
+        DataCenter("uk", "https://accounts.zoho.uk", "https://www.zohoapis.uk"),
+        DataCenter("cn", "https://accounts.zoho.com.cn", "https://www.zohoapis.com.cn"),
+    )
+}
+
+DATA_CENTER_CODES: tuple[str, ...] = tuple(DATA_CENTERS)
+DEFAULT_DATA_CENTER = "us"
+
+_HOST_TO_DC: dict[str, DataCenter] = {urlsplit(dc.accounts_url).hostname or "": dc for dc in DATA_CENTERS.values()}
+
+
+def get_data_center(code: str) -> DataCenter:
+    """Return the data center for a location code such as ``eu``."""
+    try:
+        return DATA_CENTERS[code]
+    except KeyError:
+        raise ZohoInputError(
+            f"Unknown Zoho data center {code!r}. Use one of: {', '.join(DATA_CENTER_CODES)}, or set accounts_url explicitly."
+        ) from None
+
+
+def data_center_for_accounts_server(server: str, *, source: str = "accounts server") -> DataCenter:
+    """Match an untrusted accounts-server URL exactly against the table.
+
+    Accepted: ``https://<known host>`` with an optional single trailing ``/``. Refused: any
+    other scheme, userinfo, port, path, query, fragment, non-ASCII or look-alike host.
+    ``source`` names where the value came from in the error message.
+    """
+    refusal = (
+        f"The {source} {_describe(server)} is not a known Zoho accounts server, so no request was sent. "
+        f"Expected exactly one of: {', '.join(dc.accounts_url for dc in DATA_CENTERS.values())}. "
+        "If you really use another server, set accounts_url explicitly."
+    )
+    if not isinstance(server, str) or not server.isascii() or any(ch.isspace() or ch == "\\" for ch in server):
+        raise ZohoInputError(refusal)
+    try:
+        parts = urlsplit(server)
+        port = parts.port
+    except ValueError:
+        raise ZohoInputError(refusal) from None
+    if (
+        parts.scheme != "https"
+        or parts.username is not None
+        or parts.password is not None
+        or "@" in parts.netloc
+        or port is not None
+        or parts.netloc.endswith(":")
+        or parts.path not in ("", "/")
+        or parts.query
+        or parts.fragment
+        or server.endswith("?")
+        or server.endswith("#")
+    ):
+        raise ZohoInputError(refusal)
+    host = (parts.hostname or "").rstrip(".").lower()
+    dc = _HOST_TO_DC.get(host)
+    if dc is None:
+        raise ZohoInputError(refusal)
+    return dc
+
+
+def normalize_accounts_url(url: str) -> str:
+    """Validate an operator-supplied ``accounts_url`` and return it without a trailing slash.
+
+    It is trusted configuration (it may name a private proxy or a test server), but it still
+    carries the client secret, so it must be plain ``https`` without credentials, query or
+    fragment.
+    """
+    problem = None
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a malformed port
+    except ValueError:
+        parts = None
+    if parts is None or not url.isascii() or any(ch.isspace() for ch in url):
+        problem = "it is not a valid URL"
+    elif parts.scheme != "https":
+        problem = "it must start with https:// (the client secret is sent to it)"
+    elif not parts.hostname:
+        problem = "it has no host name"
+    elif parts.username is not None or "@" in parts.netloc:
+        problem = "it must not contain user information"
+    elif parts.query or parts.fragment or url.endswith(("?", "#")):
+        problem = "it must not contain a query string or fragment"
+    if problem:
+        raise ZohoInputError(f"Invalid accounts_url {_describe(url)}: {problem}. Example: https://accounts.zoho.eu")
+    return url.rstrip("/")
+
+
+def resolve_accounts_url(*, data_center: str | None, accounts_url: str | None) -> str:
+    """Return the accounts server base URL: an explicit ``accounts_url`` wins over ``data_center``."""
+    if accounts_url:
+        return normalize_accounts_url(accounts_url)
+    return get_data_center(data_center or DEFAULT_DATA_CENTER).accounts_url
+
+
+def _describe(value: t.Any) -> str:
+    """Quote a URL for an error message without userinfo, query or fragment (they may hold secrets)."""
+    if not isinstance(value, str):
+        return f"of type {type(value).__name__}"
+    text = re.sub(r"[?#].*", "?<query hidden>", value, flags=re.DOTALL)
+    if "@" in text:
+        scheme = re.match(r"[A-Za-z][A-Za-z0-9+.-]*:/*", text)
+        text = (scheme.group(0) if scheme else "") + "<userinfo hidden>@" + text.rpartition("@")[2]
+    if len(text) > 100:
+        text = text[:97] + "..."
+    return repr(text)
+
+
+__all__ = (
+    "DATA_CENTERS",
+    "DATA_CENTER_CODES",
+    "DEFAULT_DATA_CENTER",
+    "DataCenter",
+    "data_center_for_accounts_server",
+    "get_data_center",
+    "normalize_accounts_url",
+    "resolve_accounts_url",
+)

@@ -1,0 +1,237 @@
+# Copyright (c) zohothrive.oauth contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""Typed errors of the Zoho OAuth core.
+
+PRIVATE: this module_utils file is internal to zohothrive.oauth and may change in any release.
+
+Every error carries the operator-facing message: what happened and what to do next. Messages
+never contain a secret (client secret, grant code, refresh or access token). When Zoho named an
+error code it is kept in ``error_code`` and repeated in the message, so operators can search
+for it. Only a module's ``main()`` (or a plugin's entry point) turns these into a failure.
+"""
+
+from __future__ import annotations
+
+import re
+import typing as t
+
+
+class ZohoOAuthError(Exception):
+    """Base class. ``str(error)`` is the operator-facing message."""
+
+    #: True when the request may have been processed by Zoho although no usable answer came back.
+    outcome_unknown = False
+
+    def __init__(self, msg: str, *, error_code: str | None = None, http_status: int | None = None, **details: t.Any) -> None:
+        super().__init__(msg)
+        self.msg = msg
+        self.error_code = error_code
+        self.http_status = http_status
+        self.details = details
+
+    def fail_kwargs(self) -> dict[str, t.Any]:
+        """Keyword arguments for ``AnsibleModule.fail_json``."""
+        result: dict[str, t.Any] = {"msg": self.msg}
+        if self.error_code is not None:
+            result["error_code"] = self.error_code
+        if self.http_status is not None:
+            result["http_status"] = self.http_status
+        result.update(self.details)
+        return result
+
+
+class ZohoInputError(ZohoOAuthError):
+    """Bad or inconsistent input. Raised before any request is sent."""
+
+
+class ZohoAuthorizationDeniedError(ZohoInputError):
+    """The callback URL reports that the user (or Zoho) refused the authorization."""
+
+
+class ZohoDependencyError(ZohoOAuthError):
+    """A required Python library is missing on the host that runs the code."""
+
+
+class ZohoTokenStoreError(ZohoOAuthError):
+    """The controller-side token cache cannot be read, locked or written."""
+
+
+class ZohoTransportError(ZohoOAuthError):
+    """Network failure: DNS, connection, timeout, reset."""
+
+    def __init__(self, msg: str, *, sent: bool, **kwargs: t.Any) -> None:
+        super().__init__(msg, **kwargs)
+        self.sent = sent
+        self.outcome_unknown = sent
+
+
+class ZohoTLSError(ZohoTransportError):
+    """The server certificate could not be verified. Never retried."""
+
+    def __init__(self, msg: str, **kwargs: t.Any) -> None:
+        super().__init__(msg, sent=False, **kwargs)
+
+
+class ZohoServerError(ZohoOAuthError):
+    """HTTP 429 or 5xx: Zoho (or something in front of it) failed or throttled the request."""
+
+    outcome_unknown = True
+
+
+class ZohoProtocolError(ZohoOAuthError):
+    """An answer that is not what Zoho's protocol promises: HTML, broken JSON, a redirect..."""
+
+    outcome_unknown = True
+
+
+class ZohoAPIError(ZohoOAuthError):
+    """Zoho answered with an error code (often in an HTTP 200 answer)."""
+
+
+class ZohoInvalidCodeError(ZohoAPIError):
+    """``invalid_code``: expired, used or foreign grant code, or a dead refresh token."""
+
+
+class ZohoInvalidClientError(ZohoAPIError):
+    """``invalid_client``: unknown client or wrong data center."""
+
+
+class ZohoInvalidClientSecretError(ZohoAPIError):
+    """``invalid_client_secret``."""
+
+
+class ZohoInvalidRedirectURIError(ZohoAPIError):
+    """``invalid_redirect_uri``."""
+
+
+class ZohoThrottledError(ZohoAPIError):
+    """Zoho's "Access Denied" token-creation throttle."""
+
+
+class ZohoInvalidTokenError(ZohoAPIError):
+    """A revoke request for a token that Zoho does not know (HTTP 400)."""
+
+
+class ZohoCodeMayBeSpentError(ZohoOAuthError):
+    """A grant code reached Zoho, or may have, but no tokens came back. It must not be re-sent."""
+
+    outcome_unknown = True
+
+
+# ---------------------------------------------------------------------------------------------
+# Mapping of Zoho error codes to messages.
+
+_THROTTLE_CODES = frozenset({"access denied", "access_denied_throttle"})
+_REVOKE_HINT = (
+    "The refresh token was revoked, or deleted because the user exceeded Zoho's limit of 20 refresh tokens per client "
+    "(the oldest is removed silently)"
+)
+
+
+def sanitize_server_text(value: t.Any, *, limit: int = 160) -> str:
+    """Make text chosen by the server safe and short enough for a one-line message."""
+    text = re.sub(r"[^\x20-\x7e]+", " ", str(value)).strip()
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def api_error(
+    *,
+    operation: str,
+    error_code: str,
+    accounts_url: str,
+    http_status: int | None = None,
+    description: str | None = None,
+) -> ZohoAPIError:
+    """Build the typed error for an ``{"error": ...}`` answer of the token endpoint.
+
+    ``operation`` is one of ``exchange``, ``refresh`` or ``revoke``.
+    """
+    code = sanitize_server_text(error_code, limit=80)
+    where = f"at {accounts_url}"
+    key = code.lower()
+    detail = f" Zoho says: {sanitize_server_text(description)}." if description else ""
+    cls: type[ZohoAPIError] = ZohoAPIError
+    if key in _THROTTLE_CODES or (key == "access_denied" and operation == "refresh"):
+        cls = ZohoThrottledError
+        text = (
+            f"Zoho is throttling token requests (error: {code}) {where}. Zoho lets each refresh token mint at most 10 access "
+            "tokens per 10 minutes and refuses further requests for the rest of that window. Reuse the access token you already "
+            "have (it is valid for an hour: use token_cache, or pass access_token and expires_at to zohothrive.oauth.zoho_thrive_refresh "
+            "so that a still-valid token is not replaced), and try again after about 10 minutes."
+        )
+    elif key == "invalid_code" and operation == "exchange":
+        cls = ZohoInvalidCodeError
+        text = (
+            f"Zoho rejected the grant code (error: invalid_code) {where}. The code has expired (a redirect code lives about "
+            "1 to 3 minutes, a self-client code 3 to 10 minutes), was already used (a code works only once), or was issued in "
+            "another data center than this accounts server. Generate a new code, exchange it promptly, and check data_center "
+            "or accounts_url."
+        )
+    elif key == "invalid_code":
+        cls = ZohoInvalidCodeError
+        text = (
+            f"Zoho rejected the refresh token (error: invalid_code) {where}. {_REVOKE_HINT}, or it belongs to another data "
+            "center. Exchange a new grant code to get a new refresh token."
+        )
+    elif key == "invalid_client":
+        cls = ZohoInvalidClientError
+        text = (
+            f"Zoho does not recognise the client (error: invalid_client) {where}. Check client_id, and that the request goes to "
+            "the accounts server of the user's data center: a client used outside its home data center needs Multi-DC enabled "
+            "for that data center in the Zoho API console."
+        )
+    elif key == "invalid_client_secret":
+        cls = ZohoInvalidClientSecretError
+        text = (
+            f"Zoho rejected the client secret (error: invalid_client_secret) {where}. Check client_secret; when the client uses "
+            "a separate secret per data center (Multi-DC), use the secret of this data center."
+        )
+    elif key == "invalid_redirect_uri":
+        cls = ZohoInvalidRedirectURIError
+        text = (
+            f"Zoho rejected the redirect URI (error: invalid_redirect_uri) {where}. redirect_uri must match a URI registered for "
+            "the client exactly (scheme, host, path and trailing slash) and the one used to get the code. Self-client codes "
+            "need no redirect_uri: omit it."
+        )
+    elif operation == "revoke":
+        cls = ZohoInvalidTokenError
+        text = (
+            f"Zoho does not accept this refresh token for revocation (error: {code}) {where}: it is already revoked or unknown, "
+            "or it was issued in another data center (Zoho gives the same answer then)."
+        )
+    else:
+        text = f"Zoho refused the {_OPERATION_NAMES.get(operation, operation)} request (error: {code}) {where}."
+    return cls(text + detail, error_code=code, http_status=http_status)
+
+
+_OPERATION_NAMES = {"exchange": "grant code exchange", "refresh": "token refresh", "revoke": "token revocation"}
+
+
+def operation_name(operation: str) -> str:
+    return _OPERATION_NAMES.get(operation, operation)
+
+
+__all__ = (
+    "ZohoAPIError",
+    "ZohoAuthorizationDeniedError",
+    "ZohoCodeMayBeSpentError",
+    "ZohoDependencyError",
+    "ZohoInputError",
+    "ZohoInvalidClientError",
+    "ZohoInvalidClientSecretError",
+    "ZohoInvalidCodeError",
+    "ZohoInvalidRedirectURIError",
+    "ZohoInvalidTokenError",
+    "ZohoOAuthError",
+    "ZohoProtocolError",
+    "ZohoServerError",
+    "ZohoTLSError",
+    "ZohoThrottledError",
+    "ZohoTokenStoreError",
+    "ZohoTransportError",
+    "api_error",
+    "operation_name",
+    "sanitize_server_text",
+)

@@ -1,0 +1,205 @@
+#!/usr/bin/python
+# Copyright (c) zohothrive.oauth contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: zoho_thrive_refresh
+short_description: Get a valid Zoho Thrive access token from a refresh token, minting only when needed
+version_added: 0.1.0
+description:
+  - Returns an access token that stays valid for at least O(min_ttl) seconds.
+  - While the given O(access_token) (or the one in O(token_cache)) has more than O(min_ttl) seconds left, nothing is sent
+    and the same token is returned with C(changed=false). Otherwise a new access token is minted with the refresh token,
+    with C(changed=true).
+  - Zoho lets each refresh token mint only 10 access tokens per 10 minutes, so reusing tokens matters. With
+    O(token_cache), repeated and concurrent runs mint once and share the result.
+  - Zoho's refresh answer carries no refresh token, so keep using the one you have.
+  - 'B(The result holds an access token.) Set C(no_log: true) on tasks that register it.'
+author:
+  - Zoho Thrive OAuth maintainers (@zohothrive)
+extends_documentation_fragment:
+  - zohothrive.oauth.connection
+  - zohothrive.oauth.connection.action_group
+  - zohothrive.oauth.attributes
+attributes:
+  check_mode:
+    support: full
+    details:
+      - Check mode sends nothing. It returns the still-valid token with C(changed=false) when there is one, else
+        C(changed=true) without a token.
+  diff_mode:
+    support: none
+options:
+  refresh_token:
+    description:
+      - The refresh token. Surrounding whitespace is removed.
+    type: str
+    required: true
+  access_token:
+    description:
+      - The access token currently in use. Requires O(expires_at).
+    type: str
+  expires_at:
+    description:
+      - When O(access_token) expires, in seconds since the epoch (as returned in RV(expires_at)).
+    type: int
+  api_domain:
+    description:
+      - API domain belonging to O(access_token), returned unchanged when that token is reused.
+      - Defaults to the API domain of O(data_center) when O(accounts_url) is not set.
+    type: str
+  min_ttl:
+    description:
+      - Minimum number of seconds the returned access token must stay valid. A token with less time left is replaced.
+    type: int
+    default: 300
+  token_cache:
+    description:
+      - Path of the JSON token cache shared with M(zohothrive.oauth.zoho_thrive_token_exchange). It keeps the newest access
+        token per refresh token (keyed by a SHA-256 fingerprint), mode C(0600), replaced atomically under a lock.
+    type: path
+notes:
+  - O(client_id) and O(client_secret) are required, directly, through C(module_defaults) or through the environment.
+seealso:
+  - module: zohothrive.oauth.zoho_thrive_token_exchange
+  - module: zohothrive.oauth.zoho_thrive_revoke
+"""
+
+EXAMPLES = r"""
+- name: Get an access token valid for at least 10 more minutes
+  zohothrive.oauth.zoho_thrive_refresh:
+    client_id: "{{ zoho_client_id }}"
+    client_secret: "{{ vault_zoho_client_secret }}"
+    data_center: eu
+    refresh_token: "{{ vault_zoho_refresh_token }}"
+    min_ttl: 600
+    token_cache: "{{ lookup('ansible.builtin.env', 'HOME') }}/.zohothrive/tokens.json"
+  delegate_to: localhost
+  run_once: true
+  no_log: true
+  register: zoho_access
+
+- name: Reuse the token from an earlier step while it is still valid
+  zohothrive.oauth.zoho_thrive_refresh:
+    refresh_token: "{{ vault_zoho_refresh_token }}"
+    access_token: "{{ zoho_access.access_token }}"
+    expires_at: "{{ zoho_access.expires_at }}"
+  no_log: true
+  register: zoho_access
+"""
+
+RETURN = r"""
+access_token:
+  description: An access token valid for at least O(min_ttl) seconds.
+  returned: success, not in check mode when a new token would be minted
+  type: str
+expires_in:
+  description: Seconds until RV(access_token) expires.
+  returned: success, not in check mode when a new token would be minted
+  type: int
+  sample: 3600
+expires_at:
+  description: When RV(access_token) expires, in integer seconds since the epoch (UTC).
+  returned: success, not in check mode when a new token would be minted
+  type: int
+api_domain:
+  description: Base URL of Zoho's APIs for the user's data center.
+  returned: success, not in check mode when a new token would be minted
+  type: str
+  sample: https://www.zohoapis.com
+token_type:
+  description: Token type.
+  returned: when a token was minted or cached
+  type: str
+  sample: Bearer
+scope:
+  description: Granted scopes, as a list.
+  returned: success, not in check mode when a new token would be minted
+  type: list
+  elements: str
+refresh_token:
+  description: A new refresh token, only if Zoho ever starts rotating refresh tokens. Store it in place of the old one.
+  returned: when Zoho's answer carries a refresh token
+  type: str
+source:
+  description: Where RV(access_token) came from.
+  returned: always
+  type: str
+  choices: [given, cache, zoho, none]
+"""
+
+import time
+import typing as t
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.zohothrive.oauth.plugins.module_utils._authorization import clean_secret
+from ansible_collections.zohothrive.oauth.plugins.module_utils._client import TokenSet
+from ansible_collections.zohothrive.oauth.plugins.module_utils._dc import DATA_CENTERS
+from ansible_collections.zohothrive.oauth.plugins.module_utils._errors import ZohoInputError, ZohoOAuthError
+from ansible_collections.zohothrive.oauth.plugins.module_utils._flows import Outcome, ensure_access_token
+from ansible_collections.zohothrive.oauth.plugins.module_utils._module import argument_spec, client_from_params, exit_revealing, require_options
+from ansible_collections.zohothrive.oauth.plugins.module_utils._token_store import TokenCache
+
+
+def refresh(module: AnsibleModule) -> Outcome:
+    params = module.params
+    require_options(module, "client_id", "client_secret")
+    refresh_token = clean_secret(params["refresh_token"], "refresh token")
+    min_ttl = params["min_ttl"]
+    if min_ttl < 0:
+        raise ZohoInputError(f"min_ttl must be zero or a positive number of seconds, not {min_ttl}.")
+    given = None
+    if params["access_token"] is not None:
+        expires_at = int(params["expires_at"])
+        given = TokenSet(
+            access_token=clean_secret(params["access_token"], "access token"),
+            expires_at=expires_at,
+            expires_in=max(0, expires_at - int(time.time())),
+            api_domain=params["api_domain"] or (None if params["accounts_url"] else DATA_CENTERS[params["data_center"]].api_domain),
+            token_type="Bearer",
+        )
+    return ensure_access_token(
+        client_from_params(module),
+        refresh_token,
+        cache=TokenCache(params["token_cache"]) if params["token_cache"] else None,
+        min_ttl=min_ttl,
+        check_mode=module.check_mode,
+        given=given,
+    )
+
+
+def main() -> None:
+    module = AnsibleModule(
+        argument_spec=argument_spec(
+            refresh_token={"type": "str", "required": True, "no_log": True},
+            access_token={"type": "str", "no_log": True},
+            expires_at={"type": "int"},
+            api_domain={"type": "str"},
+            min_ttl={"type": "int", "default": 300},
+            token_cache={"type": "path"},
+        ),
+        required_together=[("access_token", "expires_at")],
+        supports_check_mode=True,
+    )
+    try:
+        outcome = refresh(module)
+    except ZohoOAuthError as exc:
+        module.fail_json(**exc.fail_kwargs())
+    tokens = outcome.tokens
+    result: dict[str, t.Any] = {"changed": outcome.changed, "source": outcome.source}
+    if tokens is not None:
+        result.update(tokens.as_dict())
+        if not tokens.refresh_token:
+            result.pop("refresh_token")
+        else:
+            module.warn("Zoho returned a new refresh token: store the returned refresh_token in place of the old one.")
+    # A reused access token may equal a no_log input; return it usable, not masked.
+    exit_revealing(module, result, reveal=[tokens.access_token] if tokens is not None else [])
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,250 @@
+#!/usr/bin/python
+# Copyright (c) zohothrive.oauth contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: zoho_thrive_token_exchange
+short_description: Exchange a Zoho grant code for Zoho Thrive access and refresh tokens
+version_added: 0.1.0
+description:
+  - Exchanges a one-time grant code (from a self client in the Zoho API console, or from the callback of a server-based
+    client) for an access token and, with offline access, a refresh token.
+  - A grant code lives about a minute (self-client codes 3 to 10 minutes) and works only once. With O(token_cache) the
+    tokens are stored before the module returns and a later run with the same code sends nothing and returns the stored
+    tokens, so re-running a playbook never burns the code or mints a second refresh token.
+  - A code that may have reached Zoho is never sent again, not even on a network error; the error then says that the code
+    may be spent.
+  - 'B(The result holds tokens.) Set C(no_log: true) on tasks that register it.'
+author:
+  - Zoho Thrive OAuth maintainers (@zohothrive)
+extends_documentation_fragment:
+  - zohothrive.oauth.connection
+  - zohothrive.oauth.connection.action_group
+  - zohothrive.oauth.attributes
+attributes:
+  check_mode:
+    support: full
+    details:
+      - Check mode sends nothing. It reports C(changed=false) and the stored tokens when O(token_cache) already holds
+        tokens for the code, else C(changed=true) without tokens.
+  diff_mode:
+    support: none
+options:
+  code:
+    description:
+      - The grant code. Surrounding whitespace (such as a trailing newline from a vault file) is removed.
+      - Mutually exclusive with O(callback_url); one of them is required.
+    type: str
+  callback_url:
+    description:
+      - The full URL Zoho redirected the browser to after consent. The code, the data center's accounts server and the
+        state are taken from it.
+      - Its C(accounts-server) must be exactly one of the known Zoho accounts servers, and agree with its C(location);
+        anything else is refused before any request is sent.
+      - An explicit O(accounts_url) takes precedence over the callback's server.
+      - When the callback carries a C(state), O(expected_state) is required and compared in constant time.
+    type: str
+  expected_state:
+    description:
+      - The state returned by M(zohothrive.oauth.zoho_thrive_auth_url). Only used with O(callback_url).
+    type: str
+  redirect_uri:
+    description:
+      - The redirect URI used to get the code. Omit it for self-client codes.
+    type: str
+  code_verifier:
+    description:
+      - PKCE code verifier returned by M(zohothrive.oauth.zoho_thrive_auth_url) with O(zohothrive.oauth.zoho_thrive_auth_url#module:pkce=true).
+    type: str
+  token_cache:
+    description:
+      - Path of a JSON token cache on the host that runs the module (normally the controller). It is created with mode
+        C(0600) (its directory C(0700)), replaced atomically and locked while in use, so concurrent runs exchange a code at
+        most once.
+      - Entries are keyed by the SHA-256 fingerprint of the code; the code itself is never stored.
+      - The file holds refresh tokens in clear. Keep it on an encrypted disk or a private directory.
+      - The same file can be given to M(zohothrive.oauth.zoho_thrive_refresh).
+    type: path
+notes:
+  - O(client_id) and O(client_secret) are required, directly, through C(module_defaults) or through the environment.
+  - Zoho allows 20 refresh tokens per user and client; a 21st silently deletes the oldest, even if it is in use. Use
+    O(token_cache) so repeated runs do not mint new refresh tokens.
+seealso:
+  - module: zohothrive.oauth.zoho_thrive_auth_url
+  - module: zohothrive.oauth.zoho_thrive_refresh
+  - module: zohothrive.oauth.zoho_thrive_revoke
+  - name: Zoho self client
+    description: How to generate a grant code for a self client.
+    link: https://www.zoho.com/accounts/protocol/oauth/self-client/authorization-code-flow.html
+"""
+
+EXAMPLES = r"""
+- name: Exchange a self-client code kept in Ansible Vault
+  zohothrive.oauth.zoho_thrive_token_exchange:
+    client_id: "{{ vault_zoho_client_id }}"
+    client_secret: "{{ vault_zoho_client_secret }}"
+    data_center: eu
+    code: "{{ vault_zoho_grant_code }}"
+    token_cache: "{{ lookup('ansible.builtin.env', 'HOME') }}/.zohothrive/tokens.json"
+  delegate_to: localhost
+  run_once: true
+  no_log: true
+  register: zoho_tokens
+
+- name: Exchange the code from a server-based client's callback
+  zohothrive.oauth.zoho_thrive_token_exchange:
+    client_id: "{{ zoho_client_id }}"
+    client_secret: "{{ vault_zoho_client_secret }}"
+    callback_url: "{{ pasted_callback_url }}"
+    expected_state: "{{ zoho_auth.state }}"
+    redirect_uri: https://app.example.com/oauth/zoho/callback
+  no_log: true
+  register: zoho_tokens
+"""
+
+RETURN = r"""
+access_token:
+  description: 'The access token, valid for RV(expires_in) seconds. Send it as C(Authorization: Zoho-oauthtoken <token>).'
+  returned: success, not in check mode unless the tokens came from O(token_cache)
+  type: str
+refresh_token:
+  description: The refresh token. Zoho returns one only for offline access on first consent or with C(prompt=consent).
+  returned: success, not in check mode unless the tokens came from O(token_cache)
+  type: str
+api_domain:
+  description: Base URL of Zoho's APIs for the user's data center.
+  returned: success, not in check mode unless the tokens came from O(token_cache)
+  type: str
+  sample: https://www.zohoapis.eu
+token_type:
+  description: Token type.
+  returned: success, not in check mode unless the tokens came from O(token_cache)
+  type: str
+  sample: Bearer
+expires_in:
+  description: Seconds until the access token expires (from C(expires_in_sec) when Zoho sends it, else C(expires_in)).
+  returned: success, not in check mode unless the tokens came from O(token_cache)
+  type: int
+  sample: 3600
+expires_at:
+  description: When the access token expires, in integer seconds since the epoch (UTC).
+  returned: success, not in check mode unless the tokens came from O(token_cache)
+  type: int
+  sample: 1795000000
+scope:
+  description: Granted scopes, as a list, whether Zoho separated them with commas or spaces.
+  returned: success, not in check mode unless the tokens came from O(token_cache)
+  type: list
+  elements: str
+  sample: [Thrive.Referral.CREATE]
+code_fingerprint:
+  description: SHA-256 hex digest of the code. It identifies the code without revealing it.
+  returned: always
+  type: str
+accounts_url:
+  description: The accounts server the code was (or would be) exchanged at.
+  returned: always
+  type: str
+  sample: https://accounts.zoho.eu
+cached:
+  description: Whether the tokens came from O(token_cache) instead of Zoho.
+  returned: always
+  type: bool
+"""
+
+import typing as t
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.zohothrive.oauth.plugins.module_utils._authorization import (
+    check_redirect_uri,
+    check_state,
+    clean_secret,
+    fingerprint,
+    parse_callback_url,
+)
+from ansible_collections.zohothrive.oauth.plugins.module_utils._dc import normalize_accounts_url
+from ansible_collections.zohothrive.oauth.plugins.module_utils._errors import ZohoInputError, ZohoOAuthError
+from ansible_collections.zohothrive.oauth.plugins.module_utils._flows import SOURCE_CACHE, Outcome, exchange_code
+from ansible_collections.zohothrive.oauth.plugins.module_utils._module import (
+    accounts_url_from_params,
+    argument_spec,
+    client_from_params,
+    require_options,
+)
+from ansible_collections.zohothrive.oauth.plugins.module_utils._token_store import TokenCache
+
+
+def resolve_code(module: AnsibleModule) -> tuple[str, str]:
+    """Return ``(code, accounts_url)`` from either ``code`` or ``callback_url``."""
+    params = module.params
+    if params["callback_url"] is None:
+        if params["expected_state"] is not None:
+            raise ZohoInputError("expected_state is only used with callback_url; remove it or pass callback_url instead of code.")
+        return clean_secret(params["code"], "grant code"), accounts_url_from_params(module)
+    callback = parse_callback_url(params["callback_url"])
+    check_state(callback, params["expected_state"])
+    if params["accounts_url"]:
+        return callback.code, normalize_accounts_url(params["accounts_url"])
+    return callback.code, callback.accounts_url or accounts_url_from_params(module)
+
+
+def exchange(module: AnsibleModule) -> tuple[Outcome, str, str]:
+    """Return ``(outcome, code_fingerprint, accounts_url)``."""
+    params = module.params
+    require_options(module, "client_id", "client_secret")
+    code, accounts_url = resolve_code(module)
+    redirect_uri = check_redirect_uri(params["redirect_uri"]) if params["redirect_uri"] is not None else None
+    verifier = clean_secret(params["code_verifier"], "code_verifier") if params["code_verifier"] is not None else None
+    client = client_from_params(module, accounts_url=accounts_url)
+    outcome = exchange_code(
+        client,
+        code,
+        cache=TokenCache(params["token_cache"]) if params["token_cache"] else None,
+        check_mode=module.check_mode,
+        redirect_uri=redirect_uri,
+        code_verifier=verifier,
+    )
+    return outcome, fingerprint(code), accounts_url
+
+
+def main() -> None:
+    module = AnsibleModule(
+        argument_spec=argument_spec(
+            code={"type": "str", "no_log": True},
+            callback_url={"type": "str", "no_log": True},
+            expected_state={"type": "str", "no_log": True},
+            redirect_uri={"type": "str"},
+            code_verifier={"type": "str", "no_log": True},
+            token_cache={"type": "path"},
+        ),
+        mutually_exclusive=[("code", "callback_url")],
+        required_one_of=[("code", "callback_url")],
+        supports_check_mode=True,
+    )
+    try:
+        outcome, code_fp, accounts_url = exchange(module)
+    except ZohoOAuthError as exc:
+        module.fail_json(**exc.fail_kwargs())
+    tokens = outcome.tokens
+    result: dict[str, t.Any] = {
+        "changed": outcome.changed,
+        "code_fingerprint": code_fp,
+        "accounts_url": accounts_url,
+        "cached": outcome.source == SOURCE_CACHE,
+    }
+    if tokens is not None:
+        result.update(tokens.as_dict())
+        if not tokens.refresh_token:
+            module.warn(
+                "Zoho returned no refresh token: the code was granted with access_type=online, or for a user who had already "
+                "consented (use prompt=consent to get another refresh token). The access token expires in an hour."
+            )
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()
