@@ -1,0 +1,159 @@
+# Copyright (c) zohothrive.oauth contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""Test doubles shared by the unit tests: a scripted fake of ``requests.Session``.
+
+A :class:`FakeSession` answers ``post()`` calls from a script, one step per call. A step is a
+:class:`FakeResponse` or an exception instance (raised as if ``requests`` had raised it).
+Every call is recorded, so tests can assert how many requests were sent, where, and that
+secrets travelled only in ``data=``. A call beyond the end of the script fails the test.
+"""
+
+from __future__ import annotations
+
+import json
+import typing as t
+import uuid
+from dataclasses import dataclass, field
+
+import requests
+from urllib3.exceptions import MaxRetryError, NewConnectionError, ProtocolError
+
+NOW = 1_800_000_000.0  # fixed clock for client tests (epoch seconds)
+TOKEN_URL_US = "https://accounts.zoho.com/oauth/v2/token"
+
+
+def sentinel(kind: str) -> str:
+    """A unique, Zoho-looking secret that cannot occur by accident in any message."""
+    return f"1000.ZSEC{kind}{uuid.uuid4().hex}"
+
+
+@dataclass
+class FakeResponse:
+    status_code: int = 200
+    content: bytes = b""
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+def json_response(payload: t.Any, *, status: int = 200, headers: dict[str, str] | None = None) -> FakeResponse:
+    merged = {"Content-Type": "application/json;charset=UTF-8"}
+    merged.update(headers or {})
+    return FakeResponse(status_code=status, content=json.dumps(payload).encode("utf-8"), headers=merged)
+
+
+def html_response(*, status: int = 200, headers: dict[str, str] | None = None) -> FakeResponse:
+    merged = {"Content-Type": "text/html; charset=utf-8"}
+    merged.update(headers or {})
+    body = b"<html><head><title>502 Bad Gateway</title></head><body><h1>Bad Gateway</h1></body></html>"
+    return FakeResponse(status_code=status, content=body, headers=merged)
+
+
+def token_payload(access_token: str = "1000.access.token", *, refresh_token: str | None = "1000.refresh.token", **extra: t.Any) -> dict[str, t.Any]:
+    payload: dict[str, t.Any] = {
+        "access_token": access_token,
+        "api_domain": "https://www.zohoapis.com",
+        "token_type": "Bearer",
+        "expires_in": 3600,
+        "scope": "Thrive.Referral.CREATE",
+    }
+    if refresh_token is not None:
+        payload["refresh_token"] = refresh_token
+    payload.update(extra)
+    return payload
+
+
+# -- realistic requests exceptions ---------------------------------------------------------
+
+
+def connection_refused() -> requests.exceptions.ConnectionError:
+    """What requests raises when the TCP connection is refused (nothing was sent)."""
+    inner = NewConnectionError(None, "Failed to establish a new connection: [Errno 111] Connection refused")
+    return requests.exceptions.ConnectionError(MaxRetryError(None, "/oauth/v2/token", inner))
+
+
+def connect_timeout() -> requests.exceptions.ConnectTimeout:
+    return requests.exceptions.ConnectTimeout("Connection to accounts.zoho.com timed out. (connect timeout=10)")
+
+
+def read_timeout() -> requests.exceptions.ReadTimeout:
+    return requests.exceptions.ReadTimeout("HTTPSConnectionPool(host='accounts.zoho.com', port=443): Read timed out. (read timeout=30)")
+
+
+def reset_after_send() -> requests.exceptions.ConnectionError:
+    """What requests raises when the peer resets the connection after the request went out."""
+    return requests.exceptions.ConnectionError(ProtocolError("Connection aborted.", ConnectionResetError(104, "Connection reset by peer")))
+
+
+def tls_failure() -> requests.exceptions.SSLError:
+    return requests.exceptions.SSLError("[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: self-signed certificate in certificate chain")
+
+
+# -- the fake session ----------------------------------------------------------------------
+
+
+@dataclass
+class Call:
+    url: str
+    data: t.Any
+    kwargs: dict[str, t.Any]
+
+
+class FakeSession:
+    """Scripted stand-in for ``requests.Session``; records every ``post()``."""
+
+    def __init__(self, *steps: t.Any) -> None:
+        self.steps: list[t.Any] = list(steps)
+        self.calls: list[Call] = []
+        self.headers: dict[str, str] = {}
+        self.auth: t.Any = None
+
+    def add(self, *steps: t.Any) -> FakeSession:
+        self.steps.extend(steps)
+        return self
+
+    def post(self, url: str, data: t.Any = None, **kwargs: t.Any) -> FakeResponse:
+        self.calls.append(Call(url=url, data=data, kwargs=kwargs))
+        if not self.steps:
+            raise AssertionError(f"unexpected request #{len(self.calls)} to {url}: the test scripted no further answer")
+        step = self.steps.pop(0)
+        if isinstance(step, BaseException):
+            raise step
+        return step
+
+    def assert_secrets_only_in_body(self, *secrets: str) -> None:
+        """Each secret must be absent from every URL, header and keyword argument but ``data``."""
+        for call in self.calls:
+            for secret in secrets:
+                assert secret not in call.url, f"secret in URL {call.url}"
+                assert secret not in repr(call.kwargs), "secret outside the form body"
+                assert secret not in repr(self.headers), "secret in a session header"
+
+
+class Recorder:
+    """Records the delays a client asked to sleep for, instead of sleeping."""
+
+    def __init__(self) -> None:
+        self.delays: list[float] = []
+
+    def __call__(self, delay: float) -> None:
+        self.delays.append(delay)
+
+
+__all__ = (
+    "NOW",
+    "TOKEN_URL_US",
+    "Call",
+    "FakeResponse",
+    "FakeSession",
+    "Recorder",
+    "connect_timeout",
+    "connection_refused",
+    "html_response",
+    "json_response",
+    "read_timeout",
+    "reset_after_send",
+    "sentinel",
+    "tls_failure",
+    "token_payload",
+)

@@ -1,0 +1,591 @@
+# Copyright (c) zohothrive.oauth contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""Merging managed keys into json, yaml, ini and env files, and the file helpers."""
+
+from __future__ import annotations
+
+import configparser
+import hashlib
+import json
+import os
+import stat
+import subprocess
+import sys
+import typing as t
+
+import pytest
+import yaml
+
+from ansible_collections.zohothrive.oauth.plugins.module_utils import _config_file
+from ansible_collections.zohothrive.oauth.plugins.module_utils._config_file import (
+    ConfigFileError,
+    changed_keys,
+    check_values,
+    fingerprint,
+    list_backups,
+    lock_path,
+    merge,
+    parse_mode,
+    parse_values,
+    read_managed,
+    read_text,
+    resolve_gid,
+    resolve_uid,
+    write_backup,
+)
+
+SECRET = "S3CRET-value-1000.abcdef"
+PATH = "/etc/app/conf"
+
+
+def mode_of(path: t.Any) -> int:
+    return stat.S_IMODE(os.stat(path).st_mode)
+
+
+def sh_value(directory: t.Any, name: str, key: str) -> str:
+    """The value ``sh`` gets for ``key`` after sourcing ``name``."""
+    result = subprocess.run(
+        ["sh", "-c", f'. ./{name}; printf %s "${key}"'], cwd=str(directory), check=True, capture_output=True, text=True
+    )
+    return result.stdout
+
+
+@pytest.fixture
+def umask_000() -> t.Iterator[None]:
+    old = os.umask(0)
+    try:
+        yield
+    finally:
+        os.umask(old)
+
+
+# -- shared rules -------------------------------------------------------------------------------
+
+
+def test_changed_keys_is_type_exact_and_ordered() -> None:
+    current = {"a": "1", "b": 2, "c": True, "d": "same"}
+    desired = {"d": "same", "a": 1, "b": 2, "c": 1, "e": "new"}
+    assert changed_keys(current, desired) == ["a", "c", "e"]
+
+
+def test_fingerprint_is_sha256_of_the_string_form() -> None:
+    assert fingerprint("abc") == hashlib.sha256(b"abc").hexdigest()
+    assert fingerprint(42) == hashlib.sha256(b"42").hexdigest()
+    assert fingerprint(None) is None
+
+
+@pytest.mark.parametrize("fmt", ["json", "yaml", "ini", "env"])
+def test_missing_file_gets_every_key(fmt: str) -> None:
+    result = merge(None, fmt, {"refresh_token": SECRET, "expires": 3600}, path=PATH)
+    assert result.changed_keys == ["refresh_token", "expires"]
+    assert parse_values(result.text, fmt, ["refresh_token", "expires"], path=PATH) == {"refresh_token": SECRET, "expires": "3600"}
+
+
+@pytest.mark.parametrize("fmt", ["json", "yaml", "ini", "env"])
+def test_merge_is_idempotent_and_returns_the_identical_text(fmt: str) -> None:
+    values = {"refresh_token": SECRET, "access_token": "1000.a/b:c"}
+    first = merge(None, fmt, values, path=PATH).text
+    second = merge(first, fmt, values, path=PATH)
+    assert second.changed_keys == []
+    assert second.text == first
+
+
+@pytest.mark.parametrize(
+    "values, message",
+    [
+        ({}, "at least one managed key"),
+        ({"k": True}, "string or an integer, not bool"),
+        ({"k": 1.5}, "string or an integer, not float"),
+        ({"k": None}, "string or an integer, not NoneType"),
+        ({"k": ["x"]}, "string or an integer, not list"),
+    ],
+)
+def test_values_must_be_strings_or_integers(values: dict[str, t.Any], message: str) -> None:
+    with pytest.raises(ConfigFileError, match=message):
+        check_values(values, "json", path=PATH)
+
+
+@pytest.mark.parametrize(
+    "fmt, key",
+    [("env", "1ABC"), ("env", "A-B"), ("env", "A B"), ("yaml", "a b"), ("yaml", "a:b"), ("ini", "a=b"), ("ini", "[a]"), ("ini", ";x"), ("json", "")],
+)
+def test_key_names_must_suit_the_format(fmt: str, key: str) -> None:
+    with pytest.raises(ConfigFileError, match="Cannot manage the key"):
+        merge(None, fmt, {key: "v"}, path=PATH)
+
+
+def test_unknown_format() -> None:
+    with pytest.raises(ConfigFileError, match="Unknown config file format 'toml'"):
+        merge(None, "toml", {"a": "b"}, path=PATH)
+
+
+# -- json ---------------------------------------------------------------------------------------
+
+
+def test_json_keeps_unrelated_keys_and_their_order() -> None:
+    text = '{"name": "app", "refresh_token": "old", "nested": {"a": [1, 2]}, "n": 3}'
+    result = merge(text, "json", {"refresh_token": SECRET, "access_token": "new"}, path=PATH)
+    assert result.changed_keys == ["refresh_token", "access_token"]
+    assert result.text == json.dumps(
+        {"name": "app", "refresh_token": SECRET, "nested": {"a": [1, 2]}, "n": 3, "access_token": "new"}, indent=2
+    ) + "\n"
+    assert list(json.loads(result.text)) == ["name", "refresh_token", "nested", "n", "access_token"]
+
+
+def test_json_unchanged_file_keeps_its_own_formatting() -> None:
+    text = '{"refresh_token":"x","other":1}'  # not how json.dumps would write it
+    assert merge(text, "json", {"refresh_token": "x"}, path=PATH).text == text
+
+
+def test_json_integer_and_string_are_different_values() -> None:
+    result = merge('{"expires": "3600"}', "json", {"expires": 3600}, path=PATH)
+    assert result.changed_keys == ["expires"]
+    assert json.loads(result.text) == {"expires": 3600}
+
+
+@pytest.mark.parametrize("text", ["", "  \n"])
+def test_json_empty_file_becomes_an_object(text: str) -> None:
+    assert json.loads(merge(text, "json", {"a": "b"}, path=PATH).text) == {"a": "b"}
+
+
+@pytest.mark.parametrize("text, kind", [("[1, 2]", "list"), ('"x"', "str"), ("3", "int"), ("null", "NoneType")])
+def test_json_non_object_is_refused(text: str, kind: str) -> None:
+    with pytest.raises(ConfigFileError, match=f"{PATH} holds a JSON {kind}, not an object"):
+        merge(text, "json", {"a": "b"}, path=PATH)
+
+
+def test_json_parse_error_names_the_file_and_position_but_no_content() -> None:
+    with pytest.raises(ConfigFileError) as info:
+        merge('{"refresh_token": "' + SECRET + '",\n oops}', "json", {"a": "b"}, path=PATH)
+    message = str(info.value)
+    assert message.startswith(f"Cannot parse {PATH} as JSON (line 2, column 2")
+    assert "it was not changed" in message
+    assert SECRET not in message
+
+
+def test_json_read_values_as_strings() -> None:
+    text = '{"s": "x", "i": 5, "b": true, "l": [1], "n": null}'
+    assert parse_values(text, "json", ["s", "i", "b", "l", "n", "missing"], path=PATH) == {
+        "s": "x",
+        "i": "5",
+        "b": "true",
+        "l": "[1]",
+        "n": None,
+        "missing": None,
+    }
+
+
+# -- yaml ---------------------------------------------------------------------------------------
+
+YAML_TEXT = """\
+# Application settings
+name: app    # the name
+refresh_token: old-token
+access_token: |
+  old
+  multi-line
+
+nested:
+  refresh_token: keep-me   # not top level: not managed
+list:
+- a
+- b
+# trailing comment
+"""
+
+
+def test_yaml_keeps_comments_and_unrelated_keys_byte_identical() -> None:
+    result = merge(YAML_TEXT, "yaml", {"refresh_token": SECRET, "access_token": "new", "added": 7}, path=PATH)
+    assert result.changed_keys == ["refresh_token", "access_token", "added"]
+    assert result.text == (
+        "# Application settings\n"
+        "name: app    # the name\n"
+        f'refresh_token: "{SECRET}"\n'
+        'access_token: "new"\n'
+        "\n"
+        "nested:\n"
+        "  refresh_token: keep-me   # not top level: not managed\n"
+        "list:\n"
+        "- a\n"
+        "- b\n"
+        "# trailing comment\n"
+        "added: 7\n"
+    )
+    loaded = yaml.safe_load(result.text)
+    assert loaded["nested"] == {"refresh_token": "keep-me"} and loaded["list"] == ["a", "b"]
+
+
+def test_yaml_replaces_a_block_sequence_value_at_the_key_indentation() -> None:
+    result = merge("a: 1\ntoken:\n- x\n-\n  - y\nb: 2\n", "yaml", {"token": "t"}, path=PATH)
+    assert result.text == 'a: 1\ntoken: "t"\nb: 2\n'
+
+
+def test_yaml_appends_with_a_line_end_when_the_file_lacks_one() -> None:
+    assert merge("a: 1", "yaml", {"t": "v"}, path=PATH).text == 'a: 1\nt: "v"\n'
+
+
+def test_yaml_plain_value_that_already_matches_is_not_rewritten() -> None:
+    text = "refresh_token: 1000.abc  # set by hand\n"
+    assert merge(text, "yaml", {"refresh_token": "1000.abc"}, path=PATH).text == text
+
+
+def test_yaml_string_that_looks_like_a_number_is_rewritten_quoted() -> None:
+    result = merge("code: 123\n", "yaml", {"code": "123"}, path=PATH)
+    assert result.text == 'code: "123"\n'
+    assert yaml.safe_load(result.text) == {"code": "123"}
+
+
+@pytest.mark.parametrize("value", ['quote " and \\ backslash', "tab\tnew\nline", "caf\u00e9 \u2028 \U0001f600", "# not a comment", "", "yes"])
+def test_yaml_any_string_round_trips(value: str) -> None:
+    result = merge("other: 1\n", "yaml", {"token": value}, path=PATH)
+    assert yaml.safe_load(result.text) == {"other": 1, "token": value}
+
+
+def test_yaml_special_word_key_is_quoted() -> None:
+    result = merge(None, "yaml", {"on": "x"}, path=PATH)
+    assert result.text == '"on": "x"\n'
+    assert yaml.safe_load(result.text) == {"on": "x"}
+
+
+def test_yaml_quoted_key_is_found() -> None:
+    text = "'refresh_token': old\n\"access_token\": old\n"
+    result = merge(text, "yaml", {"refresh_token": "n", "access_token": "m"}, path=PATH)
+    assert result.text == 'refresh_token: "n"\naccess_token: "m"\n'
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "{refresh_token: old, other: 1}\n",  # flow style: the key is not on a line of its own
+        "token: &anchor old\nother: *anchor\n",  # another key uses the old value
+        "a: 1\n...\n",  # a key appended after the document end marker
+    ],
+)
+def test_yaml_refuses_what_it_cannot_edit_safely(text: str) -> None:
+    with pytest.raises(ConfigFileError, match="managed keys must be top-level scalar keys"):
+        merge(text, "yaml", {"token": "new", "refresh_token": "n"}, path=PATH)
+
+
+@pytest.mark.parametrize("text, kind", [("- a\n- b\n", "list"), ("just text\n", "str")])
+def test_yaml_non_mapping_is_refused(text: str, kind: str) -> None:
+    with pytest.raises(ConfigFileError, match=f"holds a YAML {kind}, not a mapping"):
+        merge(text, "yaml", {"a": "b"}, path=PATH)
+
+
+def test_yaml_parse_error_names_the_file_and_position_but_no_content() -> None:
+    with pytest.raises(ConfigFileError) as info:
+        merge(f'a: 1\nrefresh_token: "{SECRET}\\q"\n', "yaml", {"a": "b"}, path=PATH)
+    message = str(info.value)
+    assert message.startswith(f"Cannot parse {PATH} as YAML (line 2")
+    assert SECRET not in message and "\\q" not in message
+
+
+def test_yaml_empty_or_comment_only_file_is_an_empty_mapping() -> None:
+    assert merge("# only a comment\n", "yaml", {"a": "b"}, path=PATH).text == '# only a comment\na: "b"\n'
+
+
+def test_yaml_without_pyyaml_says_what_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "yaml", None)  # makes ``import yaml`` raise ImportError
+    with pytest.raises(ConfigFileError, match="PyYAML is missing on this host.*python3-yaml"):
+        merge("a: 1\n", "yaml", {"a": "b"}, path=PATH)
+    # Reading a missing file needs no parser at all.
+    assert parse_values(None, "yaml", ["a"], path=PATH) == {"a": None}
+
+
+# -- ini ----------------------------------------------------------------------------------------
+
+INI_TEXT = """\
+; global comment
+[DEFAULT]
+shared = 1
+
+[app]
+# app comment
+name: app
+
+[zoho_thrive]
+# managed by ansible
+Refresh_Token = old
+  continued
+access_token=keep-me
+other = unrelated ; not an inline comment for configparser
+
+
+[later]
+x = y
+"""
+
+
+def test_ini_replaces_and_appends_inside_the_section_only() -> None:
+    result = merge(INI_TEXT, "ini", {"refresh_token": SECRET, "expires": 60, "access_token": "keep-me"}, path=PATH)
+    assert result.changed_keys == ["refresh_token", "expires"]
+    assert result.text == INI_TEXT.replace("Refresh_Token = old\n  continued\n", f"Refresh_Token = {SECRET}\n").replace(
+        "other = unrelated ; not an inline comment for configparser\n",
+        "other = unrelated ; not an inline comment for configparser\nexpires = 60\n",
+    )
+    parser = configparser.ConfigParser(interpolation=None)
+    parser.read_string(result.text)
+    assert dict(parser.items("zoho_thrive", raw=True)) == {
+        "shared": "1",
+        "refresh_token": SECRET,
+        "access_token": "keep-me",
+        "other": "unrelated ; not an inline comment for configparser",
+        "expires": "60",
+    }
+
+
+def test_ini_creates_the_section_at_the_end() -> None:
+    assert merge("[app]\nname = x", "ini", {"token": "v"}, path=PATH).text == "[app]\nname = x\n\n[zoho_thrive]\ntoken = v\n"
+    assert merge("[app]\nname = x\n\n", "ini", {"token": "v"}, section="zoho", path=PATH).text == "[app]\nname = x\n\n[zoho]\ntoken = v\n"
+    assert merge(None, "ini", {"token": ""}, path=PATH).text == "[zoho_thrive]\ntoken =\n"
+
+
+def test_ini_section_names_are_case_sensitive_like_configparser() -> None:
+    result = merge("[Zoho_Thrive]\ntoken = a\n", "ini", {"token": "b"}, path=PATH)
+    assert result.text == "[Zoho_Thrive]\ntoken = a\n\n[zoho_thrive]\ntoken = b\n"
+
+
+def test_ini_value_inherited_from_default_counts_as_current() -> None:
+    text = "[DEFAULT]\ntoken = a\n\n[zoho_thrive]\n"
+    assert merge(text, "ini", {"token": "a"}, path=PATH).text == text
+    assert merge(text, "ini", {"token": "b"}, path=PATH).text == text + "token = b\n"
+
+
+def test_ini_default_section_can_be_managed() -> None:
+    result = merge("[DEFAULT]\ntoken = a\n\n[x]\ny = 1\n", "ini", {"token": "b"}, section="DEFAULT", path=PATH)
+    assert result.text == "[DEFAULT]\ntoken = b\n\n[x]\ny = 1\n"
+
+
+@pytest.mark.parametrize("value", [f"{SECRET}\nlines", f"{SECRET}\rreturn", f" {SECRET}", f"{SECRET}\t"])
+def test_ini_refuses_values_it_cannot_hold_unchanged(value: str) -> None:
+    with pytest.raises(ConfigFileError, match="line break or leading or trailing whitespace") as info:
+        merge(None, "ini", {"token": value}, path=PATH)
+    assert SECRET not in str(info.value)
+
+
+def test_ini_keys_that_differ_in_case_only_are_refused() -> None:
+    with pytest.raises(ConfigFileError, match="ini keys ignore case"):
+        merge(None, "ini", {"Token": "a", "token": "b"}, path=PATH)
+
+
+@pytest.mark.parametrize("section", ["", " padded", "two\nlines"])
+def test_ini_bad_section_name(section: str) -> None:
+    with pytest.raises(ConfigFileError, match="Invalid ini section name"):
+        merge(None, "ini", {"token": "a"}, section=section, path=PATH)
+
+
+@pytest.mark.parametrize(
+    "text, kind",
+    [
+        (f"token = {SECRET}\n[zoho_thrive]\n", "MissingSectionHeaderError"),
+        (f"[zoho_thrive]\ntoken = {SECRET}\ntoken = b\n", "DuplicateOptionError"),
+        (f"[zoho_thrive]\n[zoho_thrive]\nx = {SECRET}\n", "DuplicateSectionError"),
+        (f"[zoho_thrive]\n{SECRET}\n", "ParsingError"),
+    ],
+)
+def test_ini_unparsable_file_is_refused_without_content(text: str, kind: str) -> None:
+    with pytest.raises(ConfigFileError) as info:
+        merge(text, "ini", {"token": "a"}, path=PATH)
+    message = str(info.value)
+    assert message.startswith(f"Cannot parse {PATH} as an ini file (line ")
+    assert kind in message and "it was not changed" in message
+    assert SECRET not in message
+
+
+def test_ini_read_values() -> None:
+    assert parse_values(INI_TEXT, "ini", ["refresh_token", "shared", "missing"], path=PATH) == {
+        "refresh_token": "old\ncontinued",
+        "shared": "1",
+        "missing": None,
+    }
+    assert parse_values("[other]\na = 1\n", "ini", ["a"], path=PATH) == {"a": None}
+
+
+# -- env ----------------------------------------------------------------------------------------
+
+ENV_TEXT = """\
+# Environment of myapp
+export PATH_PREFIX=/opt/app
+  TOKEN=old # not a comment for systemd
+
+TOKEN="old again"
+OTHER='x y'
+"""
+
+
+def test_env_updates_every_occurrence_and_keeps_everything_else() -> None:
+    result = merge(ENV_TEXT, "env", {"TOKEN": "1000.abc", "NEW_KEY": "a b"}, path=PATH)
+    assert result.changed_keys == ["TOKEN", "NEW_KEY"]
+    assert result.text == (
+        "# Environment of myapp\n"
+        "export PATH_PREFIX=/opt/app\n"
+        "  TOKEN=1000.abc\n"
+        "\n"
+        "TOKEN=1000.abc\n"
+        "OTHER='x y'\n"
+        "NEW_KEY='a b'\n"
+    )
+
+
+def test_env_export_prefix_is_kept() -> None:
+    assert merge("export TOKEN=a\n", "env", {"TOKEN": "b c"}, path=PATH).text == "export TOKEN='b c'\n"
+
+
+@pytest.mark.parametrize(
+    "line, value",
+    [("TOKEN=a b", "a b"), ("TOKEN='a b'", "a b"), ('TOKEN="a b"', "a b"), ("TOKEN=abc", "abc"), ("TOKEN='abc'", "abc"), ('TOKEN="abc"', "abc")],
+)
+def test_env_equivalent_quoting_is_left_alone(line: str, value: str) -> None:
+    if line == "TOKEN=a b":  # sh would run the command "b": not a form that holds the value
+        assert merge(line + "\n", "env", {"TOKEN": value}, path=PATH).text == "TOKEN='a b'\n"
+    else:
+        assert merge(line + "\n", "env", {"TOKEN": value}, path=PATH).text == line + "\n"
+
+
+@pytest.mark.parametrize("line", ['TOKEN="$HOME"', "TOKEN = x", 'TOKEN="a`b"'])
+def test_env_ambiguous_forms_are_rewritten(line: str) -> None:
+    value = parse_values(line + "\n", "env", ["TOKEN"], path=PATH)["TOKEN"]
+    result = merge(line + "\n", "env", {"TOKEN": value}, path=PATH)
+    assert result.changed_keys == ["TOKEN"]
+    assert result.text != line + "\n"
+
+
+@pytest.mark.parametrize("value", ["1000.abc/def:ghi@x%y+z,w=v-u_", "a b$c`d\"e#f~g;h&i|j*k?l(m)n<o>p{q}r!s", "", "caf\u00e9"])
+def test_env_values_round_trip_through_sh(tmp_path: t.Any, value: str) -> None:
+    text = merge("# header\n", "env", {"TOKEN": value}, path=PATH).text
+    quoted = text.split("TOKEN=", 1)[1].rstrip("\n")
+    assert quoted == (value if value in ("1000.abc/def:ghi@x%y+z,w=v-u_", "") else f"'{value}'")
+    (tmp_path / "app.env").write_text(text, encoding="utf-8")
+    assert sh_value(tmp_path, "app.env", "TOKEN") == value
+    assert parse_values(text, "env", ["TOKEN"], path=PATH) == {"TOKEN": value}
+
+
+@pytest.mark.parametrize("bad", ["'", "\\", "\n", "\t", "\x07", "\x7f", "\r", "\x00"])
+def test_env_refuses_values_sh_and_systemd_would_read_differently(bad: str) -> None:
+    with pytest.raises(ConfigFileError, match="sh and systemd's EnvironmentFile= would not both read unchanged") as info:
+        merge(None, "env", {"TOKEN": f"{SECRET}{bad}x"}, path=PATH)
+    assert SECRET not in str(info.value)
+
+
+def test_env_integer_value() -> None:
+    assert merge(None, "env", {"EXPIRES": 3600}, path=PATH).text == "EXPIRES=3600\n"
+
+
+@pytest.mark.parametrize(
+    "text, line",
+    [(f"if true; then TOKEN={SECRET}; fi\n", 1), (f'# multi-line value\nTOKEN="{SECRET}\nmore"\n', 3), (f"A=1\n{SECRET}\n", 2)],
+)
+def test_env_unparsable_line_is_refused_without_content(text: str, line: int) -> None:
+    with pytest.raises(ConfigFileError, match=f"Cannot parse {PATH} as an env file: line {line} is not a KEY=value") as info:
+        merge(text, "env", {"TOKEN": "a"}, path=PATH)
+    assert SECRET not in str(info.value)
+
+
+def test_env_read_strips_matching_quotes_and_takes_the_last_assignment() -> None:
+    assert parse_values(ENV_TEXT, "env", ["TOKEN", "OTHER", "PATH_PREFIX", "MISSING"], path=PATH) == {
+        "TOKEN": "old again",
+        "OTHER": "x y",
+        "PATH_PREFIX": "/opt/app",
+        "MISSING": None,
+    }
+    assert parse_values("A='x\"\n", "env", ["A"], path=PATH) == {"A": "'x\""}
+
+
+def test_crlf_line_ends_are_kept() -> None:
+    assert merge("A=1\r\nTOKEN=a\r\n", "env", {"TOKEN": "b"}, path=PATH).text == "A=1\r\nTOKEN=b\r\n"
+
+
+# -- files --------------------------------------------------------------------------------------
+
+
+def test_read_managed_missing_file(tmp_path: t.Any) -> None:
+    assert read_managed(str(tmp_path / "nope.json"), "json", ["a", "b"]) == {"a": None, "b": None}
+
+
+def test_read_managed_existing_file(tmp_path: t.Any) -> None:
+    (tmp_path / "app.env").write_text("A=1\n", encoding="utf-8")
+    assert read_managed(str(tmp_path / "app.env"), "env", ["A"]) == {"A": "1"}
+
+
+def test_read_text_refuses_directories_and_non_utf8(tmp_path: t.Any) -> None:
+    with pytest.raises(ConfigFileError, match="is not a regular file"):
+        read_text(str(tmp_path))
+    os.mkfifo(tmp_path / "fifo")
+    with pytest.raises(ConfigFileError, match="is not a regular file"):
+        read_text(str(tmp_path / "fifo"))  # must not block
+    (tmp_path / "latin1").write_bytes(b"a=\xe9\n")
+    with pytest.raises(ConfigFileError, match="is not UTF-8 text"):
+        read_text(str(tmp_path / "latin1"))
+
+
+@pytest.mark.parametrize("mode, expected", [("0600", 0o600), ("640", 0o640), ("0o644", 0o644), (0o640, 0o640), ("2750", 0o2750), (0, 0)])
+def test_parse_mode(mode: t.Any, expected: int) -> None:
+    assert parse_mode(mode) == expected
+
+
+@pytest.mark.parametrize("mode", ["u=rw", "0800", "06000000", True, None, 1.5, 0o10000, -1])
+def test_parse_mode_refuses(mode: t.Any) -> None:
+    with pytest.raises(ConfigFileError, match="Invalid mode"):
+        parse_mode(mode)
+
+
+def test_resolve_owner_and_group() -> None:
+    assert resolve_uid(None) == -1 and resolve_gid(None) == -1
+    assert resolve_uid("1234") == 1234 and resolve_gid("4321") == 4321
+    assert resolve_uid("root") == 0 and resolve_gid("root") == 0
+    with pytest.raises(ConfigFileError, match="Unknown user 'no-such-user-zt'"):
+        resolve_uid("no-such-user-zt")
+    with pytest.raises(ConfigFileError, match="Unknown group 'no-such-group-zt'"):
+        resolve_gid("no-such-group-zt")
+
+
+def test_lock_path_is_hidden_next_to_the_file() -> None:
+    assert lock_path("/etc/app/zoho.json") == "/etc/app/.zoho.json.lock"
+
+
+def test_backup_is_0600_even_with_umask_000(tmp_path: t.Any, umask_000: None) -> None:
+    target = str(tmp_path / "app.json")
+    backup = write_backup(target, b"old content", stamp="20260101T000000")
+    assert backup == target + ".20260101T000000.bak"
+    assert mode_of(backup) == 0o600
+    with open(backup, "rb") as handle:
+        assert handle.read() == b"old content"
+
+
+def test_backups_in_the_same_second_get_a_counter(tmp_path: t.Any) -> None:
+    target = str(tmp_path / "app.json")
+    names = [write_backup(target, str(n).encode(), stamp="20260101T000000", keep=10) for n in range(3)]
+    assert names == [target + ".20260101T000000.bak", target + ".20260101T000000-1.bak", target + ".20260101T000000-2.bak"]
+    assert list_backups(target) == names
+
+
+def test_only_the_newest_backups_of_the_same_file_are_kept(tmp_path: t.Any) -> None:
+    target = str(tmp_path / "app.json")
+    (tmp_path / "other.json.20200101T000000.bak").write_bytes(b"another file's backup")
+    (tmp_path / "app.json.notes.bak").write_bytes(b"not one of ours")
+    for day in range(1, 6):
+        write_backup(target, f"v{day}".encode(), stamp=f"202601{day:02d}T000000")
+    assert [os.path.basename(name) for name in list_backups(target)] == [
+        "app.json.20260103T000000.bak",
+        "app.json.20260104T000000.bak",
+        "app.json.20260105T000000.bak",
+    ]
+    assert (tmp_path / "other.json.20200101T000000.bak").exists()
+    assert (tmp_path / "app.json.notes.bak").exists()
+
+
+def test_new_backup_survives_a_clock_set_back(tmp_path: t.Any) -> None:
+    target = str(tmp_path / "app.json")
+    for day in range(5, 8):
+        write_backup(target, b"x", stamp=f"202601{day:02d}T000000")
+    newest = write_backup(target, b"after clock reset", stamp="20250101T000000")
+    assert os.path.exists(newest)
+    assert len(list_backups(target)) == 3
+
+
+def test_private_module_declares_its_api() -> None:
+    assert "merge" in _config_file.__all__ and "ConfigFileError" in _config_file.__all__
+    for name in _config_file.__all__:
+        assert hasattr(_config_file, name), name

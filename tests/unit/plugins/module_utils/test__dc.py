@@ -1,0 +1,234 @@
+# Copyright (c) zohothrive.oauth contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""Data-center table and exact-match validation of accounts servers (RFC 9700 mix-up defence)."""
+
+from __future__ import annotations
+
+import pytest
+
+from ansible_collections.zohothrive.oauth.plugins.module_utils._dc import (
+    DATA_CENTER_CODES,
+    DATA_CENTERS,
+    DEFAULT_DATA_CENTER,
+    data_center_for_accounts_server,
+    get_data_center,
+    normalize_accounts_url,
+    resolve_accounts_url,
+)
+from ansible_collections.zohothrive.oauth.plugins.module_utils._errors import ZohoInputError
+
+EXPECTED = {
+    "us": ("https://accounts.zoho.com", "https://www.zohoapis.com"),
+    "eu": ("https://accounts.zoho.eu", "https://www.zohoapis.eu"),
+    "in": ("https://accounts.zoho.in", "https://www.zohoapis.in"),
+    "au": ("https://accounts.zoho.com.au", "https://www.zohoapis.com.au"),
+    "jp": ("https://accounts.zoho.jp", "https://www.zohoapis.jp"),
+    "ca": ("https://accounts.zohocloud.ca", "https://www.zohoapis.ca"),
+    "sa": ("https://accounts.zoho.sa", "https://www.zohoapis.sa"),
+    "uk": ("https://accounts.zoho.uk", "https://www.zohoapis.uk"),
+    "cn": ("https://accounts.zoho.com.cn", "https://www.zohoapis.com.cn"),
+}
+
+
+# -- the table ----------------------------------------------------------------------------
+
+
+def test_table_has_the_nine_known_data_centers() -> None:
+    assert len(DATA_CENTERS) == 9
+    assert set(DATA_CENTER_CODES) == set(EXPECTED)
+    for code, (accounts_url, api_domain) in EXPECTED.items():
+        dc = DATA_CENTERS[code]
+        assert (dc.code, dc.accounts_url, dc.api_domain) == (code, accounts_url, api_domain)
+
+
+def test_default_data_center_is_us() -> None:
+    assert DEFAULT_DATA_CENTER == "us"
+    assert resolve_accounts_url(data_center=None, accounts_url=None) == "https://accounts.zoho.com"
+
+
+def test_accounts_urls_are_unique_https_without_trailing_slash() -> None:
+    urls = [dc.accounts_url for dc in DATA_CENTERS.values()]
+    assert len(set(urls)) == len(urls)
+    for url in urls:
+        assert url.startswith("https://") and not url.endswith("/")
+
+
+@pytest.mark.parametrize("code", sorted(EXPECTED))
+def test_get_data_center(code: str) -> None:
+    assert get_data_center(code).accounts_url == EXPECTED[code][0]
+
+
+@pytest.mark.parametrize("code", ["xx", "EU", " eu", "", "ae"])
+def test_get_data_center_refuses_unknown_codes(code: str) -> None:
+    with pytest.raises(ZohoInputError) as info:
+        get_data_center(code)
+    message = str(info.value)
+    assert "Unknown Zoho data center" in message
+    for known in EXPECTED:
+        assert known in message  # the message lists the valid codes
+
+
+# -- exact-match acceptance ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("code", sorted(EXPECTED))
+def test_every_table_entry_matches_itself(code: str) -> None:
+    url = EXPECTED[code][0]
+    assert data_center_for_accounts_server(url).code == code
+    assert data_center_for_accounts_server(url + "/").code == code
+
+
+@pytest.mark.parametrize(
+    ("server", "code"),
+    [
+        ("https://accounts.zoho.com.", "us"),  # trailing dot of a fully qualified name
+        ("https://accounts.zoho.eu./", "eu"),
+        ("https://ACCOUNTS.ZOHO.EU", "eu"),  # host names are case-insensitive
+        ("HTTPS://Accounts.Zoho.Com.Au", "au"),
+        ("https://accounts.zohocloud.ca", "ca"),
+    ],
+)
+def test_trailing_dot_and_case_are_normalised(server: str, code: str) -> None:
+    assert data_center_for_accounts_server(server).code == code
+
+
+# -- refusals --------------------------------------------------------------------------------
+
+REFUSED = [
+    "http://accounts.zoho.com",  # not https
+    "ftp://accounts.zoho.com",
+    "accounts.zoho.com",  # no scheme
+    "//accounts.zoho.com",
+    "https://user:pw@accounts.zoho.com",  # userinfo
+    "https://accounts.zoho.com@evil.tld",
+    "https://evil.tld@accounts.zoho.com",
+    "https://@accounts.zoho.com",
+    "https://accounts.zoho.com:443",  # port, even the default one
+    "https://accounts.zoho.com:8443",
+    "https://accounts.zoho.com:",
+    "https://accounts.zoho.com:99999",
+    "https://accounts.zoho.com/oauth",  # path
+    "https://accounts.zoho.com//",
+    "https://accounts.zoho.com?x=1",  # query
+    "https://accounts.zoho.com/?",
+    "https://accounts.zoho.com#frag",  # fragment
+    "https://accounts.zoho.com/#",
+    "https://accounts.zoho.com.evil.tld",  # suffix tricks
+    "https://evil.tld/?accounts.zoho.com",
+    "https://evil.tld/accounts.zoho.com",
+    "https://evilaccounts.zoho.com",
+    "https://accounts.zoho.co",
+    "https://zoho.com",
+    "https://accounts.zoho.ae",  # not in the table
+    "https://accounts.zoh\u043e.com",  # Cyrillic o: a unicode look-alike
+    "https://\u0430ccounts.zoho.com",  # Cyrillic a
+    "https://xn--ccounts-2fg.zoho.com",  # punycode of a look-alike
+    "https://accounts.zoho.com\\@evil.tld",
+    "https://accounts.zoho.com\t",
+    " https://accounts.zoho.com",
+    "https://accounts.zoho.com\n",
+    "https://[::1]",
+    "",
+]
+
+
+@pytest.mark.parametrize("server", REFUSED)
+def test_refuses_anything_but_an_exact_table_entry(server: str) -> None:
+    with pytest.raises(ZohoInputError) as info:
+        data_center_for_accounts_server(server)
+    assert "is not a known Zoho accounts server" in str(info.value)
+    assert "no request was sent" in str(info.value)
+
+
+@pytest.mark.parametrize("value", [None, 42, b"https://accounts.zoho.com", ["https://accounts.zoho.com"]])
+def test_refuses_non_strings(value: object) -> None:
+    with pytest.raises(ZohoInputError) as info:
+        data_center_for_accounts_server(value)  # type: ignore[arg-type]
+    assert f"of type {type(value).__name__}" in str(info.value)
+
+
+def test_refusal_names_the_source() -> None:
+    with pytest.raises(ZohoInputError) as info:
+        data_center_for_accounts_server("https://evil.tld", source="accounts-server of the callback URL")
+    assert str(info.value).startswith("The accounts-server of the callback URL 'https://evil.tld'")
+
+
+@pytest.mark.parametrize(
+    ("server", "secret"),
+    [
+        ("https://zuser:ZPASS123@accounts.zoho.com", "ZPASS123"),
+        ("https://zuser:ZPASS123@accounts.zoho.com", "zuser"),
+        ("https://ZTOKEN999@evil.tld/", "ZTOKEN999"),
+        ("https://evil.tld/?token=ZQUERY777", "ZQUERY777"),
+        ("https://evil.tld/?accounts.zoho.com&code=ZQUERY777", "ZQUERY777"),
+        ("https://evil.tld/#access_token=ZFRAG555", "ZFRAG555"),
+        ("https://a:ZPW1@evil.tld:8443/p?q=ZQ2#ZF3", "ZPW1"),
+        ("https://a:ZPW1@evil.tld:8443/p?q=ZQ2#ZF3", "ZQ2"),
+        ("https://a:ZPW1@evil.tld:8443/p?q=ZQ2#ZF3", "ZF3"),
+    ],
+)
+def test_refusal_message_hides_userinfo_query_and_fragment(server: str, secret: str) -> None:
+    with pytest.raises(ZohoInputError) as info:
+        data_center_for_accounts_server(server)
+    assert secret not in str(info.value)
+    assert "hidden" in str(info.value)
+
+
+def test_refusal_message_is_bounded() -> None:
+    with pytest.raises(ZohoInputError) as info:
+        data_center_for_accounts_server("https://" + "a" * 5000 + ".tld")
+    assert "a" * 200 not in str(info.value)
+    assert len(str(info.value)) < 1000
+
+
+# -- operator-supplied accounts_url ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("https://accounts.zoho.eu", "https://accounts.zoho.eu"),
+        ("https://accounts.zoho.eu/", "https://accounts.zoho.eu"),
+        ("https://zoho-proxy.example.internal:8443", "https://zoho-proxy.example.internal:8443"),  # trusted: any host and port
+        ("https://127.0.0.1:9443/zoho/", "https://127.0.0.1:9443/zoho"),
+    ],
+)
+def test_normalize_accounts_url_accepts_plain_https(url: str, expected: str) -> None:
+    assert normalize_accounts_url(url) == expected
+
+
+@pytest.mark.parametrize(
+    ("url", "problem", "secret"),
+    [
+        ("http://accounts.zoho.eu", "must start with https://", None),
+        ("accounts.zoho.eu", "must start with https://", None),
+        ("https://", "has no host name", None),
+        ("https://zuser:ZPASS42@accounts.zoho.eu", "must not contain user information", "ZPASS42"),
+        ("https://accounts.zoho.eu/?client_secret=ZSEC42", "must not contain a query string or fragment", "ZSEC42"),
+        ("https://accounts.zoho.eu#ZFRAG42", "must not contain a query string or fragment", "ZFRAG42"),
+        ("https://accounts.zoho.eu?", "must not contain a query string or fragment", None),
+        ("https://accounts.zoho.eu:99999", "is not a valid URL", None),
+        ("https://accounts.zoho.eu /x", "is not a valid URL", None),
+        ("https://accounts.zoh\u043e.eu", "is not a valid URL", None),
+    ],
+)
+def test_normalize_accounts_url_refusals(url: str, problem: str, secret: str | None) -> None:
+    with pytest.raises(ZohoInputError) as info:
+        normalize_accounts_url(url)
+    assert problem in str(info.value)
+    assert str(info.value).startswith("Invalid accounts_url")
+    if secret:
+        assert secret not in str(info.value)
+
+
+def test_explicit_accounts_url_wins_over_data_center() -> None:
+    assert resolve_accounts_url(data_center="eu", accounts_url="https://proxy.example.com/") == "https://proxy.example.com"
+    assert resolve_accounts_url(data_center="eu", accounts_url=None) == "https://accounts.zoho.eu"
+    assert resolve_accounts_url(data_center="eu", accounts_url="") == "https://accounts.zoho.eu"
+
+
+def test_resolve_refuses_an_unknown_data_center() -> None:
+    with pytest.raises(ZohoInputError):
+        resolve_accounts_url(data_center="mars", accounts_url=None)

@@ -1,0 +1,285 @@
+# Copyright (c) zohothrive.oauth contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""Atomic writes and file locks."""
+
+from __future__ import annotations
+
+import errno
+import os
+import stat
+import subprocess
+import sys
+import textwrap
+import time
+import typing as t
+
+import pytest
+
+from ansible_collections.zohothrive.oauth.plugins.module_utils import _fileio
+from ansible_collections.zohothrive.oauth.plugins.module_utils._fileio import FileIOError, atomic_write, exclusive_lock
+
+
+def mode_of(path: t.Any) -> int:
+    return stat.S_IMODE(os.stat(path).st_mode)
+
+
+def listing(directory: t.Any) -> list[str]:
+    return sorted(os.listdir(directory))
+
+
+@pytest.fixture
+def umask_000() -> t.Iterator[None]:
+    old = os.umask(0)
+    try:
+        yield
+    finally:
+        os.umask(old)
+
+
+# -- atomic_write -----------------------------------------------------------------------------
+
+
+def test_new_file_is_0600_even_with_umask_000(tmp_path: t.Any, umask_000: None) -> None:
+    target = tmp_path / "tokens.json"
+    atomic_write(str(target), b"secret\n")
+    assert target.read_bytes() == b"secret\n"
+    assert mode_of(target) == 0o600
+    assert listing(tmp_path) == ["tokens.json"]
+
+
+def test_file_is_never_more_readable_than_its_final_mode(tmp_path: t.Any, monkeypatch: pytest.MonkeyPatch, umask_000: None) -> None:
+    """The temporary file is already 0600 while the secret is written into it."""
+    modes: list[int] = []
+    real_fsync = os.fsync
+
+    def spying_fsync(fd: int) -> None:
+        if stat.S_ISREG(os.fstat(fd).st_mode):
+            modes.append(stat.S_IMODE(os.fstat(fd).st_mode))
+        real_fsync(fd)
+
+    monkeypatch.setattr(_fileio.os, "fsync", spying_fsync)
+    atomic_write(str(tmp_path / "f"), b"secret", mode=0o640)
+    assert modes == [0o600]
+    assert mode_of(tmp_path / "f") == 0o640
+
+
+def test_explicit_mode(tmp_path: t.Any) -> None:
+    atomic_write(str(tmp_path / "f"), b"x", mode=0o644)
+    assert mode_of(tmp_path / "f") == 0o644
+
+
+def test_replace_is_atomic_rename(tmp_path: t.Any) -> None:
+    target = tmp_path / "f"
+    target.write_bytes(b"old")
+    os.chmod(target, 0o644)
+    before = os.stat(target).st_ino
+    atomic_write(str(target), b"new")
+    assert target.read_bytes() == b"new"
+    assert os.stat(target).st_ino != before  # a new file was renamed over the old one, not rewritten in place
+    assert mode_of(target) == 0o600
+    assert listing(tmp_path) == ["f"]
+
+
+def test_relative_path(tmp_path: t.Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    atomic_write("rel.json", b"{}")
+    assert (tmp_path / "rel.json").read_bytes() == b"{}"
+
+
+def test_owner_is_set_on_the_temporary_file(tmp_path: t.Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[tuple[int, int, int]] = []
+    monkeypatch.setattr(_fileio.os, "fchown", lambda fd, uid, gid: calls.append((fd, uid, gid)))
+    atomic_write(str(tmp_path / "a"), b"x")
+    assert calls == []  # not asked: untouched
+    atomic_write(str(tmp_path / "b"), b"x", uid=1234, gid=-1)
+    assert len(calls) == 1 and calls[0][1:] == (1234, -1)
+
+
+def _boom(*args: t.Any, **kwargs: t.Any) -> t.NoReturn:
+    raise OSError(errno.ENOSPC, "No space left on device")
+
+
+@pytest.mark.parametrize("failing", ["replace", "fsync", "fchmod", "fdopen"])
+def test_failure_leaves_the_original_and_no_temporary_file(tmp_path: t.Any, monkeypatch: pytest.MonkeyPatch, failing: str) -> None:
+    target = tmp_path / "tokens.json"
+    original = b'{"format": "original"}\n'
+    target.write_bytes(original)
+    os.chmod(target, 0o600)
+    stat_before = os.stat(target)
+    monkeypatch.setattr(_fileio.os, failing, _boom)
+    with pytest.raises(FileIOError) as info:
+        atomic_write(str(target), b"new content")
+    monkeypatch.undo()
+    assert target.read_bytes() == original
+    assert os.stat(target).st_ino == stat_before.st_ino
+    assert os.stat(target).st_mtime_ns == stat_before.st_mtime_ns
+    assert listing(tmp_path) == ["tokens.json"]
+    assert str(target) in str(info.value)
+    assert "No space left on device" in str(info.value)
+
+
+def test_failure_on_a_new_file_leaves_nothing(tmp_path: t.Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(_fileio.os, "replace", _boom)
+    with pytest.raises(FileIOError):
+        atomic_write(str(tmp_path / "new.json"), b"x")
+    assert listing(tmp_path) == []
+
+
+def test_interrupt_during_write_removes_the_temporary_file(tmp_path: t.Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    def interrupted(fd: int) -> None:
+        raise KeyboardInterrupt
+
+    (tmp_path / "f").write_bytes(b"old")
+    monkeypatch.setattr(_fileio.os, "fsync", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        atomic_write(str(tmp_path / "f"), b"new")
+    monkeypatch.undo()
+    assert (tmp_path / "f").read_bytes() == b"old"
+    assert listing(tmp_path) == ["f"]
+
+
+def test_target_is_a_directory(tmp_path: t.Any) -> None:
+    (tmp_path / "d").mkdir()
+    with pytest.raises(FileIOError) as info:
+        atomic_write(str(tmp_path / "d"), b"x")
+    assert "is a directory" in str(info.value)
+    assert listing(tmp_path) == ["d"] and listing(tmp_path / "d") == []
+
+
+def test_missing_parent_directory(tmp_path: t.Any) -> None:
+    with pytest.raises(FileIOError) as info:
+        atomic_write(str(tmp_path / "missing" / "f"), b"x")
+    assert "Cannot create a temporary file" in str(info.value)
+    assert not (tmp_path / "missing").exists()
+
+
+def test_read_only_directory(tmp_path: t.Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A directory that refuses new files (simulated: the suite may run as root, which ignores chmod)."""
+
+    def refused(*args: t.Any, **kwargs: t.Any) -> t.NoReturn:
+        raise PermissionError(errno.EACCES, "Permission denied")
+
+    (tmp_path / "f").write_bytes(b"old")
+    monkeypatch.setattr(_fileio.tempfile, "mkstemp", refused)
+    with pytest.raises(FileIOError) as info:
+        atomic_write(str(tmp_path / "f"), b"new")
+    assert "Permission denied" in str(info.value) and str(tmp_path) in str(info.value)
+    assert (tmp_path / "f").read_bytes() == b"old"
+    assert listing(tmp_path) == ["f"]
+
+
+def test_directory_fsync_failure_is_not_fatal(tmp_path: t.Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    real_fsync = os.fsync
+
+    def fsync(fd: int) -> None:
+        if stat.S_ISDIR(os.fstat(fd).st_mode):
+            raise OSError(errno.EINVAL, "Invalid argument")
+        real_fsync(fd)
+
+    monkeypatch.setattr(_fileio.os, "fsync", fsync)
+    atomic_write(str(tmp_path / "f"), b"x")
+    assert (tmp_path / "f").read_bytes() == b"x"
+
+
+# -- exclusive_lock -------------------------------------------------------------------------------
+
+HOLDER = textwrap.dedent(
+    """
+    import fcntl, os, sys
+    fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT, 0o600)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    print("locked", flush=True)
+    sys.stdin.readline()  # hold the lock until the parent says so
+    """
+)
+
+
+@pytest.fixture
+def other_process_lock(tmp_path: t.Any) -> t.Iterator[tuple[str, subprocess.Popen]]:
+    """Another process holds the flock on a lock file until its stdin gets a line."""
+    lock_path = str(tmp_path / "cache.json.lock")
+    proc = subprocess.Popen([sys.executable, "-c", HOLDER, lock_path], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None and proc.stdout.readline().strip() == "locked"
+        yield lock_path, proc
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait(timeout=10)
+
+
+def release(proc: subprocess.Popen) -> None:
+    assert proc.stdin is not None
+    proc.stdin.write("\n")
+    proc.stdin.flush()
+    assert proc.wait(timeout=10) == 0
+
+
+def test_lock_file_is_created_0600(tmp_path: t.Any, umask_000: None) -> None:
+    lock_path = tmp_path / "x.lock"
+    with exclusive_lock(str(lock_path), timeout=1):
+        assert mode_of(lock_path) == 0o600
+
+
+def test_second_locker_in_another_process_waits_then_times_out(other_process_lock: tuple[str, subprocess.Popen]) -> None:
+    lock_path, proc = other_process_lock
+    started = time.monotonic()
+    with pytest.raises(FileIOError) as info:
+        with exclusive_lock(lock_path, timeout=0.3, poll=0.02):
+            raise AssertionError("acquired a lock that another process holds")
+    assert time.monotonic() - started >= 0.3  # it waited for the other holder before giving up
+    assert "Timed out after 0.3s" in str(info.value) and lock_path in str(info.value)
+    release(proc)
+    with exclusive_lock(lock_path, timeout=5, poll=0.02):
+        pass  # free once the other process is gone
+
+
+def test_second_locker_acquires_when_the_holder_releases(tmp_path: t.Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    lock_path = str(tmp_path / "x.lock")
+    holder = exclusive_lock(lock_path, timeout=1)
+    holder.__enter__()
+    polls: list[float] = []
+
+    def poll_sleep(delay: float) -> None:
+        polls.append(delay)
+        if len(polls) == 3:
+            holder.__exit__(None, None, None)  # the first holder finishes while the second one waits
+
+    monkeypatch.setattr(_fileio, "time", _FakeTime(poll_sleep))
+    with exclusive_lock(lock_path, timeout=60, poll=0.25):
+        pass
+    assert polls == [0.25, 0.25, 0.25]
+
+
+class _FakeTime:
+    def __init__(self, sleep: t.Callable[[float], None]) -> None:
+        self.sleep = sleep
+        self.monotonic = time.monotonic
+
+
+def test_two_file_descriptors_in_one_process_exclude_each_other(tmp_path: t.Any) -> None:
+    lock_path = str(tmp_path / "x.lock")
+    with exclusive_lock(lock_path, timeout=1):
+        with pytest.raises(FileIOError):
+            with exclusive_lock(lock_path, timeout=0, poll=0.01):
+                pass
+    with exclusive_lock(lock_path, timeout=0):
+        pass  # released on exit
+
+
+def test_lock_is_released_when_the_block_raises(tmp_path: t.Any) -> None:
+    lock_path = str(tmp_path / "x.lock")
+    with pytest.raises(RuntimeError):
+        with exclusive_lock(lock_path, timeout=1):
+            raise RuntimeError("boom")
+    with exclusive_lock(lock_path, timeout=0):
+        pass
+
+
+def test_unopenable_lock_file(tmp_path: t.Any) -> None:
+    with pytest.raises(FileIOError) as info:
+        with exclusive_lock(str(tmp_path / "missing" / "x.lock"), timeout=0):
+            pass
+    assert "Cannot open the lock file" in str(info.value)

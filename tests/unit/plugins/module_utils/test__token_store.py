@@ -1,0 +1,370 @@
+# Copyright (c) zohothrive.oauth contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""The controller-side token cache: permissions, the grant-code ledger, access tokens, locking."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import threading
+import time
+import typing as t
+
+import pytest
+
+from ansible_collections.zohothrive.oauth.plugins.module_utils import _fileio
+from ansible_collections.zohothrive.oauth.plugins.module_utils._authorization import fingerprint
+from ansible_collections.zohothrive.oauth.plugins.module_utils._client import TokenSet
+from ansible_collections.zohothrive.oauth.plugins.module_utils._errors import ZohoTokenStoreError
+from ansible_collections.zohothrive.oauth.plugins.module_utils._token_store import DONE, FORMAT, IN_FLIGHT, VERSION, TokenCache
+from ansible_collections.zohothrive.oauth.tests.unit.fakes import NOW, sentinel
+
+CODE = sentinel("code")
+CODE_FP = fingerprint(CODE)
+RT = sentinel("refresh")
+AT = sentinel("access")
+
+
+def tokens(access: str = AT, refresh: str | None = RT, *, expires_at: int = int(NOW) + 3600) -> TokenSet:
+    return TokenSet(
+        access_token=access,
+        refresh_token=refresh,
+        api_domain="https://www.zohoapis.eu",
+        token_type="Bearer",
+        expires_in=3600,
+        expires_at=expires_at,
+        scope=["Thrive.Referral.CREATE"],
+    )
+
+
+def mode_of(path: t.Any) -> int:
+    return stat.S_IMODE(os.stat(path).st_mode)
+
+
+def on_disk(cache: TokenCache) -> dict[str, t.Any]:
+    with open(cache.path, encoding="utf-8") as handle:
+        return json.load(handle)
+
+
+@pytest.fixture
+def cache(tmp_path: t.Any) -> TokenCache:
+    return TokenCache(str(tmp_path / "private" / "tokens.json"), clock=lambda: NOW, lock_timeout=5)
+
+
+# -- files and permissions ----------------------------------------------------------------------
+
+
+def test_first_use_creates_a_0700_directory_and_0600_files(cache: TokenCache) -> None:
+    old = os.umask(0o022)
+    try:
+        with cache.locked():
+            cache.begin_exchange(CODE_FP, accounts_url="https://accounts.zoho.eu", client_id="1000.ID")
+    finally:
+        os.umask(old)
+    directory = os.path.dirname(cache.path)
+    assert mode_of(directory) == 0o700
+    assert mode_of(cache.path) == 0o600
+    assert mode_of(cache.lock_path) == 0o600
+    assert sorted(os.listdir(directory)) == ["tokens.json", "tokens.json.lock"]
+
+
+def test_file_stays_0600_under_umask_000(cache: TokenCache) -> None:
+    old = os.umask(0)
+    try:
+        with cache.locked():
+            cache.begin_exchange(CODE_FP, accounts_url="https://accounts.zoho.eu", client_id=None)
+            cache.finish_exchange(CODE_FP, tokens())
+    finally:
+        os.umask(old)
+    assert mode_of(cache.path) == 0o600
+
+
+def test_path_is_expanded(monkeypatch: pytest.MonkeyPatch, tmp_path: t.Any) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path))
+    assert TokenCache("~/x/tokens.json").path == str(tmp_path / "x" / "tokens.json")
+    assert TokenCache("~/x/tokens.json").lock_path == str(tmp_path / "x" / "tokens.json.lock")
+
+
+def test_every_save_is_an_atomic_replace(cache: TokenCache) -> None:
+    with cache.locked():
+        cache.begin_exchange(CODE_FP, accounts_url="https://accounts.zoho.eu", client_id=None)
+        first = os.stat(cache.path).st_ino
+        cache.finish_exchange(CODE_FP, tokens())
+        second = os.stat(cache.path).st_ino
+    assert first != second
+    assert sorted(os.listdir(os.path.dirname(cache.path))) == ["tokens.json", "tokens.json.lock"]  # no temporary file left
+
+
+def test_missing_file_is_an_empty_cache(cache: TokenCache) -> None:
+    cache.load()
+    assert cache.code_entry(CODE_FP) is None
+    assert cache.access_token_for(RT) is None
+    assert not os.path.exists(os.path.dirname(cache.path))  # reading creates nothing
+
+
+# -- grant-code ledger ------------------------------------------------------------------------------
+
+
+def test_in_flight_then_done(cache: TokenCache) -> None:
+    with cache.locked():
+        cache.begin_exchange(CODE_FP, accounts_url="https://accounts.zoho.eu", client_id="1000.ID")
+        data = on_disk(cache)  # written before the code is sent
+        assert data["format"] == FORMAT and data["version"] == VERSION
+        assert data["codes"][CODE_FP] == {
+            "state": IN_FLIGHT,
+            "started": int(NOW),
+            "accounts_url": "https://accounts.zoho.eu",
+            "client_id": "1000.ID",
+        }
+        assert cache.code_tokens(CODE_FP) is None
+        cache.finish_exchange(CODE_FP, tokens())
+    entry = on_disk(cache)["codes"][CODE_FP]
+    assert entry["state"] == DONE
+    assert entry["finished"] == int(NOW)
+    assert entry["tokens"]["access_token"] == AT and entry["tokens"]["refresh_token"] == RT
+    raw = open(cache.path, encoding="utf-8").read()
+    assert CODE not in raw  # only the fingerprint of the code is stored
+
+
+def test_done_tokens_are_returned_with_a_recomputed_lifetime(tmp_path: t.Any) -> None:
+    path = str(tmp_path / "tokens.json")
+    writer = TokenCache(path, clock=lambda: NOW)
+    with writer.locked():
+        writer.begin_exchange(CODE_FP, accounts_url="https://accounts.zoho.eu", client_id=None)
+        writer.finish_exchange(CODE_FP, tokens())
+    reader = TokenCache(path, clock=lambda: NOW + 1000).load()
+    stored = reader.code_tokens(CODE_FP)
+    assert stored is not None
+    assert stored.access_token == AT and stored.refresh_token == RT
+    assert stored.expires_at == int(NOW) + 3600 and stored.expires_in == 2600
+    assert stored.scope == ["Thrive.Referral.CREATE"] and stored.api_domain == "https://www.zohoapis.eu"
+
+
+def test_finish_also_records_the_access_token_of_the_new_refresh_token(cache: TokenCache) -> None:
+    with cache.locked():
+        cache.begin_exchange(CODE_FP, accounts_url="https://accounts.zoho.eu", client_id=None)
+        cache.finish_exchange(CODE_FP, tokens())
+    reloaded = TokenCache(cache.path, clock=lambda: NOW).load()
+    found = reloaded.access_token_for(RT)
+    assert found is not None and found.access_token == AT
+    entry = on_disk(cache)["access_tokens"][fingerprint(RT)]
+    assert "refresh_token" not in entry and "expires_in" not in entry
+
+
+def test_abandon_removes_the_in_flight_entry(cache: TokenCache) -> None:
+    with cache.locked():
+        cache.begin_exchange(CODE_FP, accounts_url="https://accounts.zoho.eu", client_id=None)
+        cache.abandon_exchange(CODE_FP)
+    assert on_disk(cache)["codes"] == {}
+    mtime = os.stat(cache.path).st_mtime_ns
+    with cache.locked():
+        cache.abandon_exchange(CODE_FP)  # nothing to forget: no write
+    assert os.stat(cache.path).st_mtime_ns == mtime
+
+
+def test_in_flight_entry_survives_a_reload(cache: TokenCache) -> None:
+    with cache.locked():
+        cache.begin_exchange(CODE_FP, accounts_url="https://accounts.zoho.eu", client_id=None)
+    reloaded = TokenCache(cache.path).load()
+    entry = reloaded.code_entry(CODE_FP)
+    assert entry is not None and entry["state"] == IN_FLIGHT
+    assert reloaded.code_tokens(CODE_FP) is None
+
+
+# -- access tokens per refresh token ----------------------------------------------------------------
+
+
+def test_access_token_per_refresh_token(cache: TokenCache) -> None:
+    other_rt, other_at = sentinel("refresh"), sentinel("access")
+    with cache.locked():
+        cache.remember_access_token(RT, tokens(AT, None))
+        cache.remember_access_token(other_rt, tokens(other_at, None, expires_at=int(NOW) + 100))
+    reloaded = TokenCache(cache.path, clock=lambda: NOW).load()
+    first, second = reloaded.access_token_for(RT), reloaded.access_token_for(other_rt)
+    assert first is not None and first.access_token == AT and first.expires_in == 3600
+    assert second is not None and second.access_token == other_at and second.expires_in == 100
+    assert reloaded.access_token_for(sentinel("refresh")) is None
+    raw = open(cache.path, encoding="utf-8").read()
+    assert RT not in raw and other_rt not in raw  # keyed by fingerprint
+    assert set(on_disk(cache)["access_tokens"]) == {fingerprint(RT), fingerprint(other_rt)}
+
+
+def test_newer_access_token_replaces_the_older(cache: TokenCache) -> None:
+    newer = sentinel("access")
+    with cache.locked():
+        cache.remember_access_token(RT, tokens(AT, None))
+        cache.remember_access_token(RT, tokens(newer, None, expires_at=int(NOW) + 3599))
+    found = TokenCache(cache.path, clock=lambda: NOW).load().access_token_for(RT)
+    assert found is not None and found.access_token == newer
+
+
+def test_rotated_refresh_token_is_findable_too(cache: TokenCache) -> None:
+    rotated = sentinel("refresh")
+    with cache.locked():
+        cache.remember_access_token(RT, tokens(AT, rotated))
+    reloaded = TokenCache(cache.path, clock=lambda: NOW).load()
+    for refresh in (RT, rotated):
+        found = reloaded.access_token_for(refresh)
+        assert found is not None and found.access_token == AT
+
+
+def test_forget_refresh_token(cache: TokenCache) -> None:
+    with cache.locked():
+        cache.remember_access_token(RT, tokens(AT, None))
+        assert cache.forget_refresh_token(RT) is True
+        assert cache.forget_refresh_token(RT) is False
+    assert on_disk(cache)["access_tokens"] == {}
+
+
+def test_broken_access_token_entry_is_ignored(cache: TokenCache) -> None:
+    cache._ensure_directory()
+    data = {"format": FORMAT, "version": VERSION, "codes": {}, "access_tokens": {fingerprint(RT): {"access_token": AT, "expires_at": "soon"}}}
+    with open(cache.path, "w", encoding="utf-8") as handle:
+        json.dump(data, handle)
+    assert cache.load().access_token_for(RT) is None
+
+
+def test_old_file_without_access_tokens_section(cache: TokenCache) -> None:
+    cache._ensure_directory()
+    with open(cache.path, "w", encoding="utf-8") as handle:
+        json.dump({"format": FORMAT, "version": VERSION, "codes": {}}, handle)
+    with cache.locked():
+        assert cache.access_token_for(RT) is None
+        cache.remember_access_token(RT, tokens(AT, None))
+    assert fingerprint(RT) in on_disk(cache)["access_tokens"]
+
+
+# -- corrupt or foreign files are refused and left alone ------------------------------------------------
+
+CORRUPT = [
+    pytest.param(b"", id="empty"),
+    pytest.param(b"{not json", id="broken-json"),
+    pytest.param(b"\xff\xfe\x00\x01", id="binary"),
+    pytest.param(b"[]", id="list"),
+    pytest.param(b'{"codes": {}}', id="no-format"),
+    pytest.param(json.dumps({"format": "something else", "version": 1, "codes": {}}).encode(), id="foreign-format"),
+    pytest.param(json.dumps({"format": FORMAT, "version": 1, "codes": []}).encode(), id="codes-not-a-dict"),
+    pytest.param(json.dumps({"format": FORMAT, "version": 99, "codes": {}}).encode(), id="future-version"),
+]
+
+
+@pytest.mark.parametrize("content", CORRUPT)
+def test_corrupt_file_is_refused_and_left_byte_identical(cache: TokenCache, content: bytes) -> None:
+    cache._ensure_directory()
+    with open(cache.path, "wb") as handle:
+        handle.write(content)
+    os.chmod(cache.path, 0o600)
+    before = os.stat(cache.path)
+    with pytest.raises(ZohoTokenStoreError) as info:
+        with cache.locked():
+            cache.begin_exchange(CODE_FP, accounts_url="https://accounts.zoho.eu", client_id=None)
+    assert cache.path in str(info.value)
+    assert "token_cache at another file" in str(info.value)
+    with open(cache.path, "rb") as handle:
+        assert handle.read() == content
+    after = os.stat(cache.path)
+    assert (after.st_ino, after.st_mtime_ns) == (before.st_ino, before.st_mtime_ns)
+    with pytest.raises(ZohoTokenStoreError):
+        TokenCache(cache.path).load()  # read-only loading refuses it too
+
+
+@pytest.mark.parametrize("section", [[], None, "x"], ids=["list", "null", "string"])
+def test_access_tokens_section_of_the_wrong_type_is_refused(cache: TokenCache, section: t.Any) -> None:
+    """Like a ``codes`` section that is not an object, a broken ``access_tokens`` section makes the file invalid.
+
+    Otherwise ``access_token_for`` dies with AttributeError ('list' object has no attribute 'get') and the
+    modules end in a traceback instead of a message.
+    """
+    cache._ensure_directory()
+    content = json.dumps({"format": FORMAT, "version": VERSION, "codes": {}, "access_tokens": section}).encode()
+    with open(cache.path, "wb") as handle:
+        handle.write(content)
+    with pytest.raises(ZohoTokenStoreError) as info:
+        with cache.locked():
+            cache.access_token_for(RT)
+    assert "is not a valid zohothrive.oauth token cache" in str(info.value)
+    with open(cache.path, "rb") as handle:
+        assert handle.read() == content
+
+
+def test_unreadable_cache_path(tmp_path: t.Any) -> None:
+    (tmp_path / "dir.json").mkdir()
+    with pytest.raises(ZohoTokenStoreError) as info:
+        TokenCache(str(tmp_path / "dir.json")).load()
+    assert "Cannot read the token cache" in str(info.value)
+
+
+def test_write_failure_is_a_token_store_error(cache: TokenCache, monkeypatch: pytest.MonkeyPatch) -> None:
+    def full(*args: t.Any, **kwargs: t.Any) -> t.NoReturn:
+        raise OSError(28, "No space left on device")
+
+    with cache.locked():
+        monkeypatch.setattr(_fileio.os, "replace", full)
+        with pytest.raises(ZohoTokenStoreError) as info:
+            cache.begin_exchange(CODE_FP, accounts_url="https://accounts.zoho.eu", client_id=None)
+    assert "No space left on device" in str(info.value)
+    assert not os.path.exists(cache.path)
+
+
+def test_directory_cannot_be_created(tmp_path: t.Any) -> None:
+    (tmp_path / "file").write_bytes(b"")
+    with pytest.raises(ZohoTokenStoreError) as info:
+        with TokenCache(str(tmp_path / "file" / "tokens.json")).locked():
+            pass
+    assert "Cannot create the token cache directory" in str(info.value)
+
+
+# -- locking --------------------------------------------------------------------------------------------
+
+
+def test_lock_timeout_while_another_holder_has_it(cache: TokenCache) -> None:
+    cache._ensure_directory()
+    with _fileio.exclusive_lock(cache.lock_path, timeout=1):
+        waiting = TokenCache(cache.path, lock_timeout=0.2)
+        with pytest.raises(ZohoTokenStoreError) as info:
+            with waiting.locked():
+                raise AssertionError("entered the cache while another holder had the lock")
+    assert "Timed out after 0.2s" in str(info.value)
+    assert str(info.value).startswith("Token cache: ")
+
+
+def test_waiting_run_sees_what_the_holder_stored(cache: TokenCache, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two runs with the same code: the second waits for the lock, then finds the tokens (0 exchanges)."""
+    waiting = threading.Event()
+    released = threading.Event()
+
+    class PollTime:
+        monotonic = staticmethod(time.monotonic)
+
+        @staticmethod
+        def sleep(delay: float) -> None:
+            # The lock's poll while another run holds it: wait until the first run is done.
+            waiting.set()
+            released.wait(10)
+
+    monkeypatch.setattr(_fileio, "time", PollTime)
+    seen: list[t.Any] = []
+    errors: list[BaseException] = []
+
+    def second_run() -> None:
+        try:
+            other = TokenCache(cache.path, clock=lambda: NOW, lock_timeout=30)
+            with other.locked():
+                seen.append(other.code_tokens(CODE_FP))
+        except BaseException as exc:  # reported in the main thread
+            errors.append(exc)
+
+    with cache.locked():
+        cache.begin_exchange(CODE_FP, accounts_url="https://accounts.zoho.eu", client_id=None)
+        thread = threading.Thread(target=second_run)
+        thread.start()
+        assert waiting.wait(10), "the second run did not wait for the lock"
+        assert seen == []  # still waiting while the first run holds the lock
+        cache.finish_exchange(CODE_FP, tokens())
+    released.set()
+    thread.join(30)
+    assert not thread.is_alive() and errors == []
+    assert len(seen) == 1 and seen[0] is not None and seen[0].access_token == AT

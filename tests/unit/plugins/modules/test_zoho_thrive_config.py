@@ -1,0 +1,406 @@
+# Copyright (c) zohothrive.oauth contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""zoho_thrive_config: merge tokens into a config file on the target, atomically and idempotently."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import pwd
+import stat
+import subprocess
+import typing as t
+
+import pytest
+import yaml
+
+from ansible_collections.zohothrive.oauth.plugins.module_utils import _config_file
+from ansible_collections.zohothrive.oauth.plugins.modules import zoho_thrive_config as module
+
+RT = "1000.refresh-S3CRET.value"
+AT = "1000.access-S3CRET.value"
+NOBODY = "nobody"
+
+
+def sha(value: str) -> str:
+    return hashlib.sha256(value.encode()).hexdigest()
+
+
+def mode_of(path: t.Any) -> int:
+    return stat.S_IMODE(os.stat(path).st_mode)
+
+
+def snapshot(path: t.Any) -> tuple[bytes, int, int, int]:
+    """Content, inode, mtime and mode: equal snapshots mean the file was not touched."""
+    st = os.stat(path)
+    with open(path, "rb") as handle:
+        return handle.read(), st.st_ino, st.st_mtime_ns, stat.S_IMODE(st.st_mode)
+
+
+def listing(directory: t.Any) -> list[str]:
+    return sorted(os.listdir(directory))
+
+
+def args(path: t.Any, **extra: t.Any) -> dict[str, t.Any]:
+    base: dict[str, t.Any] = {"path": str(path), "values": {"refresh_token": RT, "access_token": AT}}
+    base.update(extra)
+    return base
+
+
+@pytest.fixture
+def umask_000() -> t.Iterator[None]:
+    old = os.umask(0)
+    try:
+        yield
+    finally:
+        os.umask(old)
+
+
+needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="changing the owner of a file needs root")
+
+
+# -- present ------------------------------------------------------------------------------------
+
+
+def test_creates_a_new_file_0600_even_with_umask_000(run_module: t.Any, tmp_path: t.Any, umask_000: None) -> None:
+    target = tmp_path / "app.json"
+    result = run_module(module, args(target))
+    assert not result.failed, result.get("msg")
+    assert result["changed"] is True and result["created"] is True
+    assert result["changed_keys"] == ["refresh_token", "access_token"]
+    assert result["fingerprints"] == {"refresh_token": sha(RT), "access_token": sha(AT)}
+    assert "backup_file" not in result
+    assert json.loads(target.read_text()) == {"refresh_token": RT, "access_token": AT}
+    assert mode_of(target) == 0o600
+    assert listing(tmp_path) == [".app.json.lock", "app.json"]  # no temporary file left behind
+
+
+def test_second_run_changes_nothing_and_does_not_touch_the_file(run_module: t.Any, tmp_path: t.Any) -> None:
+    target = tmp_path / "app.json"
+    run_module(module, args(target))
+    before = snapshot(target)
+    result = run_module(module, args(target))
+    assert result["changed"] is False and result["created"] is False
+    assert result["changed_keys"] == []
+    assert result["fingerprints"] == {"refresh_token": sha(RT), "access_token": sha(AT)}
+    assert snapshot(target) == before
+
+
+def test_merge_keeps_unrelated_keys_and_replaces_atomically(run_module: t.Any, tmp_path: t.Any) -> None:
+    target = tmp_path / "app.json"
+    target.write_text('{"name": "app", "refresh_token": "old"}')
+    os.chmod(target, 0o600)
+    inode = os.stat(target).st_ino
+    result = run_module(module, args(target))
+    assert result["changed"] is True and result["created"] is False
+    assert result["changed_keys"] == ["refresh_token", "access_token"]
+    assert json.loads(target.read_text()) == {"name": "app", "refresh_token": RT, "access_token": AT}
+    assert os.stat(target).st_ino != inode  # renamed over, not rewritten in place
+
+
+def test_only_a_wrong_mode_is_fixed_in_place(run_module: t.Any, tmp_path: t.Any) -> None:
+    target = tmp_path / "app.json"
+    run_module(module, args(target))
+    os.chmod(target, 0o644)
+    content, inode, _mtime, _mode = snapshot(target)
+    result = run_module(module, args(target))
+    assert result["changed"] is True and result["changed_keys"] == []
+    assert mode_of(target) == 0o600
+    assert snapshot(target)[:2] == (content, inode)
+
+
+@pytest.mark.parametrize("mode", ["0640", "640", 0o640])
+def test_explicit_mode_applies_to_new_and_existing_files(run_module: t.Any, tmp_path: t.Any, mode: t.Any) -> None:
+    target = tmp_path / "app.json"
+    assert run_module(module, args(target, mode=mode))["changed"] is True
+    assert mode_of(target) == 0o640
+    os.chmod(target, 0o600)
+    result = run_module(module, args(target, mode=mode, values={"refresh_token": "other"}))
+    assert result["changed"] is True and result["changed_keys"] == ["refresh_token"]
+    assert mode_of(target) == 0o640
+    assert run_module(module, args(target, mode=mode, values={"refresh_token": "other"}))["changed"] is False
+
+
+def test_world_readable_mode_warns(run_module: t.Any, tmp_path: t.Any) -> None:
+    result = run_module(module, args(tmp_path / "app.json", mode="0644"))
+    assert result["changed"] is True
+    assert any("lets every user of the host access" in warning for warning in result.warning_messages)
+
+
+def test_invalid_mode_fails(run_module: t.Any, tmp_path: t.Any) -> None:
+    result = run_module(module, args(tmp_path / "app.json", mode="u=rw"))
+    assert result.failed and "Invalid mode 'u=rw'" in result["msg"]
+    assert listing(tmp_path) == []
+
+
+def test_unparsable_file_is_left_byte_identical(run_module: t.Any, tmp_path: t.Any) -> None:
+    target = tmp_path / "app.json"
+    target.write_text('{"refresh_token": "' + RT + '", broken')
+    os.chmod(target, 0o644)
+    before = snapshot(target)
+    result = run_module(module, args(target, backup=True))
+    assert result.failed
+    assert result["msg"].startswith(f"Cannot parse {target} as JSON")
+    assert snapshot(target) == before  # not even the mode was "fixed"
+    assert listing(tmp_path) == ["app.json"]
+
+
+def test_missing_parent_directory_fails_with_its_name(run_module: t.Any, tmp_path: t.Any) -> None:
+    target = tmp_path / "missing" / "app.json"
+    result = run_module(module, args(target))
+    assert result.failed
+    assert f"the directory {tmp_path / 'missing'} does not exist" in result["msg"]
+    assert not (tmp_path / "missing").exists()
+
+
+def test_missing_parent_directory_in_check_mode_predicts_creation(run_module: t.Any, tmp_path: t.Any) -> None:
+    result = run_module(module, args(tmp_path / "missing" / "app.json"), check_mode=True)
+    assert not result.failed
+    assert result["changed"] is True and result["created"] is True
+    assert any("does not exist" in warning for warning in result.warning_messages)
+    assert listing(tmp_path) == []
+
+
+def test_path_that_is_a_directory_fails(run_module: t.Any, tmp_path: t.Any) -> None:
+    result = run_module(module, args(tmp_path))
+    assert result.failed and "is not a regular file" in result["msg"]
+
+
+def test_symlink_is_followed(run_module: t.Any, tmp_path: t.Any) -> None:
+    real = tmp_path / "real.json"
+    real.write_text("{}")
+    os.chmod(real, 0o600)
+    link = tmp_path / "link.json"
+    link.symlink_to(real)
+    assert run_module(module, args(link))["changed"] is True
+    assert link.is_symlink()
+    assert json.loads(real.read_text()) == {"refresh_token": RT, "access_token": AT}
+
+
+def test_values_are_validated_without_echoing_them(run_module: t.Any, tmp_path: t.Any) -> None:
+    result = run_module(module, args(tmp_path / "app.env", format="env", values={"TOKEN": RT + "'"}))
+    assert result.failed and "Cannot write TOKEN to the env file" in result["msg"]
+    assert RT not in result.stdout
+
+
+@pytest.mark.parametrize("value, quoted", [("1000.abc/def:ghi@x%y+z,w=v-u_", False), ("a b$c`d\"e#f&g", True)])
+def test_env_file_is_read_back_by_sh(run_module: t.Any, tmp_path: t.Any, value: str, quoted: bool) -> None:
+    target = tmp_path / "app.env"
+    target.write_text("# app environment\nOTHER=1\n")
+    result = run_module(module, args(target, format="env", values={"TOKEN": value}))
+    assert result["changed"] is True
+    assert target.read_text() == "# app environment\nOTHER=1\n" + (f"TOKEN='{value}'\n" if quoted else f"TOKEN={value}\n")
+    shell = subprocess.run(["sh", "-c", '. ./app.env; printf %s "$TOKEN"'], cwd=str(tmp_path), check=True, capture_output=True, text=True)
+    assert shell.stdout == value
+
+
+def test_yaml_file_keeps_its_comments(run_module: t.Any, tmp_path: t.Any) -> None:
+    target = tmp_path / "settings.yml"
+    target.write_text("# settings\nname: app  # keep\nrefresh_token: old\n")
+    result = run_module(module, args(target, format="yaml"))
+    assert result["changed"] is True
+    assert target.read_text() == f'# settings\nname: app  # keep\nrefresh_token: "{RT}"\naccess_token: "{AT}"\n'
+    assert yaml.safe_load(target.read_text()) == {"name": "app", "refresh_token": RT, "access_token": AT}
+
+
+def test_ini_section_is_created(run_module: t.Any, tmp_path: t.Any) -> None:
+    target = tmp_path / "app.ini"
+    target.write_text("[app]\n; comment\nname = x\n")
+    result = run_module(module, args(target, format="ini", ini_section="zoho"))
+    assert result["changed"] is True
+    assert target.read_text() == f"[app]\n; comment\nname = x\n\n[zoho]\nrefresh_token = {RT}\naccess_token = {AT}\n"
+    assert run_module(module, args(target, format="ini", ini_section="zoho"))["changed"] is False
+
+
+# -- check mode and diff ------------------------------------------------------------------------
+
+
+def test_check_mode_creates_nothing(run_module: t.Any, tmp_path: t.Any) -> None:
+    result = run_module(module, args(tmp_path / "app.json", backup=True), check_mode=True)
+    assert result["changed"] is True and result["created"] is True
+    assert result["changed_keys"] == ["refresh_token", "access_token"]
+    assert result["fingerprints"] == {"refresh_token": None, "access_token": None}  # nothing is in the file yet
+    assert listing(tmp_path) == []  # no file, no lock file, no backup
+
+
+def test_check_mode_leaves_an_existing_file_alone(run_module: t.Any, tmp_path: t.Any) -> None:
+    target = tmp_path / "app.json"
+    target.write_text('{"refresh_token": "old"}')
+    os.chmod(target, 0o644)
+    before = snapshot(target)
+    result = run_module(module, args(target, backup=True), check_mode=True)
+    assert result["changed"] is True and result["created"] is False
+    assert result["changed_keys"] == ["refresh_token", "access_token"]
+    assert result["fingerprints"] == {"refresh_token": sha("old"), "access_token": None}
+    assert snapshot(target) == before
+    assert listing(tmp_path) == ["app.json"]
+
+
+def test_check_mode_predicts_no_change(run_module: t.Any, tmp_path: t.Any) -> None:
+    target = tmp_path / "app.json"
+    run_module(module, args(target))
+    result = run_module(module, args(target), check_mode=True)
+    assert result["changed"] is False and result["changed_keys"] == []
+
+
+def test_diff_lists_key_states_and_file_attributes_never_values(run_module: t.Any, tmp_path: t.Any) -> None:
+    target = tmp_path / "app.json"
+    target.write_text(json.dumps({"refresh_token": RT, "access_token": "old-access"}))
+    os.chmod(target, 0o644)
+    values = {"refresh_token": RT, "access_token": AT, "expires_at": 1700000000}
+    result = run_module(module, args(target, values=values, _ansible_diff=True))
+    assert result["diff"] == {
+        "before": "(file mode): 0644\nrefresh_token: set\naccess_token: set\nexpires_at: absent\n",
+        "after": "(file mode): 0600\nrefresh_token: unchanged\naccess_token: changed\nexpires_at: added\n",
+        "before_header": str(target),
+        "after_header": str(target),
+    }
+    # The diff is built from key names and states alone (output masking is not what keeps values out).
+    diff_text = json.dumps(result["diff"])
+    for secret in (RT, AT, "old-access", "1700000000", sha(RT), sha(AT), sha("old-access")):
+        assert secret not in diff_text
+
+
+def test_diff_of_a_new_file(run_module: t.Any, tmp_path: t.Any) -> None:
+    result = run_module(module, args(tmp_path / "app.json", _ansible_diff=True), check_mode=True)
+    assert result["diff"]["before"] == "(file): absent\nrefresh_token: absent\naccess_token: absent\n"
+    assert result["diff"]["after"] == "(file): created\nrefresh_token: added\naccess_token: added\n"
+
+
+def test_diff_function_never_sees_values_it_could_leak() -> None:
+    plan = module.Plan("x", "y", ["a"], {"a": "current-secret", "b": None}, {}, -1, -1)
+    diff = module.diff(plan, {"a": "new-secret", "b": "other-secret"})
+    assert diff == {"before": "a: set\nb: absent\n", "after": "a: changed\nb: unchanged\n"}
+
+
+# -- backups ------------------------------------------------------------------------------------
+
+
+def test_backup_keeps_the_three_newest(run_module: t.Any, tmp_path: t.Any, monkeypatch: pytest.MonkeyPatch, umask_000: None) -> None:
+    target = tmp_path / "app.json"
+    stamps = iter(f"2026010{day}T120000" for day in range(1, 10))
+    monkeypatch.setattr(_config_file, "backup_stamp", lambda: next(stamps))
+    first = run_module(module, args(target, backup=True, values={"refresh_token": "v0"}))
+    assert "backup_file" not in first  # nothing to back up yet
+    made = []
+    for number in range(1, 6):
+        result = run_module(module, args(target, backup=True, values={"refresh_token": f"v{number}"}))
+        made.append(result["backup_file"])
+    assert made == [f"{target}.2026010{day}T120000.bak" for day in range(1, 6)]
+    backups = sorted(name for name in listing(tmp_path) if name.endswith(".bak"))
+    assert backups == [f"app.json.2026010{day}T120000.bak" for day in (3, 4, 5)]
+    for day, name in zip((3, 4, 5), backups):
+        assert json.loads((tmp_path / name).read_text()) == {"refresh_token": f"v{day - 1}"}  # the content before that run
+        assert mode_of(tmp_path / name) == 0o600
+    # No backup when nothing is replaced.
+    unchanged = run_module(module, args(target, backup=True, values={"refresh_token": "v5"}))
+    assert unchanged["changed"] is False and "backup_file" not in unchanged
+    os.chmod(target, 0o640)
+    mode_only = run_module(module, args(target, backup=True, values={"refresh_token": "v5"}))
+    assert mode_only["changed"] is True and "backup_file" not in mode_only
+
+
+# -- owner and group ----------------------------------------------------------------------------
+
+
+def test_numeric_owner_and_group_of_the_current_user(run_module: t.Any, tmp_path: t.Any) -> None:
+    target = tmp_path / "app.json"
+    result = run_module(module, args(target, owner=str(os.geteuid()), group=str(os.getegid())))
+    assert result["changed"] is True
+    assert (os.stat(target).st_uid, os.stat(target).st_gid) == (os.geteuid(), os.getegid())
+    assert run_module(module, args(target, owner=str(os.geteuid()), group=str(os.getegid())))["changed"] is False
+
+
+@pytest.mark.parametrize("option, message", [("owner", "Unknown user 'no-such-user-zt'"), ("group", "Unknown group 'no-such-user-zt'")])
+def test_unknown_owner_or_group_fails(run_module: t.Any, tmp_path: t.Any, option: str, message: str) -> None:
+    result = run_module(module, args(tmp_path / "app.json", **{option: "no-such-user-zt"}))
+    assert result.failed and message in result["msg"]
+    assert listing(tmp_path) == []
+
+
+@needs_root
+def test_owner_change_alone_is_applied_and_diffed(run_module: t.Any, tmp_path: t.Any) -> None:
+    target = tmp_path / "app.json"
+    run_module(module, args(target))
+    inode = os.stat(target).st_ino
+    result = run_module(module, args(target, owner=NOBODY, _ansible_diff=True))
+    assert result["changed"] is True and result["changed_keys"] == []
+    assert os.stat(target).st_uid == pwd.getpwnam(NOBODY).pw_uid
+    assert os.stat(target).st_ino == inode
+    assert "(file owner): root\n" in result["diff"]["before"] and f"(file owner): {NOBODY}\n" in result["diff"]["after"]
+
+
+@needs_root
+def test_replacement_keeps_the_existing_owner(run_module: t.Any, tmp_path: t.Any) -> None:
+    target = tmp_path / "app.json"
+    target.write_text("{}")
+    os.chmod(target, 0o600)
+    uid = pwd.getpwnam(NOBODY).pw_uid
+    os.chown(target, uid, 0)
+    assert run_module(module, args(target))["changed"] is True
+    assert os.stat(target).st_uid == uid
+    assert json.loads(target.read_text())["refresh_token"] == RT
+
+
+# -- read ---------------------------------------------------------------------------------------
+
+
+def test_read_returns_current_values_and_fingerprints(run_module: t.Any, tmp_path: t.Any) -> None:
+    target = tmp_path / "app.env"
+    target.write_text(f"export REFRESH_TOKEN='{RT}'\n")
+    before = snapshot(target)
+    result = run_module(module, {"path": str(target), "format": "env", "state": "read", "read_keys": ["REFRESH_TOKEN", "ACCESS_TOKEN"]})
+    assert result["changed"] is False and result["exists"] is True
+    assert result["current_values"] == {"REFRESH_TOKEN": RT, "ACCESS_TOKEN": None}
+    assert result["fingerprints"] == {"REFRESH_TOKEN": sha(RT), "ACCESS_TOKEN": None}
+    assert snapshot(target) == before
+    assert listing(tmp_path) == ["app.env"]
+
+
+def test_read_of_a_missing_file(run_module: t.Any, tmp_path: t.Any) -> None:
+    result = run_module(module, {"path": str(tmp_path / "none.yml"), "format": "yaml", "state": "read", "read_keys": ["a"]}, check_mode=True)
+    assert result["changed"] is False and result["exists"] is False
+    assert result["current_values"] == {"a": None} and result["fingerprints"] == {"a": None}
+
+
+def test_read_of_an_unparsable_file_fails(run_module: t.Any, tmp_path: t.Any) -> None:
+    target = tmp_path / "app.ini"
+    target.write_text(f"token = {RT}\n")
+    result = run_module(module, {"path": str(target), "format": "ini", "state": "read", "read_keys": ["token"]})
+    assert result.failed and f"Cannot parse {target} as an ini file (line 1)" in result["msg"]
+
+
+@pytest.mark.parametrize(
+    "extra, missing",
+    [({"values": None}, "values"), ({"state": "read", "values": None}, "read_keys")],
+)
+def test_required_options_per_state(run_module: t.Any, tmp_path: t.Any, extra: dict[str, t.Any], missing: str) -> None:
+    call = args(tmp_path / "app.json", **extra)
+    call = {key: value for key, value in call.items() if value is not None}
+    result = run_module(module, call)
+    assert result.failed and missing in result["msg"]
+
+
+def test_values_option_is_no_log(monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: list[dict[str, t.Any]] = []
+
+    class Recorder:
+        def __init__(self, **kwargs: t.Any) -> None:
+            seen.append(kwargs)
+            raise RuntimeError("captured")
+
+    monkeypatch.setattr(module, "AnsibleModule", Recorder)
+    with pytest.raises(RuntimeError, match="captured"):
+        module.main()
+    spec = seen[0]["argument_spec"]
+    assert spec["values"]["no_log"] is True
+    assert seen[0]["supports_check_mode"] is True
+    documented = yaml.safe_load(module.DOCUMENTATION)["options"]
+    assert set(documented) == set(spec)
+    for name, option in spec.items():
+        assert documented[name]["type"] == option["type"], name
+        assert documented[name].get("default") == option.get("default"), name
+        assert documented[name].get("choices") == option.get("choices"), name

@@ -1,0 +1,298 @@
+# Copyright (c) zohothrive.oauth contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""zoho_thrive_credentials: the role's controller step, run through main() with a scripted Zoho."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+import typing as t
+
+import pytest
+
+from ansible.module_utils import basic
+
+from ansible_collections.zohothrive.oauth.plugins.module_utils._authorization import fingerprint
+from ansible_collections.zohothrive.oauth.plugins.module_utils._token_store import TokenCache
+from ansible_collections.zohothrive.oauth.plugins.modules import zoho_thrive_credentials as module
+from ansible_collections.zohothrive.oauth.tests.unit.fakes import json_response, reset_after_send, sentinel, token_payload
+
+SECRET = sentinel("secret")
+CODE = sentinel("code")
+CODE_FP = fingerprint(CODE)
+OLD_FP = fingerprint(sentinel("code"))
+AT = sentinel("access")
+RT = sentinel("refresh")
+OLD_RT = sentinel("refresh")
+MINTED = sentinel("minted")
+CLIENT_ID = "1000.CLIENTIDXYZ"
+MASK = "VALUE_SPECIFIED_IN_NO_LOG_PARAMETER"
+EU = "https://accounts.zoho.eu"
+EU_TOKEN = EU + "/oauth/v2/token"
+
+
+def args(cache: t.Any, **extra: t.Any) -> dict[str, t.Any]:
+    base: dict[str, t.Any] = {
+        "client_id": CLIENT_ID,
+        "client_secret": SECRET,
+        "data_center": "eu",
+        "code": CODE,
+        "token_cache": str(cache),
+    }
+    base.update(extra)
+    return {k: v for k, v in base.items() if v is not None}
+
+
+def exchanged(access: str = AT, refresh: str | None = RT) -> t.Any:
+    return json_response(token_payload(access, refresh_token=refresh, api_domain="https://www.zohoapis.eu"))
+
+
+def minted() -> t.Any:
+    return json_response(token_payload(MINTED, refresh_token=None, api_domain="https://www.zohoapis.eu"))
+
+
+def host(code_fp: str, refresh: str, access: str | None = None, expires_at: t.Any = None) -> dict[str, t.Any]:
+    """A candidate as zoho_thrive_config reads it from a host's config file."""
+    entry: dict[str, t.Any] = {"code_fingerprint": code_fp, "refresh_token": refresh, "api_domain": "https://www.zohoapis.eu"}
+    if access is not None:
+        entry["access_token"] = access
+    if expires_at is not None:
+        entry["expires_at"] = expires_at
+    return entry
+
+
+def outside_invocation(result: t.Mapping[str, t.Any]) -> str:
+    return json.dumps({k: v for k, v in result.items() if k != "invocation"})
+
+
+# -- found = false, exchange, cache -----------------------------------------------------------------
+
+
+def test_lookup_without_exchange_finds_nothing(run_module: t.Any, zoho: t.Any, tmp_path: t.Any) -> None:
+    cache = tmp_path / "ctl" / "tokens.json"
+    result = run_module(module, args(cache, allow_exchange=False))
+    assert not result.failed
+    assert result["changed"] is False and result["found"] is False
+    assert result["exchanged"] is False and result["refreshed"] is False and result["source"] == "none"
+    assert result["code_fingerprint"] == CODE_FP
+    assert result["accounts_url"] == EU
+    assert result["previous_refresh_tokens"] == []
+    for key in ("access_token", "refresh_token", "expires_at", "expires_in"):
+        assert key not in result
+    assert zoho.calls == []
+    assert not cache.exists()
+
+
+def test_exchange(run_module: t.Any, zoho: t.Any, tmp_path: t.Any) -> None:
+    cache = tmp_path / "tokens.json"
+    zoho.add(exchanged())
+    result = run_module(module, args(cache, code=CODE + "\n"))
+    assert result["changed"] is True and result["found"] is True and result["exchanged"] is True
+    assert result["refreshed"] is False and result["source"] == "zoho"
+    assert result["access_token"] == AT and result["refresh_token"] == RT
+    assert result["api_domain"] == "https://www.zohoapis.eu" and result["token_type"] == "Bearer"
+    assert result["expires_in"] == 3600 and isinstance(result["expires_at"], int)
+    assert result["code_fingerprint"] == CODE_FP and result["accounts_url"] == EU
+    assert result["previous_refresh_tokens"] == []
+    assert len(zoho.calls) == 1
+    assert zoho.calls[0].url == EU_TOKEN
+    assert zoho.calls[0].data == {"grant_type": "authorization_code", "client_id": CLIENT_ID, "client_secret": SECRET, "code": CODE}
+    zoho.session.assert_secrets_only_in_body(SECRET, CODE)
+    assert SECRET not in result.stdout and CODE not in result.stdout
+    content = cache.read_text()
+    assert CODE not in content and SECRET not in content
+
+
+def test_second_run_is_served_from_the_cache(run_module: t.Any, zoho: t.Any, tmp_path: t.Any) -> None:
+    cache = tmp_path / "tokens.json"
+    zoho.add(exchanged())
+    first = run_module(module, args(cache))
+    lookup = run_module(module, args(cache, allow_exchange=False))
+    without_code = run_module(module, args(cache, code=None, allow_exchange=False))
+    for again in (lookup, without_code):
+        assert again["changed"] is False and again["found"] is True and again["source"] == "cache"
+        assert again["access_token"] == AT and again["refresh_token"] == RT
+        assert again["expires_at"] == first["expires_at"] and again["code_fingerprint"] == CODE_FP
+    assert len(zoho.calls) == 1
+
+
+def test_adopted_tokens_equal_to_no_log_inputs_are_returned_unmasked(run_module: t.Any, zoho: t.Any, tmp_path: t.Any) -> None:
+    cache = tmp_path / "tokens.json"
+    expires_at = int(time.time()) + 3000
+    candidates = [host(CODE_FP, RT, AT, expires_at), host(CODE_FP, RT, AT, str(expires_at))]
+    result = run_module(module, args(cache, candidates=candidates, _ansible_inject_invocation=True))
+    assert zoho.calls == []
+    assert result["changed"] is False and result["found"] is True and result["source"] == "candidates"
+    assert result["exchanged"] is False and result["refreshed"] is False
+    assert result["refresh_token"] == RT and result["access_token"] == AT  # the real tokens, not the no_log mask
+    assert result["expires_at"] == expires_at
+    assert MASK not in outside_invocation(result)
+    echoed = result["invocation"]["module_args"]
+    assert echoed["code"] == MASK and echoed["client_secret"] == MASK
+    assert all(c["refresh_token"] == MASK and c["access_token"] == MASK for c in echoed["candidates"])
+    assert SECRET not in result.stdout and CODE not in result.stdout
+    stored = TokenCache(str(cache)).load().code_tokens(CODE_FP)
+    assert stored is not None and stored.refresh_token == RT
+
+
+def test_previous_refresh_tokens_are_returned_unmasked(run_module: t.Any, zoho: t.Any, tmp_path: t.Any) -> None:
+    cache = tmp_path / "tokens.json"
+    zoho.add(exchanged())
+    candidates = [host(OLD_FP, OLD_RT, sentinel("access"), int(time.time()) + 3000)]
+    result = run_module(module, args(cache, candidates=candidates, track_replaced=True, _ansible_inject_invocation=True))
+    assert result["exchanged"] is True and result["refresh_token"] == RT
+    assert result["previous_refresh_tokens"] == [OLD_RT]
+    assert MASK not in outside_invocation(result)
+    assert result["invocation"]["module_args"]["candidates"][0]["refresh_token"] == MASK
+    assert json.loads(cache.read_text())["replaced"] == {f"{CLIENT_ID}@{EU}": [OLD_RT]}
+    # Later runs keep reporting it until zoho_thrive_revoke (with token_cache) forgets it.
+    again = run_module(module, args(cache, allow_exchange=False, track_replaced=True))
+    assert again["previous_refresh_tokens"] == [OLD_RT] and len(zoho.calls) == 1
+
+
+def test_stale_access_token_is_refreshed(run_module: t.Any, zoho: t.Any, tmp_path: t.Any) -> None:
+    cache = tmp_path / "tokens.json"
+    zoho.add(minted())
+    candidates = [host(CODE_FP, RT, AT, int(time.time()) + 100)]
+    result = run_module(module, args(cache, candidates=candidates))
+    assert result["changed"] is True and result["refreshed"] is True and result["source"] == "candidates"
+    assert result["access_token"] == MINTED and result["refresh_token"] == RT
+    assert [call.data["grant_type"] for call in zoho.calls] == ["refresh_token"]
+
+
+def test_unknown_expiry_counts_as_stale(run_module: t.Any, zoho: t.Any, tmp_path: t.Any) -> None:
+    cache = tmp_path / "tokens.json"
+    zoho.add(minted())
+    result = run_module(module, args(cache, candidates=[host(CODE_FP, RT, AT, "tomorrow")]))
+    assert result["refreshed"] is True and result["access_token"] == MINTED
+    assert len(zoho.calls) == 1
+
+
+def test_access_token_not_needed(run_module: t.Any, zoho: t.Any, tmp_path: t.Any) -> None:
+    cache = tmp_path / "tokens.json"
+    candidates = [host(CODE_FP, RT, AT, int(time.time()) + 10)]
+    result = run_module(module, args(cache, candidates=candidates, access_token_needed=False))
+    assert result["found"] is True and result["refreshed"] is False and result["changed"] is False
+    assert result["refresh_token"] == RT
+    for key in ("access_token", "expires_at", "expires_in"):
+        assert key not in result
+    assert zoho.calls == []
+
+
+# -- check mode -------------------------------------------------------------------------------------------
+
+
+def test_check_mode_predicts_an_exchange_and_creates_nothing(run_module: t.Any, zoho: t.Any, tmp_path: t.Any) -> None:
+    cache = tmp_path / "ctl" / "tokens.json"
+    result = run_module(module, args(cache), check_mode=True)
+    assert result["changed"] is True and result["found"] is True and result["exchanged"] is True
+    assert result["source"] == "zoho" and result["code_fingerprint"] == CODE_FP
+    assert "refresh_token" not in result and "access_token" not in result
+    assert zoho.calls == []
+    assert not (tmp_path / "ctl").exists()
+
+
+def test_check_mode_predicts_a_refresh_and_writes_nothing(run_module: t.Any, zoho: t.Any, tmp_path: t.Any) -> None:
+    cache = tmp_path / "tokens.json"
+    candidates = [host(CODE_FP, RT, AT, int(time.time()) + 100)]
+    result = run_module(module, args(cache, candidates=candidates), check_mode=True)
+    assert result["changed"] is True and result["refreshed"] is True and result["exchanged"] is False
+    assert result["source"] == "candidates" and result["refresh_token"] == RT
+    assert "access_token" not in result and "expires_at" not in result
+    assert zoho.calls == []
+    assert os.listdir(tmp_path) == []
+
+
+# -- failures ----------------------------------------------------------------------------------------------
+
+
+def test_no_code_and_nothing_known(run_module: t.Any, zoho: t.Any, tmp_path: t.Any) -> None:
+    cache = tmp_path / "tokens.json"
+    result = run_module(module, args(cache, code=None))
+    assert result.failed and "No grant code was given" in result["msg"]
+    assert zoho.calls == []
+    lookup = run_module(module, args(cache, code=None, allow_exchange=False))
+    assert not lookup.failed and lookup["found"] is False and "code_fingerprint" not in lookup
+
+
+def test_disagreeing_candidates_without_a_code(run_module: t.Any, zoho: t.Any, tmp_path: t.Any) -> None:
+    cache = tmp_path / "tokens.json"
+    result = run_module(module, args(cache, code=None, candidates=[host(CODE_FP, RT), host(OLD_FP, OLD_RT)]))
+    assert result.failed and "2 different grant codes" in result["msg"]
+    assert RT not in result.stdout and OLD_RT not in result.stdout
+    assert zoho.calls == []
+
+
+def test_online_code(run_module: t.Any, zoho: t.Any, tmp_path: t.Any) -> None:
+    cache = tmp_path / "tokens.json"
+    zoho.add(exchanged(refresh=None))
+    result = run_module(module, args(cache))
+    assert result.failed and "offline access" in result["msg"]
+    assert len(zoho.calls) == 1
+    assert AT not in result.stdout and CODE not in result.stdout
+
+
+def test_code_that_may_be_spent(run_module: t.Any, zoho: t.Any, tmp_path: t.Any) -> None:
+    cache = tmp_path / "tokens.json"
+    zoho.add(reset_after_send())
+    first = run_module(module, args(cache))
+    assert first.failed and "may already be spent" in first["msg"]
+    second = run_module(module, args(cache))
+    assert second.failed and f"records that this grant code was sent to {EU}" in second["msg"]
+    assert len(zoho.calls) == 1
+    assert CODE not in first.stdout + second.stdout and SECRET not in first.stdout + second.stdout
+
+
+def test_refused_code(run_module: t.Any, zoho: t.Any, tmp_path: t.Any) -> None:
+    zoho.add(json_response({"error": "invalid_code"}))
+    result = run_module(module, args(tmp_path / "tokens.json"))
+    assert result.failed and result["error_code"] == "invalid_code"
+    assert "Zoho rejected the grant code" in result["msg"]
+
+
+def test_negative_min_ttl(run_module: t.Any, zoho: t.Any, tmp_path: t.Any) -> None:
+    result = run_module(module, args(tmp_path / "tokens.json", min_ttl=-1))
+    assert result.failed and "min_ttl" in result["msg"]
+    assert zoho.calls == []
+    assert os.listdir(tmp_path) == []
+
+
+def test_missing_client_secret(run_module: t.Any, zoho: t.Any, tmp_path: t.Any) -> None:
+    result = run_module(module, args(tmp_path / "tokens.json", client_secret=None))
+    assert result.failed and "ZOHO_THRIVE_CLIENT_SECRET" in result["msg"]
+    assert zoho.calls == []
+
+
+def test_bad_code_is_refused_before_sending(run_module: t.Any, zoho: t.Any, tmp_path: t.Any) -> None:
+    result = run_module(module, args(tmp_path / "tokens.json", code="1000.two words"))
+    assert result.failed and "grant code contains whitespace" in result["msg"]
+    assert zoho.calls == []
+
+
+def test_corrupt_cache_is_a_message(run_module: t.Any, zoho: t.Any, tmp_path: t.Any) -> None:
+    cache = tmp_path / "tokens.json"
+    cache.write_text("{not json")
+    result = run_module(module, args(cache))
+    assert result.failed and str(cache) in result["msg"] and "not a valid zohothrive.oauth token cache" in result["msg"]
+    assert cache.read_text() == "{not json"
+    assert zoho.calls == []
+
+
+def test_validate_certs_false_warns_once(run_module: t.Any, zoho: t.Any, tmp_path: t.Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """ansible-core 2.19+ folds identical warnings into one; 2.17 and 2.18 (supported) print each call."""
+    warned: list[str] = []
+    real_warn = basic.AnsibleModule.warn
+
+    def recording_warn(self: t.Any, warning: str, *rest: t.Any, **kwargs: t.Any) -> None:
+        warned.append(warning)
+        real_warn(self, warning, *rest, **kwargs)
+
+    monkeypatch.setattr(basic.AnsibleModule, "warn", recording_warn)
+    zoho.add(exchanged())
+    result = run_module(module, args(tmp_path / "tokens.json", validate_certs=False))
+    assert result["exchanged"] is True
+    assert len([w for w in result.warning_messages if w.startswith("validate_certs is false")]) == 1
+    assert len([w for w in warned if w.startswith("validate_certs is false")]) == 1
