@@ -1,0 +1,254 @@
+#!/usr/bin/python
+# Copyright (c) zohothrive.oauth contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: zoho_thrive_credentials
+short_description: Ensure Zoho Thrive credentials for a grant code, exchanging at most once and refreshing only when needed
+version_added: 0.1.0
+description:
+  - The controller-side step of the C(zohothrive.oauth.thrive_tokens) role, usable on its own. It returns a refresh token
+    issued from O(code) and, unless O(access_token_needed=false), an access token valid for at least O(min_ttl) seconds.
+  - It looks in this order, and calls Zoho only when it must. First O(token_cache), which records every code it exchanged
+    (keyed by the code's SHA-256 fingerprint). Then O(candidates), tokens already deployed elsewhere, such as the config
+    files of the hosts; candidates issued from the same code are adopted into the cache, so a controller that lost its
+    cache (a fresh CI runner) never exchanges a code whose tokens are already deployed. Only then, with
+    O(allow_exchange=true), the code is exchanged, once.
+  - Without O(code), the cache's current code for this client and accounts server is used, else the code the candidates
+    agree on.
+  - The decision and any call to Zoho happen under the cache's exclusive lock, so concurrent runs call Zoho once.
+  - 'B(The result holds tokens.) Set C(no_log: true) on tasks that register it.'
+author:
+  - Zoho Thrive OAuth maintainers (@zohothrive)
+extends_documentation_fragment:
+  - zohothrive.oauth.connection
+  - zohothrive.oauth.connection.action_group
+  - zohothrive.oauth.attributes
+attributes:
+  check_mode:
+    support: full
+    details:
+      - Check mode sends nothing and writes nothing. It predicts RV(exchanged) and RV(refreshed); tokens that would be
+        minted are not returned.
+  diff_mode:
+    support: none
+options:
+  code:
+    description:
+      - The grant code (usually a self-client code from Ansible Vault). Surrounding whitespace is removed.
+      - Needed only until tokens exist for it in O(token_cache) or O(candidates).
+    type: str
+  token_cache:
+    description:
+      - Path of the JSON token cache on the host that runs the module (the controller). See
+        M(zohothrive.oauth.zoho_thrive_token_exchange) for its properties.
+    type: path
+    required: true
+  candidates:
+    description:
+      - Tokens already deployed elsewhere, for example read from the hosts' config files by M(zohothrive.oauth.zoho_thrive_config).
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      code_fingerprint:
+        description: SHA-256 hex digest of the code the tokens were issued from.
+        type: str
+      refresh_token:
+        description: The refresh token.
+        type: str
+      access_token:
+        description: The access token.
+        type: str
+      expires_at:
+        description:
+          - When O(candidates[].access_token) expires, in seconds since the epoch (an integer or a string of digits;
+            anything else counts as unknown).
+        type: raw
+      api_domain:
+        description: The API domain of the tokens.
+        type: str
+  allow_exchange:
+    description:
+      - Whether the code may be exchanged when neither the cache nor the candidates hold tokens for it.
+      - With V(false) the module sends nothing in that case and returns RV(found=false).
+    type: bool
+    default: true
+  access_token_needed:
+    description:
+      - Whether an access token valid for O(min_ttl) seconds is needed. With V(false) nothing is refreshed.
+    type: bool
+    default: true
+  min_ttl:
+    description:
+      - Minimum number of seconds the returned access token must stay valid.
+    type: int
+    default: 300
+  track_replaced:
+    description:
+      - Keep the refresh tokens that this code replaces (the previous code's, and candidates issued from other codes) in
+        O(token_cache) until they are revoked, and return them in RV(previous_refresh_tokens) on every run.
+      - M(zohothrive.oauth.zoho_thrive_revoke) with the same O(token_cache) removes a revoked token from that list.
+    type: bool
+    default: false
+notes:
+  - O(client_id) and O(client_secret) are required, directly, through C(module_defaults) or through the environment.
+seealso:
+  - module: zohothrive.oauth.zoho_thrive_token_exchange
+  - module: zohothrive.oauth.zoho_thrive_refresh
+  - module: zohothrive.oauth.zoho_thrive_config
+"""
+
+EXAMPLES = r"""
+- name: Credentials for the vaulted code, exchanged at most once
+  zohothrive.oauth.zoho_thrive_credentials:
+    client_id: "{{ vault_zoho_client_id }}"
+    client_secret: "{{ vault_zoho_client_secret }}"
+    data_center: eu
+    code: "{{ vault_zoho_grant_code }}"
+    token_cache: "{{ lookup('ansible.builtin.env', 'HOME') }}/.zohothrive/tokens.json"
+  delegate_to: localhost
+  run_once: true
+  no_log: true
+  register: zoho_credentials
+"""
+
+RETURN = r"""
+found:
+  description: Whether credentials are known. False only with O(allow_exchange=false) when nothing is known.
+  returned: always
+  type: bool
+exchanged:
+  description: Whether the code was (or, in check mode, would be) exchanged.
+  returned: always
+  type: bool
+refreshed:
+  description: Whether a new access token was (or, in check mode, would be) minted.
+  returned: always
+  type: bool
+source:
+  description: Where the refresh token came from.
+  returned: always
+  type: str
+  choices: [cache, candidates, zoho, none]
+code_fingerprint:
+  description: SHA-256 hex digest of the code the tokens belong to (or would belong to).
+  returned: when known
+  type: str
+refresh_token:
+  description: The refresh token.
+  returned: when RV(found), unless a check-mode run predicts an exchange
+  type: str
+access_token:
+  description: An access token valid for at least O(min_ttl) seconds.
+  returned: when RV(found) and O(access_token_needed), unless a check-mode run predicts a mint
+  type: str
+expires_at:
+  description: When RV(access_token) expires, in integer seconds since the epoch (UTC).
+  returned: with RV(access_token)
+  type: int
+expires_in:
+  description: Seconds until RV(access_token) expires.
+  returned: with RV(access_token)
+  type: int
+api_domain:
+  description: Base URL of Zoho's APIs for the user's data center.
+  returned: when known
+  type: str
+accounts_url:
+  description: The accounts server used.
+  returned: always
+  type: str
+previous_refresh_tokens:
+  description:
+    - Refresh tokens issued from earlier codes that this code replaces and that are not revoked yet. Revoke them once every
+      consumer has the new refresh token.
+  returned: always, empty unless O(track_replaced=true)
+  type: list
+  elements: str
+"""
+
+import typing as t
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.zohothrive.oauth.plugins.module_utils._authorization import clean_secret
+from ansible_collections.zohothrive.oauth.plugins.module_utils._errors import ZohoInputError, ZohoOAuthError
+from ansible_collections.zohothrive.oauth.plugins.module_utils._flows import Candidate, Credentials, ensure_credentials
+from ansible_collections.zohothrive.oauth.plugins.module_utils._module import argument_spec, client_from_params, exit_revealing, require_options
+from ansible_collections.zohothrive.oauth.plugins.module_utils._token_store import TokenCache
+
+CANDIDATE_OPTIONS = {
+    "code_fingerprint": {"type": "str"},
+    "refresh_token": {"type": "str", "no_log": True},
+    "access_token": {"type": "str", "no_log": True},
+    "expires_at": {"type": "raw"},
+    "api_domain": {"type": "str"},
+}
+
+
+def credentials(module: AnsibleModule) -> tuple[Credentials, str]:
+    """Return the outcome and the accounts server used."""
+    params = module.params
+    require_options(module, "client_id", "client_secret")
+    if params["min_ttl"] < 0:
+        raise ZohoInputError(f"min_ttl must be zero or a positive number of seconds, not {params['min_ttl']}.")
+    code = clean_secret(params["code"], "grant code") if params["code"] is not None else None
+    client = client_from_params(module)
+    outcome = ensure_credentials(
+        client,
+        TokenCache(params["token_cache"]),
+        code=code,
+        candidates=[Candidate.from_mapping(c) for c in params["candidates"] or []],
+        allow_exchange=params["allow_exchange"],
+        min_ttl=params["min_ttl"] if params["access_token_needed"] else None,
+        check_mode=module.check_mode,
+        track_replaced=params["track_replaced"],
+    )
+    return outcome, client.accounts_url
+
+
+def main() -> None:
+    module = AnsibleModule(
+        argument_spec=argument_spec(
+            code={"type": "str", "no_log": True},
+            token_cache={"type": "path", "required": True},
+            candidates={"type": "list", "elements": "dict", "default": [], "options": CANDIDATE_OPTIONS},
+            allow_exchange={"type": "bool", "default": True},
+            access_token_needed={"type": "bool", "default": True},
+            min_ttl={"type": "int", "default": 300},
+            track_replaced={"type": "bool", "default": False},
+        ),
+        supports_check_mode=True,
+    )
+    try:
+        outcome, accounts_url = credentials(module)
+    except ZohoOAuthError as exc:
+        module.fail_json(**exc.fail_kwargs())
+    result: dict[str, t.Any] = {
+        "changed": outcome.changed,
+        "found": outcome.found,
+        "exchanged": outcome.exchanged,
+        "refreshed": outcome.refreshed,
+        "source": outcome.source,
+        "accounts_url": accounts_url,
+        "previous_refresh_tokens": outcome.previous_refresh_tokens,
+    }
+    if outcome.code_fingerprint:
+        result["code_fingerprint"] = outcome.code_fingerprint
+    tokens = outcome.tokens
+    if tokens is not None:
+        result.update({key: value for key, value in tokens.as_dict().items() if value not in (None, "")})
+        if not result.get("access_token") or not module.params["access_token_needed"]:
+            for key in ("access_token", "expires_at", "expires_in", "token_type", "scope"):
+                result.pop(key, None)
+    # Tokens may equal no_log inputs (adopted candidates); return them usable, not masked.
+    reveal = [tokens.access_token, tokens.refresh_token] if tokens is not None else []
+    exit_revealing(module, result, reveal=reveal + outcome.previous_refresh_tokens)
+
+
+if __name__ == "__main__":
+    main()
