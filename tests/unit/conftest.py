@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import json
+import os
 import typing as t
 
 import pytest
@@ -31,6 +32,16 @@ except ImportError:  # ansible-core before 2.19
     patch_module_args = None
 
 ENV_VARS = ("ZOHO_THRIVE_CLIENT_ID", "ZOHO_THRIVE_CLIENT_SECRET", "ZOHO_THRIVE_DATA_CENTER", "ZOHO_THRIVE_ACCOUNTS_URL")
+
+
+@pytest.fixture
+def umask_000() -> t.Iterator[None]:
+    """Run a test under umask 000, where a careless create would be world-writable."""
+    old = os.umask(0)
+    try:
+        yield
+    finally:
+        os.umask(old)
 
 
 @pytest.fixture(autouse=True)

@@ -52,15 +52,6 @@ def sh_value(directory: t.Any, name: str, key: str) -> str:
     return result.stdout
 
 
-@pytest.fixture
-def umask_000() -> t.Iterator[None]:
-    old = os.umask(0)
-    try:
-        yield
-    finally:
-        os.umask(old)
-
-
 # -- shared rules -------------------------------------------------------------------------------
 
 

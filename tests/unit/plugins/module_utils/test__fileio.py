@@ -29,15 +29,6 @@ def listing(directory: t.Any) -> list[str]:
     return sorted(os.listdir(directory))
 
 
-@pytest.fixture
-def umask_000() -> t.Iterator[None]:
-    old = os.umask(0)
-    try:
-        yield
-    finally:
-        os.umask(old)
-
-
 # -- atomic_write -----------------------------------------------------------------------------
 
 

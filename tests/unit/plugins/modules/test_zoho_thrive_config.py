@@ -50,15 +50,6 @@ def args(path: t.Any, **extra: t.Any) -> dict[str, t.Any]:
     return base
 
 
-@pytest.fixture
-def umask_000() -> t.Iterator[None]:
-    old = os.umask(0)
-    try:
-        yield
-    finally:
-        os.umask(old)
-
-
 needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="changing the owner of a file needs root")
 
 
