@@ -26,6 +26,9 @@ TOOLS    := $(ROOT)/tests/tools
 
 REQUIREMENTS := tests/requirements-dev.txt tests/constraints-dev.txt
 VENV_STAMP   := $(VENV)/.zt-installed
+# Second leg: the oldest supported ansible-core (2.17) on Python 3.11, for tests/system.
+COMPAT_VENV  := $(ROOT)/.venv-compat
+COMPAT_STAMP := $(COMPAT_VENV)/.zt-installed
 
 # Paths for the scripts in tests/tools (see tests/tools/lib.bash).
 export ZT_ROOT     := $(ROOT)
@@ -38,8 +41,8 @@ export ANSIBLE_COLLECTIONS_PATH := $(BUILD)
 
 SUITE := $(TOOLS)/suite
 
-.PHONY: help venv pybin collection lint sanity units integration system emulator-selftest \
-        molecule test demo lock clean
+.PHONY: help venv compat-venv pybin collection lint sanity units integration system system-compat \
+        emulator-selftest molecule test demo lock clean
 
 help: ## list the targets
 	@grep -E '^[a-z][a-z-]*:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -55,6 +58,15 @@ ifneq ($(shell $(VENV)/bin/python -c 'print("ok")' 2>/dev/null),ok)
 endif
 $(VENV_STAMP): $(REQUIREMENTS)
 	$(TOOLS)/make-venv $(VENV) tests/requirements-dev.txt
+	touch $@
+
+compat-venv: $(COMPAT_STAMP) ## .venv-compat: ansible-core 2.17 on Python 3.11 (tests/requirements-compat.txt)
+
+ifneq ($(shell $(COMPAT_VENV)/bin/python -c 'print("ok")' 2>/dev/null),ok)
+.PHONY: $(COMPAT_STAMP)
+endif
+$(COMPAT_STAMP): tests/requirements-compat.txt
+	$(TOOLS)/make-venv $(COMPAT_VENV) tests/requirements-compat.txt 3.11
 	touch $@
 
 pybin: ## .build/pybin: python3.9 ... python3.13 links to real interpreters, for ansible-test
@@ -86,10 +98,13 @@ emulator-selftest: venv collection ## the emulator's own tests (tests/emulator/t
 system: venv collection ## end-to-end pytest suite in tests/system
 	$(SUITE) system $(TOOLS)/run-pytest tests/system
 
+system-compat: venv compat-venv collection ## tests/system again on ansible-core 2.17 (the oldest supported), Python 3.11
+	ZT_VENV=$(COMPAT_VENV) $(SUITE) system-compat $(TOOLS)/run-pytest tests/system
+
 molecule: venv collection ## molecule test --all (scenarios in extensions/molecule)
 	$(SUITE) molecule $(TOOLS)/run-molecule
 
-TEST_SUITES := lint sanity units emulator-selftest integration system molecule
+TEST_SUITES := lint sanity units emulator-selftest integration system system-compat molecule
 
 test: ## venv, then every suite in order; stops at the first failure
 	MAKE="$(MAKE)" $(TOOLS)/run-all $(TEST_SUITES)
@@ -97,6 +112,6 @@ test: ## venv, then every suite in order; stops at the first failure
 demo: venv collection ## run tests/demo/run_demo.py against the emulator
 	$(VENV)/bin/python tests/demo/run_demo.py
 
-clean: ## stop a leftover emulator, remove .build and .venv
+clean: ## stop a leftover emulator, remove .build, .venv and .venv-compat
 	-[[ ! -x $(VENV)/bin/python ]] || $(VENV)/bin/python tests/emulator/zoho_accounts_emulator.py stop --state-dir $(BUILD)/emulator-integration
-	rm -rf $(BUILD) $(VENV)
+	rm -rf $(BUILD) $(VENV) $(COMPAT_VENV)

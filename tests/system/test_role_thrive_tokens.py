@@ -318,3 +318,21 @@ def test_failures_show_the_real_message_and_no_secret(site: Site) -> None:
     for secret in (code, "ZSEC_wrong_but_secret", site.emulator.client_secret):
         assert secret not in run.output
     assert site.emulator.state()["exchanges"] == 0
+
+
+def test_concurrent_runs_on_one_controller_exchange_once(fresh_emulator: Emulator, ansible_playbook, tmp_path: Path) -> None:
+    """Two playbook runs at the same time, same code, same token cache: the lock lets one exchange."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    sites = [Site(tmp_path / f"site{n}", fresh_emulator, ansible_playbook, ["json", "env"]) for n in (1, 2)]
+    code = sites[0].new_code()
+    for other in sites[1:]:
+        other.cache = sites[0].cache
+        other.vars.update(thrive_tokens_grant_code=code, thrive_tokens_token_cache=str(sites[0].cache))
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        runs = list(pool.map(lambda s: s.run(), sites))
+    for run in runs:
+        assert_ok(run)
+    assert fresh_emulator.state()["exchanges"] == 1
+    assert fresh_emulator.state()["token_requests"] == 1
+    assert len({s.read(host)["refresh_token"] for s in sites for host in s.hosts}) == 1

@@ -63,12 +63,15 @@ PLAYBOOK = """
         client_secret: "{{ zoho_client_secret }}-but-wrong"
       ignore_errors: true
 
+    # GHSA-h653-95qw-h2mp: an invalid option must not expose the values of the valid no_log
+    # options. (A secret put into an unknown option cannot be known as secret by anyone.)
     - name: An invalid extra option next to secrets (fails in argument validation)
       zohothrive.oauth.zoho_thrive_refresh:
         refresh_token: "{{ grant.refresh_token }}"
         access_token: "{{ fresh.access_token | default(grant.refresh_token) }}"
         expires_at: "{{ fresh.expires_at | default(0) }}"
-        not_an_option: "{{ zoho_code }}"
+        client_secret: "{{ zoho_client_secret }}"
+        not_an_option: harmless
       ignore_errors: true
 
     - name: A code of the wrong type (fails in argument validation)
