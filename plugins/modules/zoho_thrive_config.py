@@ -91,6 +91,13 @@ options:
       - Key names whose current values O(state=read) returns. Required with O(state=read).
     type: list
     elements: str
+  read_aliases:
+    description:
+      - Names to return the values of O(read_keys) under in RV(current_values), in the same order, for example the
+        logical names C(refresh_token) and C(access_token) for the keys C(ZOHO_THRIVE_REFRESH_TOKEN) and
+        C(ZOHO_THRIVE_ACCESS_TOKEN) of an env file. Defaults to O(read_keys) themselves.
+    type: list
+    elements: str
   mode:
     description:
       - Permissions of the file, as an octal string such as V('0640') (quote it in YAML) or an integer.
@@ -198,7 +205,8 @@ exists:
   type: bool
 current_values:
   description:
-    - The current value of each of O(read_keys) as a string, V(null) when the file does not hold it. Secret.
+    - The current value of each of O(read_keys) as a string, V(null) when the file does not hold it, keyed by the key
+      name or its O(read_aliases) entry. Secret.
     - Named so because C(values) cannot be reached with dot notation in Jinja.
   returned: O(state=read)
   type: dict
@@ -341,13 +349,17 @@ def present(module: AnsibleModule, path: str) -> dict[str, t.Any]:
 def read(module: AnsibleModule, path: str) -> dict[str, t.Any]:
     params = module.params
     keys = check_keys(params["read_keys"], params["format"], path=path)
+    aliases = params["read_aliases"] or keys
+    if len(aliases) != len(keys) or len(set(aliases)) != len(aliases):
+        raise ConfigFileError(f"read_aliases must name each of the {len(keys)} read_keys once, in the same order.")
     text = read_text(path)
     values = parse_values(text, params["format"], keys, section=params["ini_section"], path=path)
+    named = {alias: values[key] for alias, key in zip(aliases, keys)}
     return {
         "changed": False,
         "exists": text is not None,
-        "current_values": values,
-        "fingerprints": {key: fingerprint(value) for key, value in values.items()},
+        "current_values": named,
+        "fingerprints": {alias: fingerprint(value) for alias, value in named.items()},
     }
 
 
@@ -374,6 +386,7 @@ def main() -> None:
             "state": {"type": "str", "choices": ["present", "read"], "default": "present"},
             "values": {"type": "dict", "no_log": True},
             "read_keys": {"type": "list", "elements": "str", "no_log": False},
+            "read_aliases": {"type": "list", "elements": "str"},
             "mode": {"type": "raw", "default": "0600"},
             "owner": {"type": "str"},
             "group": {"type": "str"},

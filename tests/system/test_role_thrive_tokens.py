@@ -336,3 +336,20 @@ def test_concurrent_runs_on_one_controller_exchange_once(fresh_emulator: Emulato
     assert fresh_emulator.state()["exchanges"] == 1
     assert fresh_emulator.state()["token_requests"] == 1
     assert len({s.read(host)["refresh_token"] for s in sites for host in s.hosts}) == 1
+
+
+def test_serial_run_finds_the_tokens_on_hosts_of_later_batches(fresh_emulator: Emulator, ansible_playbook, tmp_path: Path) -> None:
+    """Ephemeral controller, serial batches, and only hosts outside the first batch still hold the tokens."""
+    site = Site(tmp_path / "site", fresh_emulator, ansible_playbook, ["json", "ini", "env", "json"])
+    site.new_code()
+    assert_ok(site.run())
+    site.cache.unlink()
+    for host in site.hosts[:2]:
+        site.config(host).unlink()  # the first batch's hosts lost their files
+    site.serial = "serial: 2"
+    again = site.run()
+    assert_ok(again)
+    assert fresh_emulator.state()["exchanges"] == 1  # adopted from app3/app4, not exchanged again
+    assert fresh_emulator.state()["token_requests"] == 1
+    assert changed_hosts(again) == set(site.hosts[:2])
+    assert len({site.read(host)["refresh_token"] for host in site.hosts}) == 1

@@ -351,6 +351,24 @@ def test_read_returns_current_values_and_fingerprints(run_module: t.Any, tmp_pat
     assert listing(tmp_path) == ["app.env"]
 
 
+def test_read_returns_values_under_their_aliases(run_module: t.Any, tmp_path: t.Any) -> None:
+    target = tmp_path / "app.env"
+    target.write_text(f"ZOHO_THRIVE_REFRESH_TOKEN={RT}\n")
+    args = {"path": str(target), "format": "env", "state": "read", "read_keys": ["ZOHO_THRIVE_REFRESH_TOKEN", "ZOHO_THRIVE_ACCESS_TOKEN"]}
+    result = run_module(module, dict(args, read_aliases=["refresh_token", "access_token"]))
+    assert result["current_values"] == {"refresh_token": RT, "access_token": None}
+    assert result["fingerprints"] == {"refresh_token": sha(RT), "access_token": None}
+
+
+@pytest.mark.parametrize("aliases", [["only_one"], ["same", "same"]])
+def test_read_aliases_must_match_the_keys_one_to_one(run_module: t.Any, tmp_path: t.Any, aliases: list[str]) -> None:
+    target = tmp_path / "app.env"
+    target.write_text(f"A={RT}\n")
+    result = run_module(module, {"path": str(target), "format": "env", "state": "read", "read_keys": ["A", "B"], "read_aliases": aliases})
+    assert result.failed and "read_aliases must name each of the 2 read_keys once" in result["msg"]
+    assert RT not in result["msg"]
+
+
 def test_read_of_a_missing_file(run_module: t.Any, tmp_path: t.Any) -> None:
     result = run_module(module, {"path": str(tmp_path / "none.yml"), "format": "yaml", "state": "read", "read_keys": ["a"]}, check_mode=True)
     assert result["changed"] is False and result["exists"] is False
