@@ -353,3 +353,19 @@ def test_serial_run_finds_the_tokens_on_hosts_of_later_batches(fresh_emulator: E
     assert fresh_emulator.state()["token_requests"] == 1
     assert changed_hosts(again) == set(site.hosts[:2])
     assert len({site.read(host)["refresh_token"] for host in site.hosts}) == 1
+
+
+def test_data_center_without_accounts_url_in_check_mode(site: Site) -> None:
+    """The usual configuration (a data center, no accounts_url) on every supported ansible-core.
+
+    Check mode sends nothing, so no real Zoho server is contacted, yet the whole role runs with
+    an empty accounts_url and ca_path: they must reach the modules as "not set".
+    """
+    site.new_code()
+    del site.vars["thrive_tokens_accounts_url"]
+    del site.vars["thrive_tokens_ca_path"]
+    site.vars["thrive_tokens_data_center"] = "eu"
+    run = site.run("--check")
+    assert_ok(run)
+    assert changed_hosts(run) == set(site.hosts)
+    assert site.emulator.state()["token_requests"] == 0
