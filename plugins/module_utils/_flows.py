@@ -170,7 +170,7 @@ def ensure_access_token(
     if cache is None:
         if check_mode:
             return Outcome(True, None, SOURCE_NONE)
-        return Outcome(True, client.refresh(refresh_token), SOURCE_ZOHO)
+        return Outcome(True, _mint(client, None, refresh_token), SOURCE_ZOHO)
     if check_mode:
         cached = cache.load().access_token_for(refresh_token)
         return Outcome(False, cached, SOURCE_CACHE) if is_fresh(cached, min_ttl=min_ttl, now=time.time()) else Outcome(True, None, SOURCE_NONE)
@@ -178,9 +178,16 @@ def ensure_access_token(
         cached = cache.access_token_for(refresh_token)
         if is_fresh(cached, min_ttl=min_ttl, now=time.time()):
             return Outcome(False, cached, SOURCE_CACHE)  # another run (or fork) minted it meanwhile
-        tokens = client.refresh(refresh_token)
-        cache.remember_access_token(refresh_token, tokens)
+        tokens = _mint(client, cache, refresh_token)
     return Outcome(True, tokens, SOURCE_ZOHO)
+
+
+def _mint(client: ZohoOAuthClient, cache: TokenCache | None, refresh_token: str) -> TokenSet:
+    """One refresh at Zoho, stored in the cache (when there is one) before anything else can fail."""
+    minted = client.refresh(refresh_token)
+    if cache is not None:
+        cache.remember_access_token(refresh_token, minted)
+    return minted
 
 
 def ensure_credentials(
@@ -285,8 +292,7 @@ def _credentials(
             result.refreshed = result.changed = True
             tokens = replace(tokens, access_token="")
         else:
-            minted = client.refresh(tokens.refresh_token)
-            cache.remember_access_token(tokens.refresh_token, minted)
+            minted = _mint(client, cache, tokens.refresh_token)
             tokens = replace(minted, refresh_token=minted.refresh_token or tokens.refresh_token)
             result.refreshed = result.changed = True
     result.tokens = tokens
