@@ -20,6 +20,8 @@ managed key (nor any line of the file: parser messages that quote the file are n
 from __future__ import annotations
 
 import configparser
+import contextlib
+import errno
 import grp
 import hashlib
 import json
@@ -29,6 +31,16 @@ import re
 import stat
 import time
 import typing as t
+
+from ansible_collections.zohothrive.oauth.plugins.module_utils._fileio import (
+    O_CLOEXEC,
+    O_NOFOLLOW,
+    O_NONBLOCK,
+    FileIOError,
+    Location,
+    MissingDirectoryError,
+    open_location,
+)
 
 FORMATS = ("json", "yaml", "ini", "env")
 DEFAULT_SECTION = "zoho_thrive"
@@ -550,36 +562,129 @@ def read_managed(path: str, fmt: str, keys: t.Iterable[str], *, section: str = D
 
 
 # -- files --------------------------------------------------------------------------------------
+#
+# Target hosts are not trusted: every function below works on a Location (a directory opened by
+# _fileio.open_location, which refuses links and untrusted directories) and opens files relative
+# to it with O_NOFOLLOW, so a link planted as the file, the lock, a backup or a temporary file is
+# refused, never followed. A plain path is accepted too, for callers that own the directory: it is
+# opened the same way, without following a final link.
+
+Target = t.Union[str, Location]
 
 
-def file_stat(path: str) -> os.stat_result | None:
-    """``os.stat`` of an existing regular file (symbolic links followed), None when there is none."""
+@contextlib.contextmanager
+def _located(target: Target) -> t.Iterator[Location | None]:
+    """The target as a Location; None when a directory on the way does not exist."""
+    if isinstance(target, Location):
+        yield target
+        return
     try:
-        result = os.stat(path)
-    except FileNotFoundError:
-        return None
-    except OSError as exc:
-        raise ConfigFileError(f"Cannot inspect {path}: {exc.strerror or exc}. Run the task with become if the file belongs to another user.") from None
-    if not stat.S_ISREG(result.st_mode):
-        raise ConfigFileError(f"{path} exists but is not a regular file; give the path of the config file itself.")
-    return result
+        location = open_location(target)
+    except MissingDirectoryError:
+        yield None
+        return
+    except FileIOError as exc:
+        raise ConfigFileError(str(exc)) from None
+    with location:
+        yield location
 
 
-def read_text(path: str) -> str | None:
-    """The file's text (UTF-8), or None when it does not exist."""
-    if file_stat(path) is None:
-        return None
+def _link_refused(location: Location) -> ConfigFileError:
+    return ConfigFileError(f"{location.path} is a symbolic link; it is not followed. Point the task at the real file.")
+
+
+def file_stat(target: Target) -> os.stat_result | None:
+    """``lstat`` of an existing regular file, None when there is none. A link or an untrusted entry is refused."""
+    with _located(target) as location:
+        if location is None:
+            return None
+        try:
+            result = os.stat(location.name, dir_fd=location.dir_fd, follow_symlinks=False)
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise ConfigFileError(
+                f"Cannot inspect {location.path}: {exc.strerror or exc}. Run the task with become if the file belongs to another user."
+            ) from None
+        if stat.S_ISLNK(result.st_mode):
+            raise _link_refused(location)
+        _check_regular(location, result)
+        return result
+
+
+def read_file(target: Target) -> tuple[str | None, os.stat_result | None]:
+    """The file's text (UTF-8) and the ``fstat`` of the descriptor it was read from; ``(None, None)`` when it does not exist.
+
+    Opened with ``O_NOFOLLOW`` (a link is refused) and ``O_NONBLOCK`` (a FIFO cannot block), and
+    checked to be a regular file through the descriptor, so what is checked is what is read.
+    """
+    with _located(target) as location:
+        if location is None:
+            return None, None
+        try:
+            fd = os.open(location.name, os.O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, dir_fd=location.dir_fd)
+        except FileNotFoundError:
+            return None, None
+        except OSError as exc:
+            if exc.errno in (errno.ELOOP, errno.EMLINK):
+                raise _link_refused(location) from None
+            raise ConfigFileError(
+                f"Cannot read {location.path}: {exc.strerror or exc}. Run the task with become if the file belongs to another user."
+            ) from None
+        try:
+            result = os.fstat(fd)
+            _check_regular(location, result)
+        except BaseException:
+            os.close(fd)
+            raise
+        with os.fdopen(fd, "rb") as handle:
+            try:
+                data = handle.read()
+            except OSError as exc:
+                raise ConfigFileError(f"Cannot read {location.path}: {exc.strerror or exc}.") from None
     try:
-        with open(path, "rb") as handle:
-            data = handle.read()
-    except FileNotFoundError:
-        return None
-    except OSError as exc:
-        raise ConfigFileError(f"Cannot read {path}: {exc.strerror or exc}. Run the task with become if the file belongs to another user.") from None
-    try:
-        return data.decode("utf-8")
+        return data.decode("utf-8"), result
     except UnicodeDecodeError:
-        raise ConfigFileError(f"{path} is not UTF-8 text; convert it to UTF-8 first. It was not changed.") from None
+        raise ConfigFileError(f"{location.path} is not UTF-8 text; convert it to UTF-8 first. It was not changed.") from None
+
+
+def read_text(target: Target) -> str | None:
+    """The file's text (UTF-8), or None when it does not exist (see :func:`read_file`)."""
+    return read_file(target)[0]
+
+
+def set_attributes(location: Location, expected: os.stat_result, *, mode: int, uid: int = -1, gid: int = -1) -> None:
+    """Change the owner, group and mode of the existing file through its descriptor (``fchown``, ``fchmod``).
+
+    The file is opened with ``O_NOFOLLOW`` and must still be the one that was read (``expected``).
+    """
+    try:
+        fd = os.open(location.name, os.O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, dir_fd=location.dir_fd)
+    except OSError as exc:
+        if exc.errno in (errno.ELOOP, errno.EMLINK):
+            raise _link_refused(location) from None
+        raise ConfigFileError(f"Cannot set the mode, owner or group of {location.path}: {exc.strerror or exc}.") from None
+    try:
+        current = os.fstat(fd)
+        if (current.st_dev, current.st_ino) != (expected.st_dev, expected.st_ino):
+            raise ConfigFileError(f"{location.path} was replaced while this task ran; run it again.")
+        _check_regular(location, current)
+        if uid != -1 or gid != -1:
+            os.fchown(fd, uid, gid)
+        os.fchmod(fd, mode)
+    except OSError as exc:
+        raise ConfigFileError(f"Cannot set the mode, owner or group of {location.path}: {exc.strerror or exc}.") from None
+    finally:
+        os.close(fd)
+
+
+def _check_regular(location: Location, result: os.stat_result) -> None:
+    if not stat.S_ISREG(result.st_mode):
+        raise ConfigFileError(f"{location.path} exists but is not a regular file; give the path of the config file itself.")
+    try:
+        location.check(result)
+    except FileIOError as exc:
+        raise ConfigFileError(str(exc)) from None
 
 
 def parse_mode(mode: t.Any) -> int:
@@ -622,7 +727,12 @@ def resolve_gid(group: str | None) -> int:
 def lock_path(path: str) -> str:
     """The lock file that serialises writers of ``path``: a hidden file next to it."""
     directory, name = os.path.split(path)
-    return os.path.join(directory, f".{name}.lock")
+    return os.path.join(directory, lock_name(name))
+
+
+def lock_name(name: str) -> str:
+    """The name of the lock file of the file ``name``, in the same directory."""
+    return f".{name}.lock"
 
 
 def backup_stamp() -> str:
@@ -634,54 +744,63 @@ def _backup_pattern(path: str) -> re.Pattern[str]:
     return re.compile(re.escape(os.path.basename(path)) + r"\.(\d{8}T\d{6})(?:-(\d+))?\.bak")
 
 
-def list_backups(path: str) -> list[str]:
-    """Backups of ``path`` made by :func:`write_backup`, oldest first."""
-    directory = os.path.dirname(path) or "."
-    pattern = _backup_pattern(path)
-    found = []
-    for name in os.listdir(directory):
-        match = pattern.fullmatch(name)
-        if match:
-            found.append((match.group(1), int(match.group(2) or 0), os.path.join(directory, name)))
-    return [entry[2] for entry in sorted(found)]
+def list_backups(target: Target) -> list[str]:
+    """Backups of the file made by :func:`write_backup`, oldest first (paths)."""
+    with _located(target) as location:
+        if location is None:
+            return []
+        pattern = _backup_pattern(location.name)
+        found = []
+        for name in os.listdir(location.dir_fd):
+            match = pattern.fullmatch(name)
+            if match:
+                found.append((match.group(1), int(match.group(2) or 0), os.path.join(location.directory, name)))
+        return [entry[2] for entry in sorted(found)]
 
 
-def write_backup(path: str, data: bytes, *, keep: int = BACKUPS_KEPT, stamp: str | None = None) -> str:
+def write_backup(target: Target, data: bytes, *, keep: int = BACKUPS_KEPT, stamp: str | None = None) -> str:
     """Save ``data`` (the file's previous content) as ``<path>.<stamp>.bak``, mode 0600; keep the ``keep`` newest.
 
-    A second backup within the same second gets ``-1``, ``-2``... after the stamp.
+    A second backup within the same second gets ``-1``, ``-2``... after the stamp. Created with
+    ``O_CREAT | O_EXCL | O_NOFOLLOW`` in the file's directory, so a planted name is skipped,
+    never followed; old backups are removed by name in that directory.
     """
     stamp = stamp or backup_stamp()
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
-    number = 0
-    while True:
-        backup = f"{path}.{stamp}.bak" if number == 0 else f"{path}.{stamp}-{number}.bak"
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | O_NOFOLLOW | O_CLOEXEC
+    with _located(target) as location:
+        if location is None:
+            raise ConfigFileError(f"Cannot create a backup of {target}: its directory does not exist.")
+        path, dir_fd = location.path, location.dir_fd
+        number = 0
+        while True:
+            name = f"{location.name}.{stamp}.bak" if number == 0 else f"{location.name}.{stamp}-{number}.bak"
+            backup = os.path.join(location.directory, name)
+            try:
+                fd = os.open(name, flags, 0o600, dir_fd=dir_fd)
+                break
+            except FileExistsError:
+                number += 1
+            except OSError as exc:
+                raise ConfigFileError(f"Cannot create the backup {backup}: {exc.strerror or exc}. {path} was not changed.") from None
         try:
-            fd = os.open(backup, flags, 0o600)
-            break
-        except FileExistsError:
-            number += 1
+            with os.fdopen(fd, "wb") as handle:
+                os.fchmod(handle.fileno(), 0o600)
+                handle.write(data)
+                handle.flush()
+                os.fsync(handle.fileno())
         except OSError as exc:
-            raise ConfigFileError(f"Cannot create the backup {backup}: {exc.strerror or exc}. {path} was not changed.") from None
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            os.fchmod(handle.fileno(), 0o600)
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-    except OSError as exc:
-        os.unlink(backup)
-        raise ConfigFileError(f"Cannot write the backup {backup}: {exc.strerror or exc}. {path} was not changed.") from None
-    # The new backup always stays, even if a clock set back makes it sort before older ones.
-    older = [name for name in list_backups(path) if name != backup]
-    for old in older[: max(len(older) - keep + 1, 0)]:
-        try:
-            os.unlink(old)
-        except FileNotFoundError:
-            pass
-        except OSError as exc:
-            raise ConfigFileError(f"Cannot remove the old backup {old}: {exc.strerror or exc}.") from None
-    return backup
+            os.unlink(name, dir_fd=dir_fd)
+            raise ConfigFileError(f"Cannot write the backup {backup}: {exc.strerror or exc}. {path} was not changed.") from None
+        # The new backup always stays, even if a clock set back makes it sort before older ones.
+        older = [old for old in list_backups(location) if old != backup]
+        for old in older[: max(len(older) - keep + 1, 0)]:
+            try:
+                os.unlink(os.path.basename(old), dir_fd=dir_fd)
+            except FileNotFoundError:
+                pass
+            except OSError as exc:
+                raise ConfigFileError(f"Cannot remove the old backup {old}: {exc.strerror or exc}.") from None
+        return backup
 
 
 __all__ = (
@@ -700,13 +819,16 @@ __all__ = (
     "file_stat",
     "fingerprint",
     "list_backups",
+    "lock_name",
     "lock_path",
     "merge",
     "parse_mode",
     "parse_values",
+    "read_file",
     "read_managed",
     "read_text",
     "resolve_gid",
     "resolve_uid",
+    "set_attributes",
     "write_backup",
 )

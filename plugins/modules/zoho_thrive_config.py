@@ -42,10 +42,22 @@ attributes:
 options:
   path:
     description:
-      - The config file. A symbolic link is followed and the file it points to is updated.
-      - Its directory must exist.
+      - The config file. Its directory must exist.
+      - A symbolic link as the file itself is not followed unless O(follow=true); the task fails and names the link.
+        Links to directories on the way are followed.
+      - Every directory on the way must belong to root, to the user running the module or to O(owner), and must not
+        be writable by its group or by all users unless it has the sticky bit (like C(/tmp)); otherwise the task
+        fails, because whoever can write there could redirect the write to another file. See the notes.
     type: path
     required: true
+  follow:
+    description:
+      - Whether a symbolic link given as O(path) is followed, as in O(ansible.builtin.file#module:follow). The file it
+        points to is then read and replaced, and the link is kept.
+      - Even then the link is refused if it belongs to a user other than root and points at something that user does
+        not own, or if a directory on the way, of the link or of the file it points to, is not trusted (see O(path)).
+    type: bool
+    default: false
   format:
     description:
       - How the file is read and written.
@@ -110,6 +122,8 @@ options:
     description:
       - Name or numeric id of the user that should own the file.
       - If not set, a new file belongs to the user running the module and an existing file keeps its owner.
+      - Directories of this user on the way to the file are trusted (see O(path)); with O(state=read) that is all it
+        does.
     type: str
   group:
     description:
@@ -127,6 +141,15 @@ requirements:
   - PyYAML on the target host, only for O(format=yaml) (the C(python3-yaml) package on most distributions).
 notes:
   - Writers of one file take turns through a lock file C(.<name>.lock) next to it, which is left in place.
+  - The target host is not trusted. The module often runs as root (C(become)) in directories that other users own,
+    so it walks O(path) one directory at a time from C(/), like systemd-tmpfiles, and refuses a path that someone
+    other than root, the user running the module or O(owner) could have changed. Nothing owned by an unprivileged
+    user may lead to something owned by another user (a link or a hard link planted to make root change another
+    file), and in a sticky shared directory only entries of those trusted users are used. Check mode refuses the
+    same paths.
+  - The file, its lock file, backups and the temporary file are opened relative to the opened directory, with
+    C(O_NOFOLLOW) (a planted link is refused, never followed), created with C(O_EXCL), and owner and mode are set
+    through the open file, never by path.
   - Replacing an existing file keeps its owner and group unless O(owner) or O(group) say otherwise; that needs root
     when they differ from the user running the module. The new file gets the default SELinux context of its directory.
   - Inline comments on the line of a managed key in a YAML file are dropped when the value changes.
@@ -213,6 +236,7 @@ current_values:
   sample: {refresh_token: "1000.xxxx.yyyy"}
 """
 
+import contextlib
 import grp
 import os
 import pwd
@@ -226,20 +250,31 @@ from ansible_collections.zohothrive.oauth.plugins.module_utils._config_file impo
     ConfigFileError,
     check_keys,
     check_values,
-    file_stat,
     fingerprint,
-    lock_path,
+    lock_name,
     merge,
     parse_mode,
     parse_values,
-    read_text,
+    read_file,
     resolve_gid,
     resolve_uid,
+    set_attributes,
     write_backup,
 )
-from ansible_collections.zohothrive.oauth.plugins.module_utils._fileio import FileIOError, atomic_write, exclusive_lock
+from ansible_collections.zohothrive.oauth.plugins.module_utils._fileio import (
+    FileIOError,
+    Location,
+    MissingDirectoryError,
+    atomic_write_at,
+    exclusive_lock,
+    open_location,
+)
 
 LOCK_TIMEOUT = 120.0
+LINK_HINT = (
+    "Point path (thrive_tokens_config_path in the role thrive_tokens) at the real file, or set follow: true "
+    "(thrive_tokens_config_follow) if the link and its directories are trusted."
+)
 
 
 class Plan(t.NamedTuple):
@@ -250,16 +285,16 @@ class Plan(t.NamedTuple):
     attributes: dict[str, tuple[str, str]]  # mode/owner/group that differ: (now, wanted)
     uid: int  # for the replacement file; -1 leaves it to the system
     gid: int
+    stat: os.stat_result | None = None  # fstat of the file that was read, None if there was none
 
     @property
     def changed(self) -> bool:
         return self.before != self.after or bool(self.attributes)
 
 
-def make_plan(path: str, params: dict[str, t.Any], mode: int, uid: int, gid: int) -> Plan:
-    fmt, section = params["format"], params["ini_section"]
-    st = file_stat(path)
-    before = read_text(path) if st is not None else None
+def make_plan(location: Location, params: dict[str, t.Any], mode: int, uid: int, gid: int) -> Plan:
+    fmt, section, path = params["format"], params["ini_section"], location.path
+    before, st = read_file(location)  # opened without following links; st is the descriptor's fstat
     merged = merge(before, fmt, params["values"], section=section, path=path)
     current = parse_values(before, fmt, params["values"], section=section, path=path)
     attributes: dict[str, tuple[str, str]] = {}
@@ -273,24 +308,29 @@ def make_plan(path: str, params: dict[str, t.Any], mode: int, uid: int, gid: int
         # A replacement keeps the existing owner and group unless others are asked for.
         uid = st.st_uid if uid == -1 and st.st_uid != os.geteuid() else uid
         gid = st.st_gid if gid == -1 else gid
-    return Plan(before, merged.text, merged.changed_keys, current, attributes, uid, gid)
+    return Plan(before, merged.text, merged.changed_keys, current, attributes, uid, gid, st)
 
 
-def apply_plan(path: str, plan: Plan, mode: int, *, backup: bool) -> str | None:
-    """Write the planned change; return the backup file, if one was made."""
+def apply_plan(location: Location, plan: Plan, mode: int, *, backup: bool) -> str | None:
+    """Write the planned change; return the backup file, if one was made.
+
+    Everything happens relative to the open directory: the backup and the temporary file are
+    created with O_EXCL | O_NOFOLLOW, and owner and mode are set through file descriptors.
+    """
     backup_file = None
     if plan.before != plan.after:
         if backup and plan.before is not None:
-            backup_file = write_backup(path, plan.before.encode("utf-8"))
-        atomic_write(path, plan.after.encode("utf-8"), mode=mode, uid=plan.uid, gid=plan.gid)
+            backup_file = write_backup(location, plan.before.encode("utf-8"))
+        atomic_write_at(location.dir_fd, location.name, plan.after.encode("utf-8"), mode=mode, uid=plan.uid, gid=plan.gid, shown=location.path)
         return backup_file
-    try:
-        if "owner" in plan.attributes or "group" in plan.attributes:
-            os.chown(path, plan.uid if "owner" in plan.attributes else -1, plan.gid if "group" in plan.attributes else -1)
-        if "mode" in plan.attributes:
-            os.chmod(path, mode)
-    except OSError as exc:
-        raise ConfigFileError(f"Cannot set the mode, owner or group of {path}: {exc.strerror or exc}.") from None
+    if plan.attributes and plan.stat is not None:
+        set_attributes(
+            location,
+            plan.stat,
+            mode=mode,
+            uid=plan.uid if "owner" in plan.attributes else -1,
+            gid=plan.gid if "group" in plan.attributes else -1,
+        )
     return None
 
 
@@ -309,6 +349,15 @@ def diff(plan: Plan, values: dict[str, t.Any]) -> dict[str, str]:
     return {"before": "".join(before), "after": "".join(after)}
 
 
+def locate(params: dict[str, t.Any], uid: int) -> Location:
+    """Open the directory of ``path`` safely (see _fileio.open_location): links and untrusted directories are refused.
+
+    Trusted owners of directories: root, the user running the module and the file's owner.
+    Raises MissingDirectoryError when a directory on the way does not exist.
+    """
+    return open_location(params["path"], follow=params["follow"], trusted_uids=[uid], link_hint=LINK_HINT)
+
+
 def present(module: AnsibleModule, path: str) -> dict[str, t.Any]:
     params = module.params
     values = check_values(params["values"] or {}, params["format"], path=path)
@@ -316,22 +365,29 @@ def present(module: AnsibleModule, path: str) -> dict[str, t.Any]:
     if mode & 0o007:
         module.warn(f"mode {mode:04o} lets every user of the host access {path}, which holds secrets.")
     uid, gid = resolve_uid(params["owner"]), resolve_gid(params["group"])
-    directory = os.path.dirname(path)
-    if not os.path.isdir(directory):
+    try:
+        location: Location | None = locate(params, uid)
+    except MissingDirectoryError as exc:
         if not module.check_mode:
             raise ConfigFileError(
-                f"Cannot create {path}: the directory {directory} does not exist. Create it first, for example with ansible.builtin.file "
+                f"Cannot create {path}: the directory {exc.directory} does not exist. Create it first, for example with ansible.builtin.file "
                 "and state=directory."
-            )
-        module.warn(f"The directory {directory} does not exist; a real run fails unless an earlier task creates it.")
-        plan = Plan(None, "", list(values), dict.fromkeys(values), {}, uid, gid)
-    else:
-        plan = make_plan(path, dict(params, values=values), mode, uid, gid)
-    backup_file = None
-    if plan.changed and not module.check_mode:
-        with exclusive_lock(lock_path(path), timeout=LOCK_TIMEOUT):
-            plan = make_plan(path, dict(params, values=values), mode, uid, gid)  # another writer may have been first
-            backup_file = apply_plan(path, plan, mode, backup=params["backup"])
+            ) from None
+        module.warn(f"The directory {exc.directory} does not exist; a real run fails unless an earlier task creates it.")
+        location = None
+    with contextlib.ExitStack() as stack:
+        if location is None:
+            plan = Plan(None, "", list(values), dict.fromkeys(values), {}, uid, gid)
+        else:
+            stack.enter_context(location)
+            path = location.path
+            plan = make_plan(location, dict(params, values=values), mode, uid, gid)
+        backup_file = None
+        if plan.changed and not module.check_mode and location is not None:
+            lock = lock_name(location.name)
+            with exclusive_lock(lock, timeout=LOCK_TIMEOUT, dir_fd=location.dir_fd, shown=os.path.join(location.directory, lock)):
+                plan = make_plan(location, dict(params, values=values), mode, uid, gid)  # another writer may have been first
+                backup_file = apply_plan(location, plan, mode, backup=params["backup"])
     now_in_file = plan.current if module.check_mode else {key: str(value) for key, value in values.items()}
     result: dict[str, t.Any] = {
         "changed": plan.changed,
@@ -352,7 +408,12 @@ def read(module: AnsibleModule, path: str) -> dict[str, t.Any]:
     aliases = params["read_aliases"] or keys
     if len(aliases) != len(keys) or len(set(aliases)) != len(aliases):
         raise ConfigFileError(f"read_aliases must name each of the {len(keys)} read_keys once, in the same order.")
-    text = read_text(path)
+    try:
+        with locate(params, resolve_uid(params["owner"])) as location:
+            path = location.path
+            text = read_file(location)[0]
+    except MissingDirectoryError:
+        text = None
     values = parse_values(text, params["format"], keys, section=params["ini_section"], path=path)
     named = {alias: values[key] for alias, key in zip(aliases, keys)}
     return {
@@ -391,11 +452,12 @@ def main() -> None:
             "owner": {"type": "str"},
             "group": {"type": "str"},
             "backup": {"type": "bool", "default": False},
+            "follow": {"type": "bool", "default": False},
         },
         required_if=[("state", "present", ["values"]), ("state", "read", ["read_keys"])],
         supports_check_mode=True,
     )
-    path = os.path.realpath(module.params["path"])
+    path = os.path.abspath(module.params["path"])
     try:
         result = present(module, path) if module.params["state"] == "present" else read(module, path)
     except (ConfigFileError, FileIOError) as exc:

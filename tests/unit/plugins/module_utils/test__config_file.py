@@ -580,3 +580,33 @@ def test_private_module_declares_its_api() -> None:
     assert "merge" in _config_file.__all__ and "ConfigFileError" in _config_file.__all__
     for name in _config_file.__all__:
         assert hasattr(_config_file, name), name
+
+
+# -- files are opened without following links (issue 6, item 1) -----------------------------------
+
+
+def test_file_functions_refuse_a_link_as_the_file(tmp_path: t.Any) -> None:
+    (tmp_path / "real.env").write_text("A=1\n")
+    (tmp_path / "app.env").symlink_to(tmp_path / "real.env")
+    for call in (lambda: read_text(str(tmp_path / "app.env")), lambda: _config_file.file_stat(str(tmp_path / "app.env"))):
+        with pytest.raises(ConfigFileError, match="app.env is a symbolic link.*; it is not followed"):
+            call()
+
+
+def test_read_file_returns_the_fstat_of_what_it_read(tmp_path: t.Any) -> None:
+    (tmp_path / "app.env").write_text("A=1\n")
+    text, st = _config_file.read_file(str(tmp_path / "app.env"))
+    assert text == "A=1\n" and st is not None and os.path.samestat(st, os.stat(tmp_path / "app.env"))
+    assert _config_file.read_file(str(tmp_path / "missing" / "app.env")) == (None, None)
+
+
+def test_backup_never_follows_a_planted_name(tmp_path: t.Any) -> None:
+    target = str(tmp_path / "app.json")
+    (tmp_path / "app.json.20260101T000000.bak").symlink_to(tmp_path / "planted")
+    backup = write_backup(target, b"old", stamp="20260101T000000")
+    assert backup == target + ".20260101T000000-1.bak"
+    assert not (tmp_path / "planted").exists()
+
+
+def test_lock_name() -> None:
+    assert _config_file.lock_name("zoho.env") == ".zoho.env.lock"

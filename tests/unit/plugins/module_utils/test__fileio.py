@@ -149,11 +149,15 @@ def test_missing_parent_directory(tmp_path: t.Any) -> None:
 def test_read_only_directory(tmp_path: t.Any, monkeypatch: pytest.MonkeyPatch) -> None:
     """A directory that refuses new files (simulated: the suite may run as root, which ignores chmod)."""
 
-    def refused(*args: t.Any, **kwargs: t.Any) -> t.NoReturn:
-        raise PermissionError(errno.EACCES, "Permission denied")
+    real_open = os.open
+
+    def refused(path: t.Any, flags: int, *args: t.Any, **kwargs: t.Any) -> int:
+        if flags & os.O_CREAT:
+            raise PermissionError(errno.EACCES, "Permission denied")
+        return real_open(path, flags, *args, **kwargs)
 
     (tmp_path / "f").write_bytes(b"old")
-    monkeypatch.setattr(_fileio.tempfile, "mkstemp", refused)
+    monkeypatch.setattr(_fileio.os, "open", refused)
     with pytest.raises(FileIOError) as info:
         atomic_write(str(tmp_path / "f"), b"new")
     assert "Permission denied" in str(info.value) and str(tmp_path) in str(info.value)
@@ -274,3 +278,155 @@ def test_unopenable_lock_file(tmp_path: t.Any) -> None:
         with exclusive_lock(str(tmp_path / "missing" / "x.lock"), timeout=0):
             pass
     assert "Cannot open the lock file" in str(info.value)
+
+
+# -- untrusted paths: open_location, atomic_write_at, links as lock files (issue 6, item 1) -------
+
+needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="making files of another user needs root")
+OTHER = 65534  # nobody
+
+
+def test_lock_file_that_is_a_link_is_refused_and_its_target_not_created(tmp_path: t.Any) -> None:
+    planted = tmp_path / "arbitrary-empty-file"
+    (tmp_path / "x.lock").symlink_to(planted)
+    with pytest.raises(_fileio.UnsafePathError) as info:
+        with exclusive_lock(str(tmp_path / "x.lock"), timeout=0):
+            pass
+    assert f"The lock file {tmp_path / 'x.lock'} is a symbolic link; it is not followed." in str(info.value)
+    assert not planted.exists()
+
+
+def test_lock_file_that_is_not_a_regular_file_is_refused(tmp_path: t.Any) -> None:
+    os.mkfifo(tmp_path / "x.lock")
+    with pytest.raises(FileIOError, match="is not a regular file"):
+        with exclusive_lock(str(tmp_path / "x.lock"), timeout=0):
+            pass
+
+
+def test_lock_relative_to_an_open_directory(tmp_path: t.Any) -> None:
+    dir_fd = os.open(str(tmp_path), os.O_RDONLY)
+    try:
+        with exclusive_lock(".f.lock", timeout=0, dir_fd=dir_fd, shown="/shown/.f.lock"):
+            assert mode_of(tmp_path / ".f.lock") == 0o600
+    finally:
+        os.close(dir_fd)
+
+
+def test_open_location_returns_the_open_directory_and_the_name(tmp_path: t.Any) -> None:
+    (tmp_path / "f").write_bytes(b"x")
+    with _fileio.open_location(str(tmp_path / "f")) as location:
+        assert (location.directory, location.name, location.path) == (str(tmp_path), "f", str(tmp_path / "f"))
+        assert location.entry is not None and os.path.samestat(os.fstat(location.dir_fd), os.stat(tmp_path))
+        assert not location.shared
+    assert location.dir_fd == -1  # closed
+    with _fileio.open_location(str(tmp_path / "new")) as location:
+        assert location.entry is None
+
+
+def test_open_location_refuses_a_final_link_unless_followed(tmp_path: t.Any) -> None:
+    (tmp_path / "real").write_bytes(b"x")
+    (tmp_path / "link").symlink_to("real")
+    with pytest.raises(_fileio.UnsafePathError) as info:
+        _fileio.open_location(str(tmp_path / "link"), link_hint="Do X.")
+    assert str(info.value) == f"{tmp_path / 'link'} is a symbolic link to real; it is not followed. Do X."
+    with _fileio.open_location(str(tmp_path / "link"), follow=True) as location:
+        assert location.path == str(tmp_path / "real")
+
+
+def test_open_location_resolves_dot_dot_and_relative_links(tmp_path: t.Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "a" / "b").mkdir(parents=True)
+    (tmp_path / "c").mkdir()
+    (tmp_path / "a" / "b" / "up").symlink_to("../../c")
+    with _fileio.open_location(str(tmp_path / "a" / "b" / "up" / "f")) as location:
+        assert location.path == str(tmp_path / "c" / "f")
+    monkeypatch.chdir(tmp_path / "a")
+    with _fileio.open_location("b/../../c/f") as location:
+        assert location.path == str(tmp_path / "c" / "f")
+
+
+def test_open_location_link_loop_and_missing_directory(tmp_path: t.Any) -> None:
+    (tmp_path / "loop").symlink_to("loop")
+    with pytest.raises(FileIOError, match="more than 40 symbolic links"):
+        _fileio.open_location(str(tmp_path / "loop" / "f"))
+    with pytest.raises(_fileio.MissingDirectoryError) as info:
+        _fileio.open_location(str(tmp_path / "missing" / "deeper" / "f"))
+    assert info.value.directory == str(tmp_path / "missing")
+    (tmp_path / "file").write_bytes(b"")
+    with pytest.raises(FileIOError, match="is not a directory"):
+        _fileio.open_location(str(tmp_path / "file" / "f"))
+    for bad in (str(tmp_path) + "/", str(tmp_path) + "/..", str(tmp_path) + "/."):
+        with pytest.raises(FileIOError, match="does not name a file"):
+            _fileio.open_location(bad)
+
+
+@needs_root
+def test_open_location_trust_rules(tmp_path: t.Any) -> None:
+    user_dir = tmp_path / "user"
+    user_dir.mkdir()
+    os.chown(user_dir, OTHER, OTHER)
+    with pytest.raises(_fileio.UnsafePathError, match="the directory belongs to"):
+        _fileio.open_location(str(user_dir / "f"))
+    with _fileio.open_location(str(user_dir / "f"), trusted_uids=[OTHER]) as location:
+        assert location.path == str(user_dir / "f")
+    # The user's link may lead into the user's own files, never out to root's.
+    (user_dir / "own").write_bytes(b"")
+    os.chown(user_dir / "own", OTHER, OTHER)
+    for name, target in (("to-own", "own"), ("to-root", str(tmp_path))):
+        (user_dir / name).symlink_to(target)
+        os.lchown(user_dir / name, OTHER, OTHER)
+    with _fileio.open_location(str(user_dir / "to-own"), follow=True, trusted_uids=[OTHER]) as location:
+        assert location.name == "own"
+    with pytest.raises(_fileio.UnsafePathError, match="is reached through the symbolic link"):
+        _fileio.open_location(str(user_dir / "to-root" / "f"), trusted_uids=[OTHER])
+    # A sticky shared directory is walked through, but only trusted entries in it are used.
+    sticky = tmp_path / "sticky"
+    sticky.mkdir()
+    os.chmod(sticky, 0o1777)
+    (sticky / "theirs").write_bytes(b"")
+    os.chown(sticky / "theirs", OTHER, OTHER)
+    with pytest.raises(_fileio.UnsafePathError, match="which every user can write to"):
+        _fileio.open_location(str(sticky / "theirs"))
+    (sticky / "mine").write_bytes(b"")
+    os.link(sticky / "mine", tmp_path / "mine-too")
+    with pytest.raises(_fileio.UnsafePathError, match="has 2 hard links"):
+        _fileio.open_location(str(sticky / "mine"))
+    with _fileio.open_location(str(sticky / "new")) as location:
+        assert location.shared
+
+
+def test_atomic_write_at_replaces_within_the_open_directory(tmp_path: t.Any, umask_000: None) -> None:
+    (tmp_path / "f").write_bytes(b"old")
+    with _fileio.open_location(str(tmp_path / "f")) as location:
+        _fileio.atomic_write_at(location.dir_fd, location.name, b"new", mode=0o640, shown=location.path)
+    assert (tmp_path / "f").read_bytes() == b"new" and mode_of(tmp_path / "f") == 0o640
+    assert listing(tmp_path) == ["f"]
+
+
+@pytest.mark.parametrize("failing", ["replace", "fsync", "fchmod", "fdopen"])
+def test_atomic_write_at_failure_leaves_the_original_and_no_temporary_file(tmp_path: t.Any, monkeypatch: pytest.MonkeyPatch, failing: str) -> None:
+    target = tmp_path / "f"
+    target.write_bytes(b"original")
+    inode = os.stat(target).st_ino
+    dir_fd = os.open(str(tmp_path), os.O_RDONLY)
+    try:
+        monkeypatch.setattr(_fileio.os, failing, _boom)
+        with pytest.raises(FileIOError) as info:
+            _fileio.atomic_write_at(dir_fd, "f", b"new", shown=str(target))
+        monkeypatch.undo()
+    finally:
+        os.close(dir_fd)
+    assert target.read_bytes() == b"original" and os.stat(target).st_ino == inode
+    assert listing(tmp_path) == ["f"]
+    assert str(target) in str(info.value) and "No space left on device" in str(info.value)
+
+
+def test_atomic_write_at_never_follows_a_planted_temporary_name(tmp_path: t.Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    names = iter(["11111111", "22222222"])
+    monkeypatch.setattr(_fileio.secrets, "token_hex", lambda n: next(names))
+    (tmp_path / ".f.11111111.tmp").symlink_to(tmp_path / "planted")
+    dir_fd = os.open(str(tmp_path), os.O_RDONLY)
+    try:
+        _fileio.atomic_write_at(dir_fd, "f", b"data")
+    finally:
+        os.close(dir_fd)
+    assert (tmp_path / "f").read_bytes() == b"data" and not (tmp_path / "planted").exists()

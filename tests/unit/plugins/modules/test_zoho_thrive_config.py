@@ -160,15 +160,276 @@ def test_path_that_is_a_directory_fails(run_module: t.Any, tmp_path: t.Any) -> N
     assert result.failed and "is not a regular file" in result["msg"]
 
 
-def test_symlink_is_followed(run_module: t.Any, tmp_path: t.Any) -> None:
+def test_intermediate_link_to_a_directory_is_followed(run_module: t.Any, tmp_path: t.Any) -> None:
+    (tmp_path / "real-dir").mkdir()
+    (tmp_path / "dir-link").symlink_to(tmp_path / "real-dir")
+    result = run_module(module, args(tmp_path / "dir-link" / "app.json", _ansible_diff=True))
+    assert not result.failed, result.get("msg")
+    assert json.loads((tmp_path / "real-dir" / "app.json").read_text()) == {"refresh_token": RT, "access_token": AT}
+    assert result["diff"]["after_header"] == str(tmp_path / "real-dir" / "app.json")
+
+
+# -- links and untrusted directories (issue 6, item 1) -------------------------------------------
+
+OTHER = pwd.getpwnam(NOBODY).pw_uid
+
+
+def victim(tmp_path: t.Any, name: str = "app-root.env") -> t.Any:
+    """A root-owned (or our own) 0644 file that a planted link points at, as /etc/app-root.env."""
+    (tmp_path / "etc").mkdir(exist_ok=True)
+    path = tmp_path / "etc" / name
+    path.write_text("ROOT_SETTING=1\n")
+    os.chmod(path, 0o644)
+    return path
+
+
+def untouched(path: t.Any) -> tuple[bytes, int, int, int, int]:
+    st = os.lstat(path)
+    with open(path, "rb") as handle:
+        return handle.read(), st.st_ino, st.st_uid, st.st_gid, stat.S_IMODE(st.st_mode)
+
+
+@pytest.mark.parametrize("check_mode", [False, True])
+def test_final_symlink_is_refused_by_default(run_module: t.Any, tmp_path: t.Any, check_mode: bool) -> None:
+    target = victim(tmp_path)
+    before = untouched(target)
+    link = tmp_path / "zoho.env"
+    link.symlink_to(target)
+    result = run_module(module, args(link, format="env", values={"TOKEN": RT}, mode="0640"), check_mode=check_mode)
+    assert result.failed
+    assert result["msg"].startswith(f"{link} is a symbolic link to {target}; it is not followed.")
+    assert "follow: true" in result["msg"] and "thrive_tokens_config_path" in result["msg"]
+    assert untouched(target) == before
+    assert link.is_symlink() and sorted(os.listdir(tmp_path)) == ["etc", "zoho.env"]  # no lock, no temporary file
+
+
+def test_read_does_not_follow_a_final_symlink_either(run_module: t.Any, tmp_path: t.Any) -> None:
+    target = victim(tmp_path)
+    (tmp_path / "zoho.env").symlink_to(target)
+    call = {"path": str(tmp_path / "zoho.env"), "format": "env", "state": "read", "read_keys": ["ROOT_SETTING"]}
+    result = run_module(module, call)
+    assert result.failed and "is a symbolic link" in result["msg"] and "current_values" not in result
+    result = run_module(module, dict(call, follow=True))
+    assert not result.failed and result["current_values"] == {"ROOT_SETTING": "1"}
+
+
+@pytest.mark.parametrize("follow", [False, True])
+def test_dangling_symlink_never_creates_its_target(run_module: t.Any, tmp_path: t.Any, follow: bool) -> None:
+    (tmp_path / "etc").mkdir()
+    link = tmp_path / "zoho.env"
+    link.symlink_to(tmp_path / "etc" / "created-by-root")
+    result = run_module(module, args(link, format="env", values={"TOKEN": RT}, follow=follow))
+    if not follow:
+        assert result.failed and "is a symbolic link" in result["msg"]
+        assert os.listdir(tmp_path / "etc") == []
+    else:
+        # Followed (a link of ours, in our own directory): the file is created at the target, the link stays.
+        assert not result.failed, result.get("msg")
+        assert link.is_symlink() and (tmp_path / "etc" / "created-by-root").read_text() == f"TOKEN={RT}\n"
+
+
+def test_planted_lock_link_is_refused_and_creates_nothing(run_module: t.Any, tmp_path: t.Any) -> None:
+    (tmp_path / "app.json").write_text("{}")
+    planted = tmp_path / "elsewhere" / "arbitrary-empty-file"
+    planted.parent.mkdir()
+    (tmp_path / ".app.json.lock").symlink_to(planted)
+    result = run_module(module, args(tmp_path / "app.json"))
+    assert result.failed
+    assert f"The lock file {tmp_path / '.app.json.lock'} is a symbolic link; it is not followed." in result["msg"]
+    assert not planted.exists() and os.listdir(planted.parent) == []
+    assert (tmp_path / "app.json").read_text() == "{}"
+
+
+def test_planted_backup_name_link_is_skipped(run_module: t.Any, tmp_path: t.Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    target = tmp_path / "app.json"
+    target.write_text('{"refresh_token": "old"}')
+    monkeypatch.setattr(_config_file, "backup_stamp", lambda: "20260101T000000")
+    planted = tmp_path / "planted-target"
+    (tmp_path / "app.json.20260101T000000.bak").symlink_to(planted)
+    result = run_module(module, args(target, backup=True))
+    assert not result.failed, result.get("msg")
+    assert result["backup_file"] == f"{target}.20260101T000000-1.bak"
+    assert not planted.exists()
+    assert json.loads(open(result["backup_file"]).read()) == {"refresh_token": "old"}
+
+
+def test_planted_temporary_name_link_is_skipped(run_module: t.Any, tmp_path: t.Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    from ansible_collections.zohothrive.oauth.plugins.module_utils import _fileio
+
+    names = iter(["aaaaaaaa", "bbbbbbbb"])
+    monkeypatch.setattr(_fileio.secrets, "token_hex", lambda n: next(names))
+    planted = tmp_path / "planted-target"
+    (tmp_path / ".app.json.aaaaaaaa.tmp").symlink_to(planted)
+    result = run_module(module, args(tmp_path / "app.json"))
+    assert not result.failed, result.get("msg")
+    assert not planted.exists()
+    assert json.loads((tmp_path / "app.json").read_text()) == {"refresh_token": RT, "access_token": AT}
+    assert (tmp_path / ".app.json.aaaaaaaa.tmp").is_symlink()  # left alone, not followed, not removed
+
+
+def test_follow_true_updates_the_file_a_trusted_link_points_at(run_module: t.Any, tmp_path: t.Any) -> None:
     real = tmp_path / "real.json"
     real.write_text("{}")
     os.chmod(real, 0o600)
     link = tmp_path / "link.json"
     link.symlink_to(real)
-    assert run_module(module, args(link))["changed"] is True
+    assert run_module(module, args(link, follow=True))["changed"] is True
     assert link.is_symlink()
     assert json.loads(real.read_text()) == {"refresh_token": RT, "access_token": AT}
+    assert run_module(module, args(link, follow=True))["changed"] is False
+    assert sorted(os.listdir(tmp_path)) == [".real.json.lock", "link.json", "real.json"]  # the lock is next to the real file
+
+
+def test_attribute_only_change_goes_through_descriptors(run_module: t.Any, tmp_path: t.Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    target = tmp_path / "app.json"
+    run_module(module, args(target))
+    os.chmod(target, 0o644)
+    inode = os.stat(target).st_ino
+
+    def by_path(*call: t.Any, **kwargs: t.Any) -> t.NoReturn:
+        raise AssertionError(f"changed by path: {call}")
+
+    fchmod_calls: list[int] = []
+    real_fchmod = os.fchmod
+    monkeypatch.setattr(os, "chmod", by_path)
+    monkeypatch.setattr(os, "chown", by_path)
+    monkeypatch.setattr(os, "lchown", by_path)
+    monkeypatch.setattr(os, "fchmod", lambda fd, mode: (fchmod_calls.append(mode), real_fchmod(fd, mode)))
+    result = run_module(module, args(target))
+    monkeypatch.undo()
+    assert not result.failed, result.get("msg")
+    assert result["changed"] is True and result["changed_keys"] == []
+    assert fchmod_calls == [0o600] and mode_of(target) == 0o600 and os.stat(target).st_ino == inode
+
+
+def test_attribute_only_change_of_a_swapped_file_fails(run_module: t.Any, tmp_path: t.Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The file checked is the file changed: if it is replaced in between, nothing is changed."""
+    target = tmp_path / "app.json"
+    run_module(module, args(target))
+    os.chmod(target, 0o644)
+    real_read_file = module.read_file
+    calls = []
+
+    def swapping_read_file(location: t.Any) -> t.Any:
+        result = real_read_file(location)
+        calls.append(1)
+        if len(calls) == 2:  # under the lock: swap the file for another one right after it was read
+            os.rename(target, tmp_path / "moved.json")
+            (tmp_path / "other.json").write_text(target.name)
+            os.chmod(tmp_path / "other.json", 0o644)
+            os.rename(tmp_path / "other.json", target)
+        return result
+
+    monkeypatch.setattr(module, "read_file", swapping_read_file)
+    result = run_module(module, args(target))
+    assert result.failed and "was replaced while this task ran" in result["msg"]
+    assert mode_of(target) == 0o644
+
+
+@needs_root
+@pytest.mark.parametrize("follow", [False, True])
+def test_issue_input_link_of_an_app_user_to_a_root_file_is_refused(run_module: t.Any, tmp_path: t.Any, follow: bool) -> None:
+    """Issue 6 item 1: /srv/app owned by appuser, /srv/app/zoho.env -> /etc/app-root.env (root, 0644)."""
+    target = victim(tmp_path)
+    before = untouched(target)
+    app = tmp_path / "srv-app"
+    app.mkdir()
+    os.chown(app, OTHER, OTHER)
+    link = app / "zoho.env"
+    link.symlink_to(target)
+    os.lchown(link, OTHER, OTHER)
+    result = run_module(module, args(link, format="env", values={"TOKEN": RT}, owner=NOBODY, mode="0640", follow=follow))
+    assert result.failed
+    if follow:
+        assert f"Refusing the directory {tmp_path.anchor}" in result["msg"] or "is reached through the symbolic link" in result["msg"]
+        assert f"the symbolic link {link} (to {target}), which belongs to {NOBODY}" in result["msg"]
+    else:
+        assert result["msg"].startswith(f"{link} is a symbolic link to {target}; it is not followed.")
+    assert untouched(target) == before
+    assert sorted(os.listdir(app)) == ["zoho.env"]
+
+
+@needs_root
+def test_directory_of_another_user_is_trusted_only_for_that_users_file(run_module: t.Any, tmp_path: t.Any) -> None:
+    app = tmp_path / "srv-app"
+    app.mkdir()
+    os.chown(app, OTHER, OTHER)
+    refused = run_module(module, args(app / "zoho.json"))
+    assert refused.failed and f"Refusing {app}: the directory belongs to {NOBODY}" in refused["msg"]
+    assert "owner option" in refused["msg"] and os.listdir(app) == []
+    result = run_module(module, args(app / "zoho.json", owner=NOBODY, mode="0640"))
+    assert not result.failed, result.get("msg")
+    assert os.stat(app / "zoho.json").st_uid == OTHER and mode_of(app / "zoho.json") == 0o640
+
+
+@needs_root
+def test_hard_link_to_a_root_file_in_a_users_directory_is_refused(run_module: t.Any, tmp_path: t.Any) -> None:
+    target = victim(tmp_path)
+    before = untouched(target)
+    app = tmp_path / "srv-app"
+    app.mkdir()
+    os.chown(app, OTHER, OTHER)
+    os.link(target, app / "zoho.env")
+    result = run_module(module, args(app / "zoho.env", format="env", values={"ROOT_SETTING": "1"}, owner=NOBODY, mode="0640"))
+    assert result.failed and "could have placed it there (as a link or a hard link)" in result["msg"]
+    assert untouched(target) == before  # not chowned, not chmodded through the hard link
+
+
+@needs_root
+@pytest.mark.parametrize("mode", [0o775, 0o757, 0o777])
+def test_group_or_world_writable_directory_without_sticky_bit_is_refused(run_module: t.Any, tmp_path: t.Any, mode: int) -> None:
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    os.chmod(shared, mode)
+    real = shared / "real.json"
+    real.write_text("{}")
+    link = tmp_path / "link.json"
+    link.symlink_to(real)
+    for path, extra in ((real, {}), (link, {"follow": True})):
+        result = run_module(module, args(path, **extra))
+        assert result.failed, path
+        assert f"Refusing {shared}: the directory is writable by" in result["msg"] and f"chmod go-w {shared}" in result["msg"]
+    assert real.read_text() == "{}"
+
+
+@needs_root
+def test_sticky_shared_directory_uses_only_trusted_entries(run_module: t.Any, tmp_path: t.Any) -> None:
+    shared = tmp_path / "tmp"
+    shared.mkdir()
+    os.chmod(shared, 0o1777)
+    assert not run_module(module, args(shared / "mine.json")).failed  # like /tmp: our own file is fine
+    planted = shared / "app.json"
+    planted.write_text('{"refresh_token": "planted"}')
+    os.chown(planted, OTHER, OTHER)
+    before = untouched(planted)
+    result = run_module(module, args(planted))
+    assert result.failed and f"Refusing {planted}: it belongs to {NOBODY}" in result["msg"]
+    assert untouched(planted) == before
+
+
+@needs_root
+def test_intermediate_link_of_another_user_cannot_lead_to_root_directories(run_module: t.Any, tmp_path: t.Any) -> None:
+    (tmp_path / "etc").mkdir()
+    app = tmp_path / "srv-app"
+    app.mkdir()
+    os.chown(app, OTHER, OTHER)
+    (app / "conf").symlink_to(tmp_path / "etc")
+    os.lchown(app / "conf", OTHER, OTHER)
+    result = run_module(module, args(app / "conf" / "zoho.json", owner=NOBODY))
+    assert result.failed and "is reached through the symbolic link" in result["msg"]
+    assert os.listdir(tmp_path / "etc") == []
+
+
+@needs_root
+def test_follow_true_works_for_a_root_link_in_a_root_directory(run_module: t.Any, tmp_path: t.Any) -> None:
+    target = victim(tmp_path)
+    (tmp_path / "conf").mkdir()
+    link = tmp_path / "conf" / "zoho.env"
+    link.symlink_to(target)
+    result = run_module(module, args(link, format="env", values={"TOKEN": RT}, owner=NOBODY, mode="0640", follow=True))
+    assert not result.failed, result.get("msg")
+    assert link.is_symlink() and target.read_text() == f"ROOT_SETTING=1\nTOKEN={RT}\n"
+    assert os.stat(target).st_uid == OTHER and mode_of(target) == 0o640
 
 
 def test_values_are_validated_without_echoing_them(run_module: t.Any, tmp_path: t.Any) -> None:
