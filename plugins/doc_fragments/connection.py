@@ -37,6 +37,9 @@ options:
       - Explicit base URL of the accounts server, for example C(https://accounts.zoho.eu).
       - Overrides O(data_center). It is trusted because the operator wrote it, so it may name a proxy or a test server;
         it must use C(https) and carry no user information, query or fragment.
+      - The host name is checked before anything is recorded or sent; every dot-separated label must have 1 to 63
+        characters (letters, digits, C(-), C(_)), so a typo such as C(https://accounts..zoho.eu) fails with
+        "Nothing was sent".
       - If not set, the environment variable E(ZOHO_THRIVE_ACCOUNTS_URL) is used.
     type: str
   validate_certs:
@@ -47,11 +50,22 @@ options:
     default: true
   ca_path:
     description:
-      - PEM file of CA certificates used to verify the accounts server, for example a corporate proxy CA.
+      - PEM file of CA certificates used to verify the accounts server, for example a corporate proxy CA. A directory
+        prepared with C(openssl rehash) is accepted too.
+      - With O(validate_certs=true) it must exist, be readable and hold at least one certificate; this is checked before
+        anything is recorded or sent, so a typo never marks a grant code as possibly spent.
     type: path
   timeout:
     description:
-      - Read timeout in seconds for each request to Zoho. Connecting is limited to the smaller of this and 10 seconds.
+      - Total time in seconds allowed for one request to Zoho, from connecting to the last byte of the answer
+        (connect, send, and receive the status, headers and body). Connecting alone is limited to the smaller of this
+        and 10 seconds. A server that answers slowly, even one byte at a time, is cut off when the time is up.
+      - Must be between 1 and 3600; other values are refused before anything is sent.
+      - When the time runs out after the request was sent, the outcome is unknown. A token refresh or revocation is
+        then retried, a grant code exchange is not (the code may be spent).
+      - Retries of a refresh or revocation, and of requests that never left this host, start only within 60 seconds of
+        the first attempt, so one task waits at most about 60 seconds plus one O(timeout). A C(Retry-After) longer than
+        30 seconds fails at once.
     type: int
     default: 30
 requirements:
@@ -62,6 +76,10 @@ notes:
   - Redirects are never followed and C(~/.netrc) is never consulted. Proxies from the usual C(HTTPS_PROXY) environment
     variables are used.
   - Failure messages name Zoho's error code (for example C(invalid_code)) and never contain a secret.
+  - Answers larger than 1 MiB are refused (a token answer is under 2 KiB), as soon as C(Content-Length) announces such
+    a size or the bytes read exceed it. The request was already sent then, so for a grant code exchange the code may be
+    spent, and the module says so.
+  - The answer is requested without compression (C(Accept-Encoding) C(identity)); a compressed answer is refused.
 """
 
     # Attribute shared by every module of the action group.

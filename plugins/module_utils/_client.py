@@ -14,25 +14,39 @@ Rules this file enforces (reliability-security notes, sections 1 and 4):
   the HTTP status, because Zoho answers most errors with HTTP 200;
 - retries: anything whose request cannot have been sent may be retried; refresh and revoke are
   also retried on 429, 5xx and failures after sending, with capped full-jitter backoff that
-  honours ``Retry-After``. A grant code that may have reached Zoho is never re-sent.
+  honours ``Retry-After``. A grant code that may have reached Zoho is never re-sent;
+- every wait is bounded: ``timeout`` is a total deadline per attempt (connect, send, headers and
+  body), answers over :data:`MAX_RESPONSE_BYTES` are refused, and retries stop once
+  ``RetryPolicy.max_total`` seconds have passed;
+- options are checked before anything is recorded or sent, and every failure inside the client
+  surfaces as a typed :class:`ZohoOAuthError` (never a raw exception), classified as "nothing
+  was sent" or "the request may have reached Zoho".
 """
 
 from __future__ import annotations
 
 import email.utils
 import json
+import math
+import os
 import random
+import re
+import ssl
 import time
 import typing as t
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
+from ansible_collections.zohothrive.oauth.plugins.module_utils._dc import host_problem
 from ansible_collections.zohothrive.oauth.plugins.module_utils._errors import (
     ZohoCodeMayBeSpentError,
+    ZohoInputError,
     ZohoOAuthError,
     ZohoProtocolError,
     ZohoServerError,
     ZohoTLSError,
     ZohoTransportError,
+    ZohoUnexpectedError,
     api_error,
     operation_name,
     sanitize_server_text,
@@ -41,7 +55,7 @@ from ansible_collections.zohothrive.oauth.plugins.module_utils._errors import (
 try:
     import requests
     from requests.auth import AuthBase
-    from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
+    from urllib3.exceptions import ConnectTimeoutError, LocationValueError, NewConnectionError
 except ImportError as _import_error:  # pragma: no cover - exercised by the sanity import test
     HAS_REQUESTS = False
     REQUESTS_IMPORT_ERROR: ImportError | None = _import_error
@@ -55,6 +69,10 @@ REVOKE_PATH = "/oauth/v2/token/revoke"
 USER_AGENT = "zohothrive.oauth (Ansible collection)"
 DEFAULT_TIMEOUT = 30
 CONNECT_TIMEOUT_CAP = 10
+MIN_TIMEOUT = 1  # seconds; bounds of the timeout option (the client itself accepts any value above 0)
+MAX_TIMEOUT = 3600
+MAX_RESPONSE_BYTES = 1024 * 1024  # a Zoho token answer is well under 2 KiB
+_READ_CHUNK = 16 * 1024
 
 
 @dataclass(frozen=True)
@@ -65,6 +83,7 @@ class RetryPolicy:
     base_delay: float = 1.0
     max_delay: float = 8.0
     max_retry_after: float = 30.0  # a longer Retry-After fails fast instead of blocking the play
+    max_total: float = 60.0  # no retry starts later than this many seconds after the first attempt started
 
 
 NO_RETRY = RetryPolicy(attempts=1)
@@ -174,8 +193,83 @@ class _Retryable(Exception):
         self.retry_after = retry_after
 
 
+class _SendHook:
+    """Calls the caller's ``before_send`` at most once per operation and remembers whether it ran."""
+
+    def __init__(self, callback: t.Callable[[], None] | None) -> None:
+        self.callback = callback
+        self.fired = False
+        self.error: BaseException | None = None
+
+    def fire(self) -> None:
+        if self.fired:
+            return
+        self.fired = True
+        if self.callback is not None:
+            try:
+                self.callback()
+            except BaseException as exc:
+                self.error = exc
+                raise
+
+
+def check_timeout(value: t.Any, *, option: str = "timeout", minimum: float = 0.0) -> float:
+    """Return ``value`` as seconds (float) or raise :class:`ZohoInputError`.
+
+    Accepted: a finite int or float above ``minimum`` (or equal to it when it is above 0) and at
+    most :data:`MAX_TIMEOUT`. ``bool`` is refused. Huge values would crash deep inside the socket
+    layer (OverflowError) only after the request was sent, so they are refused up front.
+    """
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    if ok and (value > minimum or (minimum > 0 and value == minimum)) and value <= MAX_TIMEOUT:
+        return float(value)
+    low = f"at least {minimum:g}" if minimum > 0 else "above 0"
+    raise ZohoInputError(
+        f"{option} must be a number of seconds {low} and at most {MAX_TIMEOUT}, not {value!r}. It is the total time allowed for one "
+        f"request to Zoho (connect, send and receive); the default is {DEFAULT_TIMEOUT}. Nothing was sent."
+    )
+
+
+def check_ca_path(path: t.Any, *, option: str = "ca_path") -> str:
+    """Check that ``path`` names a readable PEM CA bundle file or a readable CA directory.
+
+    A file is loaded into an :class:`ssl.SSLContext` so that a file without certificates is
+    reported now, with the option's name, rather than as a TLS failure later. Returns ``path``.
+    Raises :class:`ZohoInputError`.
+    """
+    fix = (
+        f"Point {option} at a readable PEM file of CA certificates (or a directory prepared with c_rehash / openssl rehash), "
+        "for example the CA of your corporate proxy. Nothing was sent."
+    )
+    shown = repr(path) if isinstance(path, str) and len(path) <= 200 else f"of type {type(path).__name__}"
+    if not isinstance(path, str) or not path or "\x00" in path:
+        raise ZohoInputError(f"{option} {shown} is not a file path. {fix}")
+    if os.path.isdir(path):
+        if not os.access(path, os.R_OK | os.X_OK):
+            raise ZohoInputError(f"{option} {shown} is a directory that this user cannot read. {fix}")
+        return path
+    if not os.path.exists(path):
+        raise ZohoInputError(f"{option} {shown} does not exist (check for a typo). {fix}")
+    if not os.path.isfile(path) or not os.access(path, os.R_OK):
+        raise ZohoInputError(f"{option} {shown} is not a readable file. {fix}")
+    try:
+        ssl.create_default_context(cafile=path)
+    except (ssl.SSLError, OSError, ValueError) as exc:
+        raise ZohoInputError(
+            f"{option} {shown} could not be loaded as CA certificates ({type(exc).__name__}: {sanitize_server_text(exc, limit=120)}). {fix}"
+        ) from None
+    return path
+
+
 class ZohoOAuthClient:
-    """Talks to one Zoho accounts server. Plain Python: no Ansible objects."""
+    """Talks to one Zoho accounts server. Plain Python: no Ansible objects.
+
+    ``timeout`` (seconds, float) is a total deadline for one attempt of one request: connecting
+    (at most :data:`CONNECT_TIMEOUT_CAP` of it), sending, and receiving the status, headers and
+    body. ``monotonic`` measures that deadline; ``clock`` (epoch seconds) is used only for
+    expiry times and HTTP-date ``Retry-After`` values. Raises :class:`ZohoInputError` at
+    construction for an unusable URL, timeout or ``ca_path``: nothing can have been sent then.
+    """
 
     def __init__(
         self,
@@ -191,41 +285,62 @@ class ZohoOAuthClient:
         session: t.Any = None,
         sleep: t.Callable[[float], None] = time.sleep,
         clock: t.Callable[[], float] = time.time,
+        monotonic: t.Callable[[], float] = time.monotonic,
     ) -> None:
-        self.accounts_url = accounts_url.rstrip("/")
+        self.accounts_url = _check_base_url(accounts_url)
         self.client_id = client_id
         self.client_secret = client_secret
+        if validate_certs and ca_path:
+            check_ca_path(ca_path)
         self.verify: bool | str = (ca_path or True) if validate_certs else False
-        self.timeout = (min(float(timeout), CONNECT_TIMEOUT_CAP), float(timeout))
+        self.timeout = check_timeout(timeout)
         self.retry = retry
         self.on_retry = on_retry
         self.sleep = sleep
         self.clock = clock
+        self.monotonic = monotonic
         self._session = session
 
     # -- public operations ---------------------------------------------------------------
 
-    def exchange_code(self, code: str, *, redirect_uri: str | None = None, code_verifier: str | None = None) -> TokenSet:
-        """Exchange a grant code. Never re-sends the code once it may have reached Zoho."""
+    def exchange_code(
+        self,
+        code: str,
+        *,
+        redirect_uri: str | None = None,
+        code_verifier: str | None = None,
+        before_send: t.Callable[[], None] | None = None,
+    ) -> TokenSet:
+        """Exchange a grant code. Never re-sends the code once it may have reached Zoho.
+
+        ``before_send`` (for example: record "in flight" in the token cache) is called exactly
+        once, after every local step that can fail (URL, request preparation, proxy choice, CA
+        bundle check) and immediately before the first connection attempt. If it raises, that
+        exception propagates unchanged and nothing is sent. If preparation fails, it is not
+        called. Errors raised after it ran have ``outcome_unknown`` False when the request
+        cannot have left the machine (DNS, refused, connect timeout, TLS, invalid URL, proxy),
+        and are :class:`ZohoCodeMayBeSpentError` otherwise.
+        """
         form = self._client_form("authorization_code")
         form["code"] = code
         if redirect_uri:
             form["redirect_uri"] = redirect_uri
         if code_verifier:
             form["code_verifier"] = code_verifier
+        hook = _SendHook(before_send)
         try:
-            status, payload = self._post_json(self.token_url, form, operation="exchange", idempotent=False)
+            status, payload = self._post_json(self.token_url, form, operation="exchange", idempotent=False, hook=hook)
             return self._token_result(status, payload, operation="exchange")
         except ZohoOAuthError as exc:
-            if exc.outcome_unknown:
-                raise ZohoCodeMayBeSpentError(
-                    f"{exc.msg} The grant code reached Zoho, or may have, but no tokens came back, so the code may already be spent; "
-                    "it is not sent again. Generate a new code. If Zoho did issue a refresh token, it counts against the 20 "
-                    "refresh tokens per user: check Connected Apps in Zoho Accounts and revoke the unused one.",
-                    error_code=exc.error_code,
-                    http_status=exc.http_status,
-                ) from exc
-            raise
+            if exc is hook.error or not exc.outcome_unknown:
+                raise
+            raise ZohoCodeMayBeSpentError(
+                f"{exc.msg} The grant code reached Zoho, or may have, but no tokens came back, so the code may already be spent; "
+                "it is not sent again. Generate a new code. If Zoho did issue a refresh token, it counts against the 20 "
+                "refresh tokens per user: check Connected Apps in Zoho Accounts and revoke the unused one.",
+                error_code=exc.error_code,
+                http_status=exc.http_status,
+            ) from exc
 
     def refresh(self, refresh_token: str) -> TokenSet:
         """Mint a new access token. Zoho's answer carries no refresh token; the caller keeps its own."""
@@ -240,23 +355,32 @@ class ZohoOAuthClient:
         Raises :class:`ZohoInvalidTokenError` when Zoho says the token is not valid.
         """
         status, payload = self._post_json(self.revoke_url, {"token": refresh_token}, operation="revoke", idempotent=True)
-        if status == 400:
-            raise api_error(
-                operation="revoke",
-                error_code=str(payload.get("error") or "invalid_token") if isinstance(payload, dict) else "invalid_token",
-                accounts_url=self.accounts_url,
+        try:
+            if status == 400:
+                raise api_error(
+                    operation="revoke",
+                    error_code=str(payload.get("error") or "invalid_token") if isinstance(payload, dict) else "invalid_token",
+                    accounts_url=self.accounts_url,
+                    http_status=status,
+                )
+            if isinstance(payload, dict) and payload.get("status") == "success" and "error" not in payload:
+                return
+            if isinstance(payload, dict) and payload.get("error"):
+                raise api_error(
+                    operation="revoke",
+                    error_code=str(payload["error"]),
+                    accounts_url=self.accounts_url,
+                    http_status=status,
+                    description=payload.get("error_description"),
+                )
+        except ZohoOAuthError:
+            raise
+        except Exception as exc:  # pylint: disable=broad-exception-caught - last resort: never a traceback
+            raise ZohoProtocolError(
+                f"Zoho's answer to the revocation request at {self.accounts_url} (HTTP {status}) could not be read ({type(exc).__name__}); "
+                "the refresh token may still be valid.",
                 http_status=status,
-            )
-        if isinstance(payload, dict) and payload.get("status") == "success" and "error" not in payload:
-            return
-        if isinstance(payload, dict) and payload.get("error"):
-            raise api_error(
-                operation="revoke",
-                error_code=str(payload["error"]),
-                accounts_url=self.accounts_url,
-                http_status=status,
-                description=payload.get("error_description"),
-            )
+            ) from None
         raise ZohoProtocolError(
             f"Zoho answered the revocation request at {self.accounts_url} with HTTP {status} but without status=success; "
             "the refresh token may still be valid.",
@@ -277,20 +401,28 @@ class ZohoOAuthClient:
         return {"grant_type": grant_type, "client_id": self.client_id or "", "client_secret": self.client_secret or ""}
 
     def _token_result(self, status: int, payload: t.Any, *, operation: str) -> TokenSet:
-        if isinstance(payload, dict) and "error" in payload:
-            raise api_error(
-                operation=operation,
-                error_code=str(payload.get("error")),
-                accounts_url=self.accounts_url,
-                http_status=status,
-                description=payload.get("error_description"),
-            )
         try:
+            if isinstance(payload, dict) and "error" in payload:
+                raise api_error(
+                    operation=operation,
+                    error_code=str(payload.get("error")),
+                    accounts_url=self.accounts_url,
+                    http_status=status,
+                    description=payload.get("error_description"),
+                )
             return parse_token_response(payload, now=self.clock())
         except ZohoProtocolError as exc:
             raise ZohoProtocolError(
                 f"Zoho answered the {operation_name(operation)} request at {self.accounts_url} with HTTP {status}, but not with "
                 f"usable tokens: {exc.msg}",
+                http_status=status,
+            ) from None
+        except ZohoOAuthError:
+            raise
+        except Exception as exc:  # pylint: disable=broad-exception-caught - last resort: never a traceback
+            raise ZohoProtocolError(
+                f"Zoho answered the {operation_name(operation)} request at {self.accounts_url} with HTTP {status}, but the answer "
+                f"could not be read ({type(exc).__name__}).",
                 http_status=status,
             ) from None
 
@@ -299,20 +431,32 @@ class ZohoOAuthClient:
         if self._session is None:
             session = requests.Session()
             session.auth = _NoNetrcAuth()
-            session.headers.update({"User-Agent": USER_AGENT, "Accept": "application/json"})
+            # identity: the body size limit counts the bytes on the wire, and no decompression bomb can hide behind it.
+            session.headers.update({"User-Agent": USER_AGENT, "Accept": "application/json", "Accept-Encoding": "identity"})
             self._session = session
         return self._session
 
-    def _post_json(self, url: str, form: dict[str, str], *, operation: str, idempotent: bool) -> tuple[int, t.Any]:
-        """POST ``form`` and return ``(status, decoded JSON)``, retrying only when safe."""
+    def _post_json(
+        self, url: str, form: dict[str, str], *, operation: str, idempotent: bool, hook: _SendHook | None = None
+    ) -> tuple[int, t.Any]:
+        """POST ``form`` and return ``(status, decoded JSON)``, retrying only when safe.
+
+        A retry starts only while the time since the first attempt started, plus the backoff
+        delay, stays within ``retry.max_total`` seconds; so one call lasts at most about
+        ``max_total + timeout`` seconds.
+        """
+        hook = hook or _SendHook(None)
+        started = self.monotonic()
         attempt = 0
         while True:
             attempt += 1
             try:
-                return self._attempt(url, form, operation=operation)
+                return self._attempt(url, form, operation=operation, hook=hook)
             except _Retryable as failure:
                 safe = failure.before_send or idempotent
                 delay = self._delay(attempt, failure.retry_after) if safe and attempt < self.retry.attempts else None
+                if delay is not None and self.monotonic() - started + delay > self.retry.max_total:
+                    delay = None
                 if delay is None:
                     raise failure.error from None
                 if self.on_retry:
@@ -327,40 +471,114 @@ class ZohoOAuthClient:
             return retry_after if retry_after <= self.retry.max_retry_after else None
         return random.uniform(0, min(self.retry.max_delay, self.retry.base_delay * 2 ** (attempt - 1)))
 
-    def _attempt(self, url: str, form: dict[str, str], *, operation: str) -> tuple[int, t.Any]:
-        action = f"the {operation_name(operation)} request to {self.accounts_url}"
+    def _prepare(self, url: str, form: dict[str, str], *, action: str) -> tuple[t.Any, t.Any, dict[str, t.Any]]:
+        """Build the request and choose adapter, proxy and CA bundle, without any network access.
+
+        Returns ``(sender, prepared request, keyword arguments for sender.send)``; the sender is
+        the session's transport adapter (or the session itself when it has no ``get_adapter``). Raises
+        :class:`ZohoInputError` (nothing was sent) for anything that would fail later anyway.
+        """
         try:
-            response = self.session.post(url, data=form, timeout=self.timeout, allow_redirects=False, verify=self.verify)
-        except requests.exceptions.SSLError as exc:
-            raise ZohoTLSError(
-                f"TLS verification failed for {action}: {_reason(exc)}. Fix the server certificate, or point ca_path at the CA "
+            prepared = self.session.prepare_request(requests.Request("POST", url, data=form))
+            settings = dict(self.session.merge_environment_settings(prepared.url, {}, True, self.verify, None))
+            # The transport adapter, not Session.send: Session.send reads the whole body of a 3xx answer (without any
+            # size limit) even with allow_redirects=False, and an adapter never follows redirects.
+            get_adapter = getattr(self.session, "get_adapter", None)
+            sender = get_adapter(prepared.url) if callable(get_adapter) else self.session
+        except requests.exceptions.RequestException as exc:
+            raise ZohoInputError(f"Could not prepare {action}: {_reason(exc, secrets=form.values())}. Check accounts_url. Nothing was sent.") from None
+        verify = settings.get("verify", self.verify)
+        if isinstance(verify, str) and verify != self.verify:
+            # From REQUESTS_CA_BUNDLE or CURL_CA_BUNDLE: the same check as for ca_path.
+            check_ca_path(verify, option="the CA bundle named by REQUESTS_CA_BUNDLE/CURL_CA_BUNDLE")
+        proxy = requests.utils.select_proxy(prepared.url, settings.get("proxies") or {})
+        if proxy:
+            try:
+                proxy_host = urlsplit(proxy if "://" in proxy else f"http://{proxy}").hostname
+            except ValueError:
+                proxy_host = None
+            if not proxy_host or host_problem(proxy_host):
+                raise ZohoInputError(
+                    f"The proxy chosen for {action} from the HTTPS_PROXY/ALL_PROXY environment variables has no valid host name. "
+                    "Fix the variable, or list the accounts server in NO_PROXY. Nothing was sent."
+                )
+        settings = {name: settings.get(name) for name in ("verify", "cert", "proxies")}
+        return sender, prepared, settings
+
+    def _attempt(self, url: str, form: dict[str, str], *, operation: str, hook: _SendHook) -> tuple[int, t.Any]:
+        action = f"the {operation_name(operation)} request to {self.accounts_url}"
+        deadline = self.monotonic() + self.timeout
+        try:
+            sender, prepared, settings = self._prepare(url, form, action=action)
+        except ZohoOAuthError:
+            raise
+        except Exception as exc:  # pylint: disable=broad-exception-caught - last resort: never a traceback
+            raise ZohoUnexpectedError(
+                f"Unexpected error ({type(exc).__name__}) while preparing {action}. Nothing was sent. {_REPORT}", sent=False
+            ) from None
+        hook.fire()  # may raise: then nothing is sent, and the caller's exception propagates unchanged
+        remaining = max(deadline - self.monotonic(), 0.001)
+        settings.update(stream=True, timeout=(min(remaining, CONNECT_TIMEOUT_CAP), remaining))
+        try:
+            response = sender.send(prepared, **settings)
+        except _SEND_ERRORS as exc:
+            raise self._send_failure(exc, action=action, form=form) from None
+        except Exception as exc:  # pylint: disable=broad-exception-caught - last resort: never a traceback
+            raise ZohoUnexpectedError(
+                f"Unexpected error ({type(exc).__name__}) during {action}, after the request may have been sent. {_REPORT}", sent=True
+            ) from None
+        try:
+            return self._receive(response, deadline=deadline, action=action)
+        except (ZohoOAuthError, _Retryable):
+            raise
+        except Exception as exc:  # pylint: disable=broad-exception-caught - last resort: never a traceback
+            raise ZohoUnexpectedError(
+                f"Unexpected error ({type(exc).__name__}) while reading the answer to {action}. {_REPORT}",
+                sent=True,
+                http_status=getattr(response, "status_code", None),
+            ) from None
+        finally:
+            _close_quietly(response)
+
+    def _send_failure(self, exc: BaseException, *, action: str, form: dict[str, str]) -> BaseException:
+        """Map an exception of ``session.send`` to a typed error (or :class:`_Retryable`)."""
+        reason = _reason(exc, secrets=form.values())
+        if isinstance(exc, requests.exceptions.SSLError):
+            return ZohoTLSError(
+                f"TLS verification failed for {action}: {reason}. Fix the server certificate, or point ca_path at the CA "
                 "bundle that signed it (for example a corporate proxy CA). Nothing was sent."
-            ) from None
-        except requests.exceptions.ConnectTimeout as exc:
-            raise _Retryable(
-                ZohoTransportError(f"Timed out connecting for {action}: {_reason(exc)}. Nothing was sent.", sent=False),
-                before_send=True,
-            ) from None
-        except requests.exceptions.ReadTimeout:
-            raise _Retryable(
+            )
+        if isinstance(exc, requests.exceptions.ConnectTimeout):
+            return _Retryable(ZohoTransportError(f"Timed out connecting for {action}: {reason}. Nothing was sent.", sent=False), before_send=True)
+        if isinstance(exc, requests.exceptions.ReadTimeout):
+            return _Retryable(
                 ZohoTransportError(
-                    f"No answer within {self.timeout[1]:g}s to {action}, after the request was sent. Raise timeout if Zoho is slow.",
-                    sent=True,
+                    f"No answer within {self.timeout:g}s to {action}, after the request was sent. Raise timeout if Zoho is slow.", sent=True
                 ),
                 before_send=False,
-            ) from None
-        except requests.exceptions.ConnectionError as exc:
+            )
+        if isinstance(exc, (requests.exceptions.InvalidURL, requests.exceptions.InvalidSchema, requests.exceptions.MissingSchema, LocationValueError)):
+            # Raised while choosing the connection (host name, proxy URL), before any connection is made.
+            return ZohoInputError(f"Invalid URL for {action}: {reason}. Check accounts_url and the proxy variables. Nothing was sent.")
+        if isinstance(exc, requests.exceptions.ConnectionError):
             before = _failed_before_send(exc)
             what = "Could not connect" if before else "The connection failed after the request was sent"
-            raise _Retryable(
-                ZohoTransportError(f"{what} for {action}: {_reason(exc)}.", sent=not before),
-                before_send=before,
-            ) from None
-        except requests.exceptions.RequestException as exc:
+            return _Retryable(ZohoTransportError(f"{what} for {action}: {reason}.", sent=not before), before_send=before)
+        if isinstance(exc, requests.exceptions.RequestException):
             # For example a body cut short (ChunkedEncodingError): the request was sent.
-            raise _Retryable(ZohoTransportError(f"HTTP error for {action}: {_reason(exc)}.", sent=True), before_send=False) from None
+            return _Retryable(ZohoTransportError(f"HTTP error for {action}: {reason}.", sent=True), before_send=False)
+        # A plain OSError: requests wraps every I/O error of the connection itself, so an unwrapped one comes from
+        # loading the CA bundle (HTTPAdapter.cert_verify), before the connection is opened.
+        return ZohoTLSError(
+            f"Could not load the CA certificates for {action}: {reason}. Check ca_path (or REQUESTS_CA_BUNDLE). Nothing was sent."
+        )
 
+    def _receive(self, response: t.Any, *, deadline: float, action: str) -> tuple[int, t.Any]:
+        """Judge the status, then read and decode the body within the deadline and size limit."""
         status = response.status_code
+        headers = response.headers
+        if self.monotonic() >= deadline:
+            raise self._deadline_failure(action, status)
         if 300 <= status < 400:
             raise ZohoProtocolError(
                 f"Zoho answered {action} with a redirect (HTTP {status}); redirects are never followed because they would "
@@ -376,14 +594,16 @@ class ZohoOAuthClient:
                     http_status=status,
                 ),
                 before_send=False,
-                retry_after=_retry_after(response.headers.get("Retry-After"), now=self.clock()),
+                retry_after=_retry_after(headers.get("Retry-After"), now=self.clock()),
             )
+        body = self._read_body(response, deadline=deadline, action=action)
         try:
-            payload = json.loads(response.content.decode("utf-8"))
-        except (UnicodeDecodeError, ValueError):
+            payload = json.loads(body.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError, RecursionError):
+            # RecursionError: JSON nested deeper than the interpreter's recursion limit.
             if 400 <= status < 500:
                 return status, None  # a definite refusal; callers judge it by status
-            content_type = sanitize_server_text(response.headers.get("Content-Type", "unknown"), limit=60)
+            content_type = sanitize_server_text(headers.get("Content-Type", "unknown"), limit=60)
             kind = "an HTML page" if "html" in content_type.lower() else f"a body that is not valid JSON (Content-Type: {content_type})"
             raise _Retryable(
                 ZohoProtocolError(
@@ -395,6 +615,135 @@ class ZohoOAuthClient:
             ) from None
         return status, payload
 
+    def _deadline_failure(self, action: str, status: int | None) -> _Retryable:
+        return _Retryable(
+            ZohoTransportError(
+                f"No complete answer within {self.timeout:g}s to {action}, after the request was sent (timeout is the total time "
+                "for one request: connect, send and receive). Raise timeout if Zoho or a proxy is slow.",
+                sent=True,
+                http_status=status,
+            ),
+            before_send=False,
+        )
+
+    def _read_body(self, response: t.Any, *, deadline: float, action: str) -> bytes:
+        """Read at most :data:`MAX_RESPONSE_BYTES` before ``deadline`` (monotonic seconds).
+
+        Reads in chunks with at most one socket read each, so a server that drips bytes cannot
+        outlast the deadline. Raises :class:`ZohoProtocolError` for an oversized or encoded
+        body, :class:`_Retryable` for a deadline passed or a connection broken while reading.
+        """
+        status = response.status_code
+        headers = response.headers
+        too_big = ZohoProtocolError(
+            f"Zoho's answer to {action} (HTTP {status}) is larger than {MAX_RESPONSE_BYTES // 1024} KiB and was refused without "
+            "being read further. The request itself was sent. A token answer is under 2 KiB, so something between this host and "
+            "Zoho (a proxy or captive portal) or a wrong accounts_url is the likely cause.",
+            http_status=status,
+        )
+        length = (headers.get("Content-Length") or "").strip()
+        if re.fullmatch(r"[0-9]+", length) and int(length) > MAX_RESPONSE_BYTES:
+            raise too_big
+        encoding = (headers.get("Content-Encoding") or "identity").strip().lower()
+        if encoding not in ("", "identity"):
+            raise ZohoProtocolError(
+                f"Zoho answered {action} (HTTP {status}) with Content-Encoding {sanitize_server_text(encoding, limit=30)!r} although "
+                "the request asked for none; the answer was not read.",
+                http_status=status,
+            )
+        raw = getattr(response, "raw", None)
+        if raw is None:  # a response object without a stream (test doubles): the limit still applies
+            content = bytes(response.content or b"")
+            if len(content) > MAX_RESPONSE_BYTES:
+                raise too_big
+            return content
+        read = _one_read(raw)
+        body = bytearray()
+        while True:
+            remaining = deadline - self.monotonic()
+            if remaining <= 0:
+                raise self._deadline_failure(action, status)
+            _set_read_timeout(raw, remaining)
+            try:
+                chunk = read(min(_READ_CHUNK, MAX_RESPONSE_BYTES + 1 - len(body)))
+            except Exception as exc:  # pylint: disable=broad-exception-caught - any read failure happens after sending
+                if self.monotonic() >= deadline:
+                    raise self._deadline_failure(action, status) from None
+                raise _Retryable(
+                    ZohoTransportError(
+                        f"The connection broke while reading the answer to {action} (HTTP {status}), after the request was sent: "
+                        f"{type(exc).__name__}.",
+                        sent=True,
+                        http_status=status,
+                    ),
+                    before_send=False,
+                ) from None
+            if not chunk:
+                return bytes(body)
+            body += chunk
+            if len(body) > MAX_RESPONSE_BYTES:
+                raise too_big
+
+
+_REPORT = "This is unexpected; please report it with the ansible-core, Python and requests versions in use."
+
+if HAS_REQUESTS:
+    _SEND_ERRORS: tuple[type[BaseException], ...] = (requests.exceptions.RequestException, LocationValueError, OSError)
+else:  # pragma: no cover
+    _SEND_ERRORS = (OSError,)
+
+
+def _check_base_url(url: t.Any) -> str:
+    """Check the accounts server URL before anything can be sent; return it without a trailing slash."""
+    if not isinstance(url, str):
+        raise ZohoInputError(f"The accounts server URL must be a string, not {type(url).__name__}. Nothing was sent.")
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a malformed port
+    except ValueError:
+        parts = None
+    problem = None
+    if parts is None or not url.isascii() or any(ch.isspace() for ch in url):
+        problem = "it is not a valid URL"
+    elif parts.scheme not in ("https", "http"):
+        problem = "it must start with https://"
+    else:
+        problem = host_problem(parts.hostname)
+    if problem:
+        shown = sanitize_server_text(url.split("?")[0].split("#")[0].rpartition("@")[2], limit=100)
+        raise ZohoInputError(f"Invalid accounts server URL {shown!r} (accounts_url or data_center): {problem}. Nothing was sent.")
+    return url.rstrip("/")
+
+
+def _one_read(raw: t.Any) -> t.Callable[[int], bytes]:
+    """A reader that returns after at most one read from the socket (``read1``), whatever the urllib3 version."""
+    if callable(getattr(raw, "read1", None)):  # urllib3 >= 2.3 and test doubles
+        return lambda amt: raw.read1(amt, decode_content=False)
+    fp = getattr(raw, "_fp", None)  # urllib3 1.26 / 2.0-2.2: the http.client response underneath
+    if fp is not None and callable(getattr(fp, "read1", None)):
+        return lambda amt: fp.read1(amt)
+    return lambda amt: raw.read(amt, decode_content=False)  # pragma: no cover - last fallback: still bounded by the size limit
+
+
+def _set_read_timeout(raw: t.Any, seconds: float) -> None:
+    """Best effort: make the next socket read wait at most ``seconds``."""
+    connection = getattr(raw, "_connection", None)
+    sock = getattr(connection, "sock", None)
+    if sock is not None and callable(getattr(sock, "settimeout", None)):
+        try:
+            sock.settimeout(max(seconds, 0.001))
+        except (OSError, ValueError, OverflowError):
+            pass
+
+
+def _close_quietly(response: t.Any) -> None:
+    close = getattr(response, "close", None)
+    if callable(close):
+        try:
+            close()
+        except Exception:  # pylint: disable=broad-exception-caught - closing must not mask the result
+            pass
+
 
 def _failed_before_send(exc: BaseException) -> bool:
     """True when a requests ConnectionError happened while connecting (nothing was sent)."""
@@ -405,15 +754,18 @@ def _failed_before_send(exc: BaseException) -> bool:
         if item is None or id(item) in seen:
             continue
         seen.add(id(item))
-        if isinstance(item, (NewConnectionError, ConnectTimeoutError, requests.exceptions.ProxyError)):
+        if isinstance(item, (NewConnectionError, ConnectTimeoutError, LocationValueError, requests.exceptions.ProxyError)):
             return True
         if isinstance(item, BaseException):
             stack.extend([item.__cause__, item.__context__, getattr(item, "reason", None), *item.args])
     return False
 
 
-def _reason(exc: BaseException) -> str:
-    """A short, secret-free description of a requests exception (no URLs, which may hold queries)."""
+def _reason(exc: BaseException, *, secrets: t.Iterable[str] = ()) -> str:
+    """A short, secret-free description of a requests exception (no URLs, which may hold queries).
+
+    Any of ``secrets`` (the form values) that still appears is replaced by ``<hidden>``.
+    """
     seen: set[int] = set()
     current: t.Any = exc
     while current is not None and id(current) not in seen:
@@ -424,30 +776,47 @@ def _reason(exc: BaseException) -> str:
             continue
         break
     name = type(current).__name__
-    text = str(current)
+    try:
+        text = str(current)
+    except Exception:  # pylint: disable=broad-exception-caught
+        text = ""
     # Drop anything that looks like a URL or a request line; keep the human part.
     text = " ".join(word for word in text.split() if "://" not in word and "?" not in word)
+    for secret in secrets:
+        if secret and len(secret) >= 4:
+            text = text.replace(secret, "<hidden>")
     return sanitize_server_text(f"{name}: {text}" if text else name, limit=200)
 
 
 def _retry_after(value: str | None, *, now: float) -> float | None:
-    if not value:
+    """Seconds to wait from a ``Retry-After`` header, or None when absent or unusable.
+
+    Accepted: 1 to 9 ASCII digits, or an HTTP-date (RFC 9110 section 10.2.3). Anything else,
+    including non-ASCII digits such as ``²`` that ``str.isdigit`` accepts, is ignored.
+    """
+    if not value or not isinstance(value, str):
         return None
     value = value.strip()
-    if value.isdigit():
+    if re.fullmatch(r"[0-9]{1,9}", value):
         return float(value)
+    if not value.isascii() or len(value) > 64:
+        return None
     try:
         parsed = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
+        seconds = parsed.timestamp() - now if parsed is not None else None
+    except (TypeError, ValueError, IndexError, OverflowError, OSError):
         return None
-    if parsed is None:
+    if seconds is None or not math.isfinite(seconds):
         return None
-    return max(0.0, parsed.timestamp() - now)
+    return max(0.0, seconds)
 
 
 __all__ = (
     "DEFAULT_TIMEOUT",
     "HAS_REQUESTS",
+    "MAX_RESPONSE_BYTES",
+    "MAX_TIMEOUT",
+    "MIN_TIMEOUT",
     "NO_RETRY",
     "REQUESTS_IMPORT_ERROR",
     "REVOKE_PATH",
@@ -455,6 +824,8 @@ __all__ = (
     "TOKEN_PATH",
     "TokenSet",
     "ZohoOAuthClient",
+    "check_ca_path",
+    "check_timeout",
     "parse_expires_in",
     "parse_scope",
     "parse_token_response",

@@ -14,6 +14,7 @@ no suffix or pattern matching, ever.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 import typing as t
 from dataclasses import dataclass
@@ -126,9 +127,51 @@ def normalize_accounts_url(url: str) -> str:
         problem = "it must not contain user information"
     elif parts.query or parts.fragment or url.endswith(("?", "#")):
         problem = "it must not contain a query string or fragment"
+    elif parts.port == 0:
+        problem = "port 0 is not a valid port"
+    else:
+        problem = host_problem(parts.hostname)
     if problem:
-        raise ZohoInputError(f"Invalid accounts_url {_describe(url)}: {problem}. Example: https://accounts.zoho.eu")
+        raise ZohoInputError(f"Invalid accounts_url {_describe(url)}: {problem}. Example: https://accounts.zoho.eu. Nothing was sent.")
     return url.rstrip("/")
+
+
+_LABEL = re.compile(r"[A-Za-z0-9_]([A-Za-z0-9_-]*[A-Za-z0-9_])?")
+
+
+def host_problem(host: str | None) -> str | None:
+    """Return why ``host`` (as ``urlsplit().hostname`` gives it) cannot be connected to, or None.
+
+    Checked without any network access, so that a typo is reported before anything is recorded
+    or sent: an IP address literal is accepted; a name must be ASCII, at most 253 characters,
+    with one optional trailing dot, and every dot-separated label 1 to 63 characters of letters,
+    digits, ``-`` and ``_``, not starting or ending with ``-`` (RFC 1035/1123; the IDNA codec that
+    urllib3 applies refuses empty and over-long labels with a raw ``UnicodeError``).
+    """
+    if not host:
+        return "it has no host name"
+    try:
+        ipaddress.ip_address(host)
+        return None
+    except ValueError:
+        pass
+    name = host[:-1] if host.endswith(".") else host
+    if not name.isascii():
+        return "the host name must be ASCII (write an internationalised name in its xn-- form)"
+    if len(name) > 253:
+        return f"the host name is {len(name)} characters long; at most 253 are allowed"
+    for label in name.split("."):
+        if not label:
+            return "the host name has an empty label (two dots in a row, or a leading dot)"
+        if len(label) > 63:
+            return f"the host name has a label of {len(label)} characters; each dot-separated part may have at most 63"
+        if not _LABEL.fullmatch(label):
+            return "the host name may contain only letters, digits, '-' and '_' between dots, and no part may start or end with '-'"
+    try:
+        name.encode("idna")
+    except UnicodeError:
+        return "the host name cannot be encoded for DNS (IDNA)"
+    return None
 
 
 def resolve_accounts_url(*, data_center: str | None, accounts_url: str | None) -> str:
@@ -158,6 +201,7 @@ __all__ = (
     "DataCenter",
     "data_center_for_accounts_server",
     "get_data_center",
+    "host_problem",
     "normalize_accounts_url",
     "resolve_accounts_url",
 )

@@ -74,6 +74,20 @@ class ZohoTLSError(ZohoTransportError):
         super().__init__(msg, sent=False, **kwargs)
 
 
+class ZohoUnexpectedError(ZohoOAuthError):
+    """A failure nobody planned for (a library bug, an odd environment), turned into a typed error.
+
+    ``sent`` is True when it happened after the request may have left the machine (then the
+    outcome is unknown, as for a lost answer), False when it happened during local preparation.
+    The message names the exception type only: its text could quote request data.
+    """
+
+    def __init__(self, msg: str, *, sent: bool, **kwargs: t.Any) -> None:
+        super().__init__(msg, **kwargs)
+        self.sent = sent
+        self.outcome_unknown = sent
+
+
 class ZohoServerError(ZohoOAuthError):
     """HTTP 429 or 5xx: Zoho (or something in front of it) failed or throttled the request."""
 
@@ -231,6 +245,7 @@ __all__ = (
     "ZohoThrottledError",
     "ZohoTokenStoreError",
     "ZohoTransportError",
+    "ZohoUnexpectedError",
     "api_error",
     "operation_name",
     "sanitize_server_text",

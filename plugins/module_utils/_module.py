@@ -20,10 +20,14 @@ from ansible.module_utils.basic import env_fallback, missing_required_lib
 from ansible.module_utils.common.parameters import remove_values
 
 from ansible_collections.zohothrive.oauth.plugins.module_utils._client import (
+    DEFAULT_TIMEOUT,
     HAS_REQUESTS,
+    MIN_TIMEOUT,
     REQUESTS_IMPORT_ERROR,
     RetryPolicy,
     ZohoOAuthClient,
+    check_ca_path,
+    check_timeout,
 )
 from ansible_collections.zohothrive.oauth.plugins.module_utils._dc import DATA_CENTER_CODES, DEFAULT_DATA_CENTER, resolve_accounts_url
 from ansible_collections.zohothrive.oauth.plugins.module_utils._errors import ZohoDependencyError, ZohoInputError
@@ -46,7 +50,7 @@ def connection_argument_spec() -> dict[str, dict[str, t.Any]]:
         "accounts_url": {"type": "str", "fallback": (env_fallback, ["ZOHO_THRIVE_ACCOUNTS_URL"])},
         "validate_certs": {"type": "bool", "default": True},
         "ca_path": {"type": "path"},
-        "timeout": {"type": "int", "default": 30},
+        "timeout": {"type": "int", "default": DEFAULT_TIMEOUT},
     }
 
 
@@ -71,19 +75,28 @@ def accounts_url_from_params(module: AnsibleModule) -> str:
 
 
 def client_from_params(module: AnsibleModule, *, accounts_url: str | None = None, retry: RetryPolicy | None = None) -> ZohoOAuthClient:
-    """Build the HTTP client from the connection options."""
+    """Build the HTTP client from the connection options.
+
+    Every connection option is checked here, before a module records anything (the token
+    cache's in-flight entry) or sends anything: ``accounts_url`` must parse with valid host
+    labels, ``timeout`` must be ``MIN_TIMEOUT``..``MAX_TIMEOUT`` seconds, and ``ca_path`` (when
+    certificates are validated) must be a readable CA file or directory. Raises
+    :class:`ZohoInputError` (message names the option, the fix and "Nothing was sent") or
+    :class:`ZohoDependencyError`.
+    """
     if not HAS_REQUESTS:
         raise ZohoDependencyError(missing_required_lib("requests"), exception=_format_import_error())
-    timeout = module.params["timeout"]
-    if timeout is None or timeout <= 0:
-        raise ZohoInputError(f"timeout must be a positive number of seconds, not {timeout!r}.")
+    timeout = check_timeout(module.params["timeout"], minimum=MIN_TIMEOUT)
+    url = accounts_url or accounts_url_from_params(module)
+    if module.params["validate_certs"] and module.params["ca_path"]:
+        check_ca_path(module.params["ca_path"])
     if not module.params["validate_certs"]:
         module.warn(
             "validate_certs is false: the Zoho accounts server's TLS certificate is not checked, so the client secret and "
             "tokens can be intercepted. Use ca_path for a private CA instead."
         )
     return ZohoOAuthClient(
-        accounts_url or accounts_url_from_params(module),
+        url,
         client_id=module.params["client_id"],
         client_secret=module.params["client_secret"],
         validate_certs=module.params["validate_certs"],

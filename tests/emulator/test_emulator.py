@@ -357,6 +357,70 @@ def test_fault_slow(emu: Emulator) -> None:
     assert [entry["fault"] for entry in emu.log()] == ["slow", "slow"]
 
 
+def test_fault_drip_body_processes_then_dribbles(emu: Emulator) -> None:
+    emu.faults({"kind": "drip", "interval_ms": 200})
+    code = emu.mint()
+    started = time.monotonic()
+    response = requests.post(
+        f"{emu.url}/oauth/v2/token",
+        data={"grant_type": "authorization_code", "client_id": CLIENT_ID, "client_secret": CLIENT_SECRET, "code": code},
+        verify=emu.ca_path,
+        timeout=5,
+        stream=True,
+    )
+    assert response.status_code == 200  # the headers come at once
+    first = response.raw.read(3)
+    assert first == b'{"a' and time.monotonic() - started >= 0.4  # three bytes, about 200 ms apart
+    response.close()
+    assert emu.state()["exchanges"] == 1  # processed: the code is spent although the answer never arrived
+    assert [(entry["fault"], entry["outcome"]) for entry in emu.log()] == [("drip", "success")]
+    assert emu.exchange(code).json() == {"error": "invalid_code"}
+
+
+def test_fault_drip_all_delays_the_headers_too(emu: Emulator) -> None:
+    emu.faults({"kind": "drip", "interval_ms": 100, "part": "all"})
+    with pytest.raises(requests.exceptions.ReadTimeout):
+        # a per-read timeout never fires on a drip: only the client's own deadline can stop it; here the headers take > 1 s
+        requests.post(f"{emu.url}/oauth/v2/token", data={"grant_type": "x"}, verify=emu.ca_path, timeout=(5, 0.05))
+
+
+def test_fault_drip_validation(emu: Emulator) -> None:
+    emu.admin("POST", "/faults", {"path": "/oauth/v2/token", "faults": [{"kind": "drip", "interval_ms": 0}]}, expect=400)
+    emu.admin("POST", "/faults", {"path": "/oauth/v2/token", "faults": [{"kind": "drip", "part": "head"}]}, expect=400)
+
+
+@pytest.mark.parametrize("chunked", [False, True])
+def test_fault_oversize_pads_the_access_token(emu: Emulator, chunked: bool) -> None:
+    emu.faults({"kind": "oversize", "size": 2 * 1024 * 1024, "chunked": chunked})
+    code = emu.mint()
+    response = emu.exchange(code)
+    assert len(response.content) >= 2 * 1024 * 1024
+    assert ("Content-Length" in response.headers) is not chunked
+    assert response.headers.get("Transfer-Encoding") == ("chunked" if chunked else None)
+    token = response.json()["access_token"]
+    assert TOKEN_RE.match(token[:70]) and token.endswith("aaaa") and len(token) >= 2 * 1024 * 1024 - 300
+    assert emu.state()["exchanges"] == 1 and emu.exchange(code).json() == {"error": "invalid_code"}
+
+
+def test_fault_deep_json(emu: Emulator) -> None:
+    emu.faults({"kind": "deep_json", "depth": 100_000})
+    code = emu.mint()
+    response = emu.exchange(code)
+    assert response.status_code == 200 and response.headers["Content-Type"].startswith("application/json")
+    assert response.content == b"[" * 100_000 + b"]" * 100_000
+    with pytest.raises(RecursionError):
+        json.loads(response.content)
+    assert "access_token" in emu.exchange(code).json()  # not processed: the code survived
+    emu.admin("POST", "/faults", {"path": "/oauth/v2/token", "faults": [{"kind": "deep_json", "depth": 0}]}, expect=400)
+
+
+def test_fault_status_with_a_non_ascii_retry_after(emu: Emulator) -> None:
+    emu.faults({"kind": "status", "status": 503, "headers": {"Retry-After": "\u00b2"}})
+    response = emu.exchange(emu.mint())
+    assert response.status_code == 503
+    assert response.raw.headers["Retry-After"] == "\u00b2"  # sent as the Latin-1 byte 0xB2
+
+
 def test_fault_redirect(emu: Emulator) -> None:
     emu.faults({"kind": "redirect", "status": 308, "location": "https://accounts.zoho.eu/oauth/v2/token"}, {"kind": "redirect"})
     code = emu.mint()

@@ -74,8 +74,13 @@ THROTTLE_BODY = {
 }
 
 # Faults that answer instead of Zoho: the request is never processed.
-REPLACING_FAULTS = frozenset({"status", "html", "broken_json", "non_object_json", "reset_before", "redirect"})
-FAULT_KINDS = REPLACING_FAULTS | {"reset_after", "slow"}
+REPLACING_FAULTS = frozenset({"status", "html", "broken_json", "non_object_json", "reset_before", "redirect", "deep_json"})
+# Faults that let Zoho process the request (the code is used, tokens are minted) and then spoil or delay the answer.
+PROCESSING_FAULTS = frozenset({"reset_after", "slow", "drip", "oversize"})
+FAULT_KINDS = REPLACING_FAULTS | PROCESSING_FAULTS
+MAX_DRIP_INTERVAL_MS = 10_000
+MAX_OVERSIZE = 64 * 1024 * 1024
+MAX_DEPTH = 1_000_000
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 
 HTML_ERROR_PAGE = (
@@ -154,6 +159,9 @@ class Reply:
     content_type: str = "application/json;charset=UTF-8"
     headers: dict[str, str] = field(default_factory=dict)
     outcome: str = "success"
+    drip_ms: int | None = None  # write the answer one byte at a time, this many milliseconds apart
+    drip_head: bool = False  # drip the status line and headers too, not only the body
+    chunked: bool = False  # Transfer-Encoding: chunked, no Content-Length
 
 
 def json_reply(payload: Any, status: int = 200, outcome: str = "success") -> Reply:
@@ -509,6 +517,24 @@ def _normalize_fault(fault: Any) -> dict[str, Any]:
         if not 0 <= delay <= MAX_FAULT_DELAY:
             raise AdminError(f"'delay' must be between 0 and {MAX_FAULT_DELAY}")
         return {"kind": kind, "delay": delay}
+    if kind == "drip":
+        interval = _field(fault, "interval_ms", int, 500)
+        if not 1 <= interval <= MAX_DRIP_INTERVAL_MS:
+            raise AdminError(f"'interval_ms' must be between 1 and {MAX_DRIP_INTERVAL_MS}")
+        part = _field(fault, "part", str, "body")
+        if part not in ("body", "all"):
+            raise AdminError("'part' must be 'body' or 'all'")
+        return {"kind": kind, "interval_ms": interval, "part": part}
+    if kind == "oversize":
+        size = _field(fault, "size", int, 2 * 1024 * 1024)
+        if not 1 <= size <= MAX_OVERSIZE:
+            raise AdminError(f"'size' must be between 1 and {MAX_OVERSIZE}")
+        return {"kind": kind, "size": size, "chunked": _field(fault, "chunked", bool, False)}
+    if kind == "deep_json":
+        depth = _field(fault, "depth", int, 100_000)
+        if not 1 <= depth <= MAX_DEPTH:
+            raise AdminError(f"'depth' must be between 1 and {MAX_DEPTH}")
+        return {"kind": kind, "depth": depth}
     if kind == "redirect":
         status = _field(fault, "status", int, 307)
         if status not in REDIRECT_STATUSES:
@@ -637,6 +663,12 @@ class EmulatorHandler(BaseHTTPRequestHandler):
         # Zoho reads parameters from both the query string and the body; the body wins.
         reply = self._fault_reply(fault) if kind in REPLACING_FAULTS else self._process(path, {**query, **form})
         answer = None if kind == "reset_after" else reply
+        if answer is not None and kind == "drip":
+            answer.drip_ms = fault["interval_ms"]
+            answer.drip_head = fault["part"] == "all"
+        if answer is not None and kind == "oversize":
+            answer.body = _oversized(answer.body, fault["size"])
+            answer.chunked = fault["chunked"]
 
         state.record(
             {
@@ -677,6 +709,8 @@ class EmulatorHandler(BaseHTTPRequestHandler):
             return Reply(status=200, body=b'{"access_token":"1000.', outcome="fault")
         if kind == "non_object_json":
             return Reply(status=200, body=b'["not","an","object"]', outcome="fault")
+        if kind == "deep_json":
+            return Reply(status=200, body=b"[" * fault["depth"] + b"]" * fault["depth"], outcome="fault")
         if kind == "redirect":
             # The default target is this server (a 404), so a client that follows it never leaves the machine.
             location = fault["location"] or f"{self.server.base_url}/oauth/v2/moved"
@@ -684,16 +718,40 @@ class EmulatorHandler(BaseHTTPRequestHandler):
         return None  # reset_before
 
     def _send(self, reply: Reply) -> None:
+        if reply.drip_ms is not None or reply.chunked:
+            self.close_connection = True  # a client may give up half-way: never reuse such a connection
         self.send_response(reply.status)
         self.send_header("Content-Type", reply.content_type)
-        self.send_header("Content-Length", str(len(reply.body)))
+        if reply.chunked:
+            self.send_header("Transfer-Encoding", "chunked")
+        else:
+            self.send_header("Content-Length", str(len(reply.body)))
         self.send_header("Cache-Control", "no-store")
         for name, value in reply.headers.items():
             self.send_header(name, value)
         if self.close_connection:
             self.send_header("Connection", "close")
-        self.end_headers()
-        self.wfile.write(reply.body)
+        body = reply.body
+        if reply.chunked:
+            body = b"".join(b"%x\r\n%s\r\n" % (len(body[i : i + 65536]), body[i : i + 65536]) for i in range(0, len(body), 65536)) + b"0\r\n\r\n"
+        if reply.drip_ms is None:
+            self.end_headers()
+            self.wfile.write(body)
+            return
+        head = b"".join(getattr(self, "_headers_buffer", []))
+        self._headers_buffer = []
+        self.wfile.write(b"" if reply.drip_head else head + b"\r\n")
+        self._drip((head + b"\r\n" if reply.drip_head else b"") + body, reply.drip_ms / 1000)
+
+    def _drip(self, data: bytes, interval: float) -> None:
+        """Write ``data`` one byte at a time; stop quietly when the client hangs up."""
+        self.log_message('"%s %s" dripping %d bytes, one every %g s (fault)', self.command, self.path.split("?")[0], len(data), interval)
+        try:
+            for index in range(len(data)):
+                self.wfile.write(data[index : index + 1])
+                time.sleep(interval)
+        except OSError:
+            self.close_connection = True
 
     def _reset_connection(self) -> None:
         """Drop the connection without an answer; linger 0 makes the kernel send RST, not FIN."""
@@ -702,6 +760,19 @@ class EmulatorHandler(BaseHTTPRequestHandler):
         with contextlib.suppress(OSError):
             self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
         self.connection.close()
+
+
+def _oversized(body: bytes, size: int) -> bytes:
+    """The same JSON answer with its access token padded so that the body is at least ``size`` bytes."""
+    try:
+        payload = json.loads(body)
+    except ValueError:
+        payload = None
+    if not isinstance(payload, dict):
+        return body + b" " * max(0, size - len(body))
+    token = str(payload.get("access_token", "1000."))
+    payload["access_token"] = token + "a" * max(0, size - len(body))
+    return json.dumps(payload).encode()
 
 
 def _first_values(encoded: str) -> dict[str, str]:

@@ -4,10 +4,15 @@
 
 """Test doubles shared by the unit tests: a scripted fake of ``requests.Session``.
 
-A :class:`FakeSession` answers ``post()`` calls from a script, one step per call. A step is a
+A :class:`FakeSession` answers requests from a script, one step per request. A step is a
 :class:`FakeResponse` or an exception instance (raised as if ``requests`` had raised it).
-Every call is recorded, so tests can assert how many requests were sent, where, and that
-secrets travelled only in ``data=``. A call beyond the end of the script fails the test.
+Every request is recorded, so tests can assert how many requests were sent, where, and that
+secrets travelled only in ``data=``. A request beyond the end of the script fails the test.
+
+The client prepares a request (``prepare_request``, ``merge_environment_settings``), then
+sends it (``send``); the older ``post()`` path is kept for tests that call it directly. A
+:class:`FakeResponse` body is read through ``raw.read1()`` in the given ``chunks``; ``on_read``
+runs before each read (for example to advance a fake monotonic clock).
 """
 
 from __future__ import annotations
@@ -34,6 +39,47 @@ class FakeResponse:
     status_code: int = 200
     content: bytes = b""
     headers: dict[str, str] = field(default_factory=dict)
+    chunks: list[bytes] | None = None  # how raw.read1() hands out the body; default: 16 KiB pieces of content
+    on_read: t.Callable[[], None] | None = None
+    read_error: BaseException | None = None  # raised by raw.read1() once the chunks are exhausted
+    closed: bool = field(default=False, init=False)
+    _raw: t.Any = field(default=None, init=False, repr=False)
+
+    @property
+    def raw(self) -> FakeRaw:
+        if self._raw is None:
+            chunks = self.chunks if self.chunks is not None else [self.content[i : i + 16384] for i in range(0, len(self.content), 16384)]
+            self._raw = FakeRaw(list(chunks), self.on_read, self.read_error)
+        return self._raw
+
+    def close(self) -> None:
+        self.closed = True
+
+
+class FakeRaw:
+    """The ``raw`` stream of a :class:`FakeResponse`: ``read1`` returns at most one chunk per call."""
+
+    def __init__(self, chunks: list[bytes], on_read: t.Callable[[], None] | None, read_error: BaseException | None) -> None:
+        self.chunks = chunks
+        self.on_read = on_read
+        self.read_error = read_error
+        self.reads = 0
+        self.bytes_read = 0
+
+    def read1(self, amt: int = -1, decode_content: bool = False) -> bytes:
+        self.reads += 1
+        if self.on_read is not None:
+            self.on_read()
+        if not self.chunks:
+            if self.read_error is not None:
+                raise self.read_error
+            return b""
+        chunk = self.chunks.pop(0)
+        if 0 < amt < len(chunk):
+            self.chunks.insert(0, chunk[amt:])
+            chunk = chunk[:amt]
+        self.bytes_read += len(chunk)
+        return chunk
 
 
 def json_response(payload: t.Any, *, status: int = 200, headers: dict[str, str] | None = None) -> FakeResponse:
@@ -100,22 +146,44 @@ class Call:
 
 
 class FakeSession:
-    """Scripted stand-in for ``requests.Session``; records every ``post()``."""
+    """Scripted stand-in for ``requests.Session``; records every request sent (``send()`` or ``post()``).
+
+    ``prepare_request`` builds a real :class:`requests.PreparedRequest` (so URL errors are real)
+    and ``merge_environment_settings`` ignores the environment (no proxies, no CA variables).
+    ``prepared`` counts the requests prepared, sent or not.
+    """
 
     def __init__(self, *steps: t.Any) -> None:
         self.steps: list[t.Any] = list(steps)
         self.calls: list[Call] = []
         self.headers: dict[str, str] = {}
         self.auth: t.Any = None
+        self.prepared = 0
 
     def add(self, *steps: t.Any) -> FakeSession:
         self.steps.extend(steps)
         return self
 
+    def prepare_request(self, request: t.Any) -> requests.PreparedRequest:
+        self.prepared += 1
+        prepared = requests.PreparedRequest()
+        prepared.prepare(method=request.method, url=request.url, headers=dict(self.headers), data=request.data)
+        prepared.fake_form = request.data  # type: ignore[attr-defined]
+        return prepared
+
+    def merge_environment_settings(self, url: str, proxies: t.Any, stream: t.Any, verify: t.Any, cert: t.Any) -> dict[str, t.Any]:
+        return {"proxies": dict(proxies or {}), "stream": stream, "verify": verify, "cert": cert}
+
+    def send(self, prepared: t.Any, **kwargs: t.Any) -> FakeResponse:
+        return self._answer(Call(url=prepared.url, data=getattr(prepared, "fake_form", prepared.body), kwargs=kwargs))
+
     def post(self, url: str, data: t.Any = None, **kwargs: t.Any) -> FakeResponse:
-        self.calls.append(Call(url=url, data=data, kwargs=kwargs))
+        return self._answer(Call(url=url, data=data, kwargs=kwargs))
+
+    def _answer(self, call: Call) -> FakeResponse:
+        self.calls.append(call)
         if not self.steps:
-            raise AssertionError(f"unexpected request #{len(self.calls)} to {url}: the test scripted no further answer")
+            raise AssertionError(f"unexpected request #{len(self.calls)} to {call.url}: the test scripted no further answer")
         step = self.steps.pop(0)
         if isinstance(step, BaseException):
             raise step
@@ -128,6 +196,19 @@ class FakeSession:
                 assert secret not in call.url, f"secret in URL {call.url}"
                 assert secret not in repr(call.kwargs), "secret outside the form body"
                 assert secret not in repr(self.headers), "secret in a session header"
+
+
+class FakeMonotonic:
+    """A monotonic clock (seconds) that moves only when a test says so."""
+
+    def __init__(self, start: float = 1000.0) -> None:
+        self.now = start
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
 
 
 class Recorder:
@@ -144,6 +225,8 @@ __all__ = (
     "NOW",
     "TOKEN_URL_US",
     "Call",
+    "FakeMonotonic",
+    "FakeRaw",
     "FakeResponse",
     "FakeSession",
     "Recorder",

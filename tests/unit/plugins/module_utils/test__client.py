@@ -16,6 +16,7 @@ import json
 import socket
 import ssl
 import threading
+import time
 import typing as t
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from urllib.parse import parse_qs
@@ -36,6 +37,7 @@ from ansible_collections.zohothrive.oauth.plugins.module_utils._client import (
 from ansible_collections.zohothrive.oauth.plugins.module_utils._errors import (
     ZohoAPIError,
     ZohoCodeMayBeSpentError,
+    ZohoInputError,
     ZohoInvalidClientError,
     ZohoInvalidClientSecretError,
     ZohoInvalidCodeError,
@@ -50,6 +52,7 @@ from ansible_collections.zohothrive.oauth.plugins.module_utils._errors import (
 )
 from ansible_collections.zohothrive.oauth.tests.unit.fakes import (
     NOW,
+    FakeMonotonic,
     FakeResponse,
     FakeSession,
     Recorder,
@@ -77,6 +80,7 @@ def make(*steps: t.Any, retry: RetryPolicy = RetryPolicy(), **kwargs: t.Any) -> 
     sleep = Recorder()
     kwargs.setdefault("client_id", CLIENT_ID)
     kwargs.setdefault("client_secret", SECRET)
+    kwargs.setdefault("monotonic", FakeMonotonic())
     client = ZohoOAuthClient(
         kwargs.pop("accounts_url", "https://accounts.zoho.com"), session=session, sleep=sleep, clock=lambda: NOW, retry=retry, **kwargs
     )
@@ -131,7 +135,9 @@ def test_exchange_request_shape() -> None:
         "redirect_uri": "https://app.example.com/cb",
         "code_verifier": "VERIFIER-1",
     }
-    assert call.kwargs == {"timeout": (10.0, 30.0), "allow_redirects": False, "verify": True}
+    # stream=True: the client reads the body itself, within the deadline and the size limit. The request goes to the
+    # transport adapter, which never follows redirects (the session is bypassed: it would read a 3xx body in full).
+    assert call.kwargs == {"timeout": (10.0, 30.0), "verify": True, "stream": True, "proxies": {}, "cert": None}
     session.assert_secrets_only_in_body(*ALL_SECRETS)
     assert sleep.delays == []
     assert tokens.access_token == "1000.access.token"
@@ -153,7 +159,7 @@ def test_refresh_request_shape() -> None:
     call = session.calls[0]
     assert call.url == "https://accounts.zoho.eu/oauth/v2/token"
     assert call.data == {"grant_type": "refresh_token", "client_id": CLIENT_ID, "client_secret": SECRET, "refresh_token": RT}
-    assert call.kwargs["allow_redirects"] is False
+    assert call.kwargs["stream"] is True
     session.assert_secrets_only_in_body(*ALL_SECRETS)
     assert tokens.access_token == "1000.new.access"
     assert tokens.refresh_token is None  # Zoho's refresh answer carries none
@@ -165,7 +171,7 @@ def test_revoke_request_shape() -> None:
     call = session.calls[0]
     assert call.url == "https://accounts.zoho.com/oauth/v2/token/revoke"
     assert call.data == {"token": RT}  # only the token: no client secret is sent for revocation
-    assert call.kwargs["allow_redirects"] is False
+    assert call.kwargs["stream"] is True
     session.assert_secrets_only_in_body(*ALL_SECRETS)
 
 
@@ -186,17 +192,29 @@ def test_code_with_form_metacharacters_is_encoded_not_injected() -> None:
     [
         ({}, True, (10.0, 30.0)),
         ({"validate_certs": False}, False, (10.0, 30.0)),
-        ({"ca_path": "/etc/zoho/ca.pem"}, "/etc/zoho/ca.pem", (10.0, 30.0)),
-        ({"ca_path": "/etc/zoho/ca.pem", "validate_certs": False}, False, (10.0, 30.0)),
+        ({"ca_path": "CA"}, "CA", (10.0, 30.0)),
+        ({"ca_path": "CA", "validate_certs": False}, False, (10.0, 30.0)),
+        ({"ca_path": "/no/such/ca.pem", "validate_certs": False}, False, (10.0, 30.0)),  # ignored without validation
         ({"timeout": 5}, True, (5.0, 5.0)),
         ({"timeout": 120}, True, (10.0, 120.0)),
     ],
 )
-def test_tls_and_timeout_settings_reach_requests(kwargs: dict[str, t.Any], verify: t.Any, timeout: tuple[float, float]) -> None:
+def test_tls_and_timeout_settings_reach_requests(kwargs: dict[str, t.Any], verify: t.Any, timeout: tuple[float, float], ca_file: str) -> None:
+    kwargs = {name: ca_file if value == "CA" else value for name, value in kwargs.items()}
+    verify = ca_file if verify == "CA" else verify
     client, session, _unused = make(json_response(token_payload()), **kwargs)
     client.refresh(RT)
     assert session.calls[0].kwargs["verify"] == verify
     assert session.calls[0].kwargs["timeout"] == timeout
+
+
+@pytest.fixture(name="ca_file")
+def fixture_ca_file(tmp_path: t.Any) -> str:
+    """A readable PEM file holding one throwaway CA certificate."""
+    trustme = pytest.importorskip("trustme")
+    path = tmp_path / "ca.pem"
+    trustme.CA().cert_pem.write_to_path(str(path))
+    return str(path)
 
 
 def test_default_session_never_uses_netrc(tmp_path: t.Any, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -607,7 +625,7 @@ def test_redirects_are_never_followed(status: int, operation: str) -> None:
     with pytest.raises(ZohoOAuthError) as info:
         run(operation, client)
     assert len(session.calls) == 1 and sleep.delays == []
-    assert session.calls[0].kwargs["allow_redirects"] is False
+    assert "allow_redirects" not in session.calls[0].kwargs  # sent through the adapter, which never follows redirects
     assert f"redirect (HTTP {status})" in info.value.msg
     assert "evil.example" not in info.value.msg
     if operation == "exchange":
@@ -885,3 +903,526 @@ def test_real_tls_with_ca_path(tls_server: tuple[_TLSServer, str]) -> None:
         "client_secret": [SECRET],
         "refresh_token": [RT],
     }
+
+
+# -- issue 6 item 4: "may be spent" only when the request may have reached Zoho --------------------------------
+
+
+class _Journal:
+    """Stands in for the token cache's in-flight record: counts before_send calls, can refuse."""
+
+    def __init__(self, error: BaseException | None = None) -> None:
+        self.calls = 0
+        self.error = error
+        self.sent_at_call: list[int] = []
+
+    def __call__(self) -> None:
+        self.calls += 1
+        if self.error is not None:
+            raise self.error
+
+
+def test_before_send_is_called_once_right_before_the_first_request() -> None:
+    journal = _Journal()
+    session = FakeSession(json_response(token_payload()))
+    original_send = session.send
+
+    def send(prepared: t.Any, **kwargs: t.Any) -> t.Any:
+        assert journal.calls == 1, "before_send must run before anything is sent"
+        return original_send(prepared, **kwargs)
+
+    session.send = send  # type: ignore[method-assign]
+    client = ZohoOAuthClient("https://accounts.zoho.com", client_id=CLIENT_ID, client_secret=SECRET, session=session, sleep=Recorder())
+    assert client.exchange_code(CODE, before_send=journal).access_token == "1000.access.token"
+    assert journal.calls == 1 and len(session.calls) == 1
+
+
+def test_before_send_is_called_once_across_retries_of_unsent_attempts() -> None:
+    journal = _Journal()
+    client, session, sleep = make(connection_refused(), connect_timeout(), json_response(token_payload()))
+    client.exchange_code(CODE, before_send=journal)
+    assert journal.calls == 1 and len(session.calls) == 3 and len(sleep.delays) == 2
+
+
+def test_before_send_failure_propagates_unchanged_and_nothing_is_sent() -> None:
+    class JournalFull(Exception):
+        pass
+
+    journal = _Journal(JournalFull("disk full"))
+    client, session, _unused = make(json_response(token_payload()))
+    with pytest.raises(JournalFull):
+        client.exchange_code(CODE, before_send=journal)
+    assert session.calls == [] and journal.calls == 1
+
+
+def test_before_send_zoho_error_is_not_rewrapped_as_spent() -> None:
+    refusal = ZohoCodeMayBeSpentError("The token cache records this code as in flight.")
+    client, session, _unused = make(json_response(token_payload()))
+    with pytest.raises(ZohoCodeMayBeSpentError) as info:
+        client.exchange_code(CODE, before_send=_Journal(refusal))
+    assert info.value is refusal and session.calls == []
+
+
+class _BrokenPrepare(FakeSession):
+    def __init__(self, error: BaseException) -> None:
+        super().__init__()
+        self.error = error
+
+    def prepare_request(self, request: t.Any) -> t.Any:
+        raise self.error
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        pytest.param(requests.exceptions.InvalidURL("Invalid URL: label empty or too long"), id="invalid-url"),
+        pytest.param(UnicodeError("label empty or too long"), id="raw-unicode-error"),
+        pytest.param(RuntimeError("something odd"), id="unexpected"),
+    ],
+)
+def test_before_send_is_not_called_when_preparation_fails(error: BaseException) -> None:
+    journal = _Journal()
+    client = ZohoOAuthClient(
+        "https://accounts.zoho.com", client_id=CLIENT_ID, client_secret=SECRET, session=_BrokenPrepare(error), sleep=Recorder()
+    )
+    with pytest.raises(ZohoOAuthError) as info:
+        client.exchange_code(CODE, before_send=journal)
+    assert journal.calls == 0
+    assert info.value.outcome_unknown is False and not isinstance(info.value, ZohoCodeMayBeSpentError)
+    assert "Nothing was sent" in info.value.msg
+
+
+def test_malformed_proxy_is_refused_before_before_send(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HTTPS_PROXY", "http://:3128")
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    journal = _Journal()
+    client = ZohoOAuthClient("https://accounts.zoho.com", client_id=CLIENT_ID, client_secret=SECRET, sleep=Recorder())
+    with pytest.raises(ZohoOAuthError) as info:
+        client.exchange_code(CODE, before_send=journal)
+    assert journal.calls == 0 and info.value.outcome_unknown is False
+    assert "HTTPS_PROXY" in info.value.msg and "Nothing was sent" in info.value.msg
+
+
+def test_missing_ca_bundle_from_the_environment_is_refused_before_before_send(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/no/such/bundle.pem")
+    journal = _Journal()
+    client = ZohoOAuthClient("https://accounts.zoho.com", client_id=CLIENT_ID, client_secret=SECRET, sleep=Recorder())
+    with pytest.raises(ZohoOAuthError) as info:
+        client.exchange_code(CODE, before_send=journal)
+    assert journal.calls == 0 and info.value.outcome_unknown is False
+    assert "REQUESTS_CA_BUNDLE" in info.value.msg and "does not exist" in info.value.msg
+
+
+NOTHING_LEFT_THE_MACHINE = [
+    # What requests/urllib3 raise from send() before a connection exists; the first three escaped as "sent" before.
+    pytest.param(OSError("Could not find a suitable TLS CA certificate bundle, invalid path: /etc/zoho/ca.pem"), "CA certificates", id="ca-bundle"),
+    pytest.param(requests.exceptions.InvalidURL("Failed to parse: 'accounts..zoho.eu', label empty or too long"), "Invalid URL", id="invalid-url"),
+    pytest.param(
+        _client.LocationValueError("Failed to parse: 'aaaa.zoho.eu', label empty or too long"), "Invalid URL", id="raw-location-parse-error"
+    ),
+    pytest.param(requests.exceptions.InvalidProxyURL("Please check proxy URL."), "Invalid URL", id="invalid-proxy-url"),
+    pytest.param(requests.exceptions.ProxyError("Cannot connect to proxy."), "Could not connect", id="proxy-error"),
+    pytest.param(connection_refused(), "Could not connect", id="refused"),
+    pytest.param(connect_timeout(), "Timed out connecting", id="connect-timeout"),
+    pytest.param(tls_failure(), "TLS verification failed", id="tls"),
+]
+
+
+@pytest.mark.parametrize(("failure", "words"), NOTHING_LEFT_THE_MACHINE)
+@pytest.mark.parametrize("operation", OPERATIONS)
+def test_failures_before_connecting_are_not_spent(failure: BaseException, words: str, operation: str) -> None:
+    journal = _Journal()
+    client, session, _unused = make(failure, retry=NO_RETRY)
+    with pytest.raises(ZohoOAuthError) as info:
+        if operation == "exchange":
+            client.exchange_code(CODE, before_send=journal)
+        else:
+            run(operation, client)
+    assert not isinstance(info.value, ZohoCodeMayBeSpentError)
+    assert info.value.outcome_unknown is False
+    assert words in info.value.msg
+    assert len(session.calls) == 1
+    assert journal.calls == (1 if operation == "exchange" else 0)
+    assert_secret_free(info.value.msg)
+
+
+@pytest.mark.parametrize(
+    "failure",
+    [
+        pytest.param(OSError("Could not find a suitable TLS CA certificate bundle, invalid path: /x"), id="ca-bundle"),
+        pytest.param(requests.exceptions.InvalidURL("bad host"), id="invalid-url"),
+    ],
+)
+def test_definite_local_failures_are_not_retried(failure: BaseException) -> None:
+    client, session, sleep = make(failure, json_response(token_payload()))
+    with pytest.raises(ZohoOAuthError):
+        client.exchange_code(CODE)
+    assert len(session.calls) == 1 and sleep.delays == []
+
+
+def test_unexpected_error_after_before_send_is_outcome_unknown() -> None:
+    client, session, sleep = make(RuntimeError(f"weird library bug quoting {CODE}"), json_response(token_payload()))
+    with pytest.raises(ZohoCodeMayBeSpentError) as info:
+        client.exchange_code(CODE, before_send=_Journal())
+    assert "Unexpected error (RuntimeError)" in info.value.msg
+    assert len(session.calls) == 1 and sleep.delays == []
+    assert_secret_free(info.value.msg)
+
+
+@pytest.mark.parametrize("operation", ["refresh", "revoke"])
+def test_unexpected_error_is_typed_for_refresh_and_revoke(operation: str) -> None:
+    client, _unused, _unused = make(TypeError("odd"))
+    with pytest.raises(ZohoOAuthError) as info:
+        run(operation, client)
+    assert "Unexpected error (TypeError)" in info.value.msg and info.value.outcome_unknown is True
+
+
+def test_transport_reason_hides_form_values() -> None:
+    client, _unused, _unused = make(requests.exceptions.ConnectionError(f"odd failure near {SECRET} and {RT}"), retry=NO_RETRY)
+    with pytest.raises(ZohoTransportError) as info:
+        client.refresh(RT)
+    assert_secret_free(info.value.msg)
+    assert "<hidden>" in info.value.msg
+
+
+# -- issue 6 item 4: options are validated when the client is built --------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("url", "words"),
+    [
+        ("https://accounts..zoho.eu", "empty label"),
+        ("https://" + "a" * 64 + ".zoho.eu", "label of 64 characters"),
+        ("https://accounts.zoho.eu..", "empty label"),
+        ("https://acc ounts.zoho.eu", "not a valid URL"),
+        ("https://accounts.zoh\u043e.eu", "not a valid URL"),
+        ("https://accounts.zoho.eu:99999", "not a valid URL"),
+        ("ftp://accounts.zoho.eu", "must start with https://"),
+        ("https://", "no host name"),
+    ],
+)
+def test_client_refuses_an_unusable_accounts_url(url: str, words: str) -> None:
+    with pytest.raises(ZohoInputError) as info:
+        ZohoOAuthClient(url, session=FakeSession())
+    assert words in info.value.msg and "Nothing was sent" in info.value.msg
+
+
+def test_client_accepts_ip_literals_and_a_trailing_dot() -> None:
+    for url in ("https://127.0.0.1:8443", "https://[::1]:8443", "https://accounts.zoho.eu.", "https://" + "a" * 63 + ".zoho.eu"):
+        ZohoOAuthClient(url, session=FakeSession())
+
+
+@pytest.mark.parametrize("timeout", [0, -1, 3601, 99999999999, float("inf"), float("nan"), True, "30", None])
+def test_client_refuses_an_unusable_timeout(timeout: t.Any) -> None:
+    with pytest.raises(ZohoInputError) as info:
+        ZohoOAuthClient("https://accounts.zoho.com", session=FakeSession(), timeout=timeout)
+    assert "timeout must be a number of seconds" in info.value.msg and "Nothing was sent" in info.value.msg
+
+
+def test_client_refuses_a_missing_or_unusable_ca_path(tmp_path: t.Any) -> None:
+    not_pem = tmp_path / "notpem.pem"
+    not_pem.write_text("hello\n")
+    for path, words in ((str(tmp_path / "typo.pem"), "does not exist"), (str(not_pem), "could not be loaded"), ("", None)):
+        if words is None:
+            ZohoOAuthClient("https://accounts.zoho.com", session=FakeSession(), ca_path=path)  # empty: the default CA store
+            continue
+        with pytest.raises(ZohoInputError) as info:
+            ZohoOAuthClient("https://accounts.zoho.com", session=FakeSession(), ca_path=path)
+        assert words in info.value.msg and "ca_path" in info.value.msg and "Nothing was sent" in info.value.msg
+
+
+def test_client_accepts_a_ca_directory(tmp_path: t.Any) -> None:
+    client = ZohoOAuthClient("https://accounts.zoho.com", session=FakeSession(), ca_path=str(tmp_path))
+    assert client.verify == str(tmp_path)
+
+
+# -- issue 6 item 4: no raw exception from what the server sends ------------------------------------------------
+
+
+@pytest.mark.parametrize("value", ["\u00b2", "\u0663", "1\u00b2", "+5", "-1", "1.5", "0x10", "9" * 10, "Mon, 99 Foo 2026 99:99:99 GMT", "\x00", ""])
+@pytest.mark.parametrize("operation", ["refresh", "revoke"])
+def test_odd_retry_after_is_ignored(value: str, operation: str, upper_bound_jitter: list[tuple[float, float]]) -> None:
+    client, session, sleep = make(json_response({}, status=503, headers={"Retry-After": value}), success_for(operation))
+    run(operation, client)
+    assert sleep.delays == [1.0]  # the jittered backoff, as without the header
+    assert len(session.calls) == 2
+
+
+def test_odd_retry_after_on_an_exchange_still_reports_a_spent_code() -> None:
+    client, _unused, sleep = make(json_response({}, status=503, headers={"Retry-After": "\u00b2"}))
+    with pytest.raises(ZohoCodeMayBeSpentError):
+        client.exchange_code(CODE)
+    assert sleep.delays == []
+
+
+def _nested(depth: int) -> bytes:
+    return b"[" * depth + b"]" * depth
+
+
+@pytest.mark.parametrize("body", [_nested(100_000), b'{"a":' * 100_000 + b"1" + b"}" * 100_000], ids=["array", "object"])
+def test_deeply_nested_json_is_a_protocol_error(body: bytes) -> None:
+    client, _unused, _unused = make(FakeResponse(200, body, {"Content-Type": "application/json"}), retry=NO_RETRY)
+    with pytest.raises(ZohoProtocolError) as info:
+        client.refresh(RT)
+    assert "not valid JSON" in info.value.msg
+
+
+def test_deeply_nested_json_spends_the_code_without_a_traceback() -> None:
+    client, _unused, _unused = make(FakeResponse(200, _nested(100_000), {"Content-Type": "application/json"}))
+    with pytest.raises(ZohoCodeMayBeSpentError) as info:
+        client.exchange_code(CODE)
+    assert "not valid JSON" in info.value.msg
+
+
+def test_deeply_nested_4xx_is_a_definite_refusal() -> None:
+    client, _unused, _unused = make(FakeResponse(400, _nested(100_000), {"Content-Type": "application/json"}))
+    with pytest.raises(ZohoInvalidTokenError):
+        client.revoke(RT)
+
+
+# -- issue 6 item 7: every wait is bounded -------------------------------------------------------------------------
+
+
+def test_oversized_answer_is_refused_while_reading() -> None:
+    body = json.dumps(token_payload("1000." + "a" * (2 * 1024 * 1024))).encode()
+    response = FakeResponse(200, body, {"Content-Type": "application/json"})
+    client, _unused, _unused = make(response, retry=NO_RETRY)
+    with pytest.raises(ZohoProtocolError) as info:
+        client.refresh(RT)
+    assert "larger than 1024 KiB" in info.value.msg and "request itself was sent" in info.value.msg
+    assert response.raw.bytes_read <= _client.MAX_RESPONSE_BYTES + 1  # stopped reading at the limit
+    assert response.closed
+
+
+def test_answer_of_exactly_the_limit_is_read() -> None:
+    payload = token_payload("1000.x")
+    text = json.dumps(payload)
+    body = (text[:-1] + ', "pad": "' + "p" * (_client.MAX_RESPONSE_BYTES - len(text) - 11) + '"}').encode()
+    assert len(body) == _client.MAX_RESPONSE_BYTES
+    client, _unused, _unused = make(FakeResponse(200, body, {"Content-Type": "application/json"}), retry=NO_RETRY)
+    assert client.refresh(RT).access_token == "1000.x"
+
+
+def test_oversized_content_length_is_refused_before_reading() -> None:
+    response = FakeResponse(200, b"{}", {"Content-Type": "application/json", "Content-Length": str(50 * 1024 * 1024)})
+    client, _unused, _unused = make(response)
+    with pytest.raises(ZohoCodeMayBeSpentError) as info:
+        client.exchange_code(CODE)
+    assert "larger than 1024 KiB" in info.value.msg and "may already be spent" in info.value.msg
+    assert response.raw.reads == 0
+
+
+def test_oversized_answer_is_not_retried_for_refresh() -> None:
+    big = FakeResponse(200, b"x", {"Content-Length": str(2 * 1024 * 1024)})
+    client, session, sleep = make(big, json_response(token_payload()))
+    with pytest.raises(ZohoProtocolError):
+        client.refresh(RT)
+    assert len(session.calls) == 1 and sleep.delays == []
+
+
+def test_compressed_answer_is_refused() -> None:
+    client, _unused, _unused = make(FakeResponse(200, b"\x1f\x8b...", {"Content-Encoding": "gzip"}), retry=NO_RETRY)
+    with pytest.raises(ZohoProtocolError) as info:
+        client.refresh(RT)
+    assert "Content-Encoding 'gzip'" in info.value.msg
+
+
+def test_default_session_asks_for_an_uncompressed_answer() -> None:
+    assert ZohoOAuthClient("https://accounts.zoho.com").session.headers["Accept-Encoding"] == "identity"
+
+
+def test_timeout_is_a_total_deadline_for_a_dripping_body() -> None:
+    clock = FakeMonotonic()
+    body = json.dumps(token_payload()).encode()
+    drip = FakeResponse(200, body, {"Content-Type": "application/json"}, chunks=[bytes([b]) for b in body], on_read=lambda: clock.advance(1))
+    client, _unused, _unused = make(drip, timeout=2, monotonic=clock)
+    with pytest.raises(ZohoCodeMayBeSpentError) as info:
+        client.exchange_code(CODE)
+    assert "No complete answer within 2s" in info.value.msg
+    assert drip.raw.reads <= 3  # about one read per second of the deadline, not one per byte of the body
+
+
+def test_dripping_body_is_retried_for_refresh_within_the_deadline() -> None:
+    clock = FakeMonotonic()
+    body = json.dumps(token_payload()).encode()
+    drip = FakeResponse(200, body, {}, chunks=[bytes([b]) for b in body], on_read=lambda: clock.advance(1))
+    client, session, sleep = make(drip, json_response(token_payload("1000.second")), timeout=5, monotonic=clock)
+    assert client.refresh(RT).access_token == "1000.second"
+    assert len(session.calls) == 2 and len(sleep.delays) == 1
+
+
+def test_headers_arriving_after_the_deadline_count_as_a_timeout() -> None:
+    clock = FakeMonotonic()
+    session = FakeSession()
+
+    def slow_send(prepared: t.Any, **kwargs: t.Any) -> t.Any:
+        session.calls.append(t.cast(t.Any, kwargs))
+        clock.advance(31)
+        return json_response(token_payload())
+
+    session.send = slow_send  # type: ignore[method-assign]
+    client = ZohoOAuthClient("https://accounts.zoho.com", client_id=CLIENT_ID, client_secret=SECRET, session=session, sleep=Recorder(), monotonic=clock)
+    with pytest.raises(ZohoCodeMayBeSpentError) as info:
+        client.exchange_code(CODE)
+    assert "No complete answer within 30s" in info.value.msg
+
+
+def test_read_timeout_passed_to_requests_is_what_is_left_of_the_deadline() -> None:
+    clock = FakeMonotonic()
+    session = FakeSession(json_response(token_payload()))
+    original = session.prepare_request
+
+    def slow_prepare(request: t.Any) -> t.Any:
+        clock.advance(25)
+        return original(request)
+
+    session.prepare_request = slow_prepare  # type: ignore[method-assign]
+    client = ZohoOAuthClient("https://accounts.zoho.com", session=session, sleep=Recorder(), monotonic=clock)
+    client.refresh(RT)
+    assert session.calls[0].kwargs["timeout"] == (5.0, 5.0)
+
+
+def test_broken_read_after_headers_is_after_sending() -> None:
+    cut = FakeResponse(200, b'{"access_', {}, read_error=requests.exceptions.ConnectionError("reset"))
+    client, _unused, _unused = make(cut)
+    with pytest.raises(ZohoCodeMayBeSpentError) as info:
+        client.exchange_code(CODE)
+    assert "connection broke while reading the answer" in info.value.msg
+
+
+def test_total_retry_time_is_capped() -> None:
+    clock = FakeMonotonic()
+    failures = [json_response({}, status=503, headers={"Retry-After": "25"}) for _unused in range(4)]
+    session = FakeSession(*failures)
+    original = session.send
+
+    def send(prepared: t.Any, **kwargs: t.Any) -> t.Any:
+        clock.advance(5)  # each attempt takes 5 s
+        return original(prepared, **kwargs)
+
+    session.send = send  # type: ignore[method-assign]
+
+    def sleep(seconds: float) -> None:
+        clock.advance(seconds)
+
+    client = ZohoOAuthClient("https://accounts.zoho.com", session=session, sleep=sleep, monotonic=clock, retry=RetryPolicy(attempts=10))
+    with pytest.raises(ZohoServerError):
+        client.refresh(RT)
+    # 5 + 25 = 30 s before the second attempt; 30 + 5 + 25 = 60 s before the third; a fourth would start at 95 s > 60 s.
+    assert len(session.calls) == 3
+
+
+def test_retry_policy_caps() -> None:
+    policy = RetryPolicy()
+    assert policy.max_total == 60.0 and policy.max_retry_after == 30.0 and policy.attempts == 4
+
+
+# -- real sockets: the deadline and the size limit against a live server --------------------------------------------
+
+
+def _read_request(conn: socket.socket) -> bytes:
+    """Read one whole request (headers and Content-Length body): closing with unread data would send a RST."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = conn.recv(65536)
+        if not chunk:
+            return data
+        data += chunk
+    head, _unused, body = data.partition(b"\r\n\r\n")
+    length = next((int(line.split(b":")[1]) for line in head.split(b"\r\n") if line.lower().startswith(b"content-length:")), 0)
+    while len(body) < length:
+        chunk = conn.recv(65536)
+        if not chunk:
+            break
+        body += chunk
+    return head + b"\r\n\r\n" + body
+
+
+class _ScriptedServer:
+    """Accepts one connection, reads the request, then writes ``head`` and drips ``body`` every ``interval`` seconds."""
+
+    def __init__(self, head: bytes, body: bytes, *, interval: float = 0.0, piece: int = 1) -> None:
+        self.listener = socket.socket()
+        self.listener.bind(("127.0.0.1", 0))
+        self.listener.listen(4)
+        self.port = self.listener.getsockname()[1]
+        self.received: list[bytes] = []
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._serve, args=(head, body, interval, piece), daemon=True)
+        self.thread.start()
+
+    def _serve(self, head: bytes, body: bytes, interval: float, piece: int) -> None:
+        try:
+            conn, _unused = self.listener.accept()
+        except OSError:
+            return
+        with conn:
+            conn.settimeout(5)
+            try:
+                self.received.append(_read_request(conn))
+                conn.sendall(head)
+                for start in range(0, len(body), piece):
+                    if self.stop.is_set():
+                        return
+                    conn.sendall(body[start : start + piece])
+                    if interval:
+                        time.sleep(interval)
+            except OSError:
+                return
+
+    def close(self) -> None:
+        self.stop.set()
+        self.listener.close()
+
+
+def test_real_dripping_server_is_cut_off_at_the_deadline(no_proxy: None) -> None:
+    body = json.dumps(token_payload()).encode()
+    head = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: " + str(len(body)).encode() + b"\r\n\r\n"
+    server = _ScriptedServer(head, body, interval=0.5)  # about 100 s for the whole body
+    started = time.monotonic()
+    try:
+        client = ZohoOAuthClient(f"http://127.0.0.1:{server.port}", client_id=CLIENT_ID, client_secret=SECRET, sleep=Recorder(), timeout=2)
+        with pytest.raises(ZohoCodeMayBeSpentError) as info:
+            client.exchange_code(CODE)
+    finally:
+        server.close()
+    assert time.monotonic() - started < 10  # hang guard only; the deadline itself is asserted through the message
+    assert "No complete answer within 2s" in info.value.msg
+
+
+def test_real_oversized_answer_is_refused(no_proxy: None) -> None:
+    body = b'{"access_token": "1000.' + b"a" * (2 * 1024 * 1024) + b'"}'
+    head = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+    chunked = b"".join(b"%x\r\n%s\r\n" % (len(body[i : i + 65536]), body[i : i + 65536]) for i in range(0, len(body), 65536)) + b"0\r\n\r\n"
+    server = _ScriptedServer(head, chunked, piece=65536)
+    try:
+        client = ZohoOAuthClient(f"http://127.0.0.1:{server.port}", client_id=CLIENT_ID, client_secret=SECRET, sleep=Recorder(), timeout=10)
+        with pytest.raises(ZohoProtocolError) as info:
+            client.refresh(RT)
+    finally:
+        server.close()
+    assert "larger than 1024 KiB" in info.value.msg
+
+
+def test_real_oversized_content_length_is_refused(no_proxy: None) -> None:
+    head = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 52428800\r\n\r\n"
+    server = _ScriptedServer(head, b"{")
+    try:
+        client = ZohoOAuthClient(f"http://127.0.0.1:{server.port}", client_id=CLIENT_ID, client_secret=SECRET, sleep=Recorder(), timeout=10)
+        with pytest.raises(ZohoCodeMayBeSpentError) as info:
+            client.exchange_code(CODE)
+    finally:
+        server.close()
+    assert "larger than 1024 KiB" in info.value.msg
+
+
+def test_real_ca_path_typo_sends_nothing(no_proxy: None, tmp_path: t.Any) -> None:
+    server = _SilentServer()
+    try:
+        with pytest.raises(ZohoInputError) as info:
+            ZohoOAuthClient(f"https://127.0.0.1:{server.port}", client_id=CLIENT_ID, client_secret=SECRET, ca_path=str(tmp_path / "ca.pem"))
+    finally:
+        server.close()
+    assert server.conns == []
+    assert "does not exist" in info.value.msg

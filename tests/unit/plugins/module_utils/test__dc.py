@@ -14,6 +14,7 @@ from ansible_collections.zohothrive.oauth.plugins.module_utils._dc import (
     DEFAULT_DATA_CENTER,
     data_center_for_accounts_server,
     get_data_center,
+    host_problem,
     normalize_accounts_url,
     resolve_accounts_url,
 )
@@ -212,6 +213,16 @@ def test_normalize_accounts_url_accepts_plain_https(url: str, expected: str) -> 
         ("https://accounts.zoho.eu:99999", "is not a valid URL", None),
         ("https://accounts.zoho.eu /x", "is not a valid URL", None),
         ("https://accounts.zoh\u043e.eu", "is not a valid URL", None),
+        # issue 6 item 4: these passed here and failed only inside urllib3, after the code was recorded as in flight
+        ("https://accounts..zoho.eu", "empty label", None),
+        ("https://" + "a" * 64 + ".zoho.eu", "label of 64 characters", None),
+        ("https://.zoho.eu", "empty label", None),
+        ("https://accounts.zoho.eu..", "empty label", None),
+        ("https://accounts-.zoho.eu", "may contain only letters", None),
+        ("https://acc%20ounts.zoho.eu", "may contain only letters", None),
+        ("https://" + ".".join(["a" * 63] * 5), "at most 253", None),
+        ("https://accounts.zoho.eu:0", "port 0", None),
+        ("https://zuser:ZPASS42@accounts..zoho.eu", "must not contain user information", "ZPASS42"),
     ],
 )
 def test_normalize_accounts_url_refusals(url: str, problem: str, secret: str | None) -> None:
@@ -219,8 +230,42 @@ def test_normalize_accounts_url_refusals(url: str, problem: str, secret: str | N
         normalize_accounts_url(url)
     assert problem in str(info.value)
     assert str(info.value).startswith("Invalid accounts_url")
+    assert "Nothing was sent" in str(info.value)
     if secret:
         assert secret not in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["https://accounts.zoho.eu.", "https://" + "a" * 63 + ".example.com", "https://[::1]:8443", "https://10.0.0.1", "https://my_proxy.corp.example"],
+)
+def test_normalize_accounts_url_accepts_edge_hosts(url: str) -> None:
+    assert normalize_accounts_url(url) == url
+
+
+@pytest.mark.parametrize(
+    ("host", "problem"),
+    [
+        (None, "no host name"),
+        ("", "no host name"),
+        ("a..b", "empty label"),
+        ("a" * 64, "64 characters"),
+        ("xn--\u00e9", "must be ASCII"),
+        ("-a.b", "may contain only letters"),
+        ("127.0.0.1", None),
+        ("::1", None),
+        ("accounts.zoho.eu.", None),
+        ("a" * 63, None),
+    ],
+)
+def test_host_problem(host: str | None, problem: str | None) -> None:
+    found = host_problem(host)
+    assert (found is None) if problem is None else (problem in (found or ""))
+
+
+def test_data_center_urls_have_no_host_problem() -> None:
+    for dc in DATA_CENTERS.values():
+        assert normalize_accounts_url(dc.accounts_url) == dc.accounts_url
 
 
 def test_explicit_accounts_url_wins_over_data_center() -> None:

@@ -29,6 +29,7 @@ from ansible_collections.zohothrive.oauth.plugins.module_utils._errors import (
     ZohoTLSError,
     ZohoTokenStoreError,
     ZohoTransportError,
+    ZohoUnexpectedError,
     api_error,
     operation_name,
     sanitize_server_text,
@@ -75,10 +76,17 @@ def test_hierarchy(cls: type, base: type) -> None:
         (ZohoServerError("x"), True),
         (ZohoProtocolError("x"), True),
         (ZohoCodeMayBeSpentError("x"), True),
+        (ZohoUnexpectedError("x", sent=False), False),
+        (ZohoUnexpectedError("x", sent=True), True),
     ],
 )
 def test_outcome_unknown_flags(error: ZohoOAuthError, unknown: bool) -> None:
     assert error.outcome_unknown is unknown
+
+
+def test_unexpected_error_keeps_whether_it_was_sent() -> None:
+    error = ZohoUnexpectedError("Unexpected error (RuntimeError).", sent=True, http_status=200)
+    assert error.sent is True and error.fail_kwargs() == {"msg": "Unexpected error (RuntimeError).", "http_status": 200}
 
 
 def test_tls_error_means_nothing_was_sent() -> None:

@@ -83,7 +83,7 @@ def test_exchange(run_module: t.Any, zoho: t.Any) -> None:
         "redirect_uri": "https://app.example.com/cb",
         "code_verifier": "VERIFIER-1",
     }
-    assert call.kwargs["verify"] is True and call.kwargs["allow_redirects"] is False
+    assert call.kwargs["verify"] is True and call.kwargs["stream"] is True  # sent via the adapter: redirects are never followed
     zoho.session.assert_secrets_only_in_body(SECRET, CODE)
     assert_no_secret_in(result.stdout)
     assert result.warning_messages == []
@@ -96,12 +96,22 @@ def test_exchange_in_another_data_center(run_module: t.Any, zoho: t.Any) -> None
     assert result["accounts_url"] == "https://accounts.zoho.eu"
 
 
-def test_connection_options_reach_the_client(run_module: t.Any, zoho: t.Any) -> None:
+@pytest.fixture(name="ca_file")
+def fixture_ca_file(tmp_path: t.Any) -> str:
+    trustme = pytest.importorskip("trustme")
+    path = tmp_path / "ca.pem"
+    trustme.CA().cert_pem.write_to_path(str(path))
+    return str(path)
+
+
+def test_connection_options_reach_the_client(run_module: t.Any, zoho: t.Any, ca_file: str) -> None:
     zoho.add(ok())
-    run_module(module, args(ca_path="/etc/zoho/ca.pem", timeout=45))
-    assert zoho.calls[0].kwargs["verify"] == "/etc/zoho/ca.pem"
-    assert zoho.calls[0].kwargs["timeout"] == (10.0, 45.0)
+    run_module(module, args(ca_path=ca_file, timeout=45))
+    assert zoho.calls[0].kwargs["verify"] == ca_file
+    connect, total = zoho.calls[0].kwargs["timeout"]
+    assert connect == 10.0 and 44.0 < total <= 45.0  # what is left of the 45 s deadline when the request goes out
     built = zoho.clients[0]
+    assert built["timeout"] == 45
     assert built["client_id"] == CLIENT_ID and built["client_secret"] == SECRET
     assert built["retry"] == RetryPolicy()
 
@@ -166,7 +176,22 @@ def test_missing_requests_is_reported(run_module: t.Any, zoho: t.Any, monkeypatc
         ({"code": "Z" * 10_000}, "characters long"),
         ({"code_verifier": "bad verifier"}, "code_verifier contains whitespace"),
         ({"redirect_uri": "not a uri"}, "redirect_uri must be an absolute"),
-        ({"timeout": 0}, "timeout must be a positive number"),
+        ({"timeout": 0}, "timeout must be a number of seconds at least 1 and at most 3600, not 0"),
+        ({"timeout": -5}, "timeout must be a number of seconds at least 1 and at most 3600, not -5"),
+        # issue 6 item 4: crashed with OverflowError in socket.settimeout after Zoho had answered
+        ({"timeout": 99999999999}, "timeout must be a number of seconds at least 1 and at most 3600, not 99999999999"),
+        ({"timeout": 3601}, "at most 3600"),
+        # issue 6 item 4: failed only inside urllib3, after the in-flight record (InvalidURL / raw UnicodeError)
+        ({"accounts_url": "https://accounts..zoho.eu"}, "empty label"),
+        ({"accounts_url": "https://" + "a" * 64 + ".zoho.eu"}, "label of 64 characters"),
+        ({"accounts_url": "https://.accounts.zoho.eu"}, "empty label"),
+        ({"accounts_url": "https://-accounts.zoho.eu"}, "may contain only letters"),
+        ({"accounts_url": "https://acc!ounts.zoho.eu"}, "may contain only letters"),
+        ({"accounts_url": "https://" + ".".join(["a" * 60] * 5)}, "at most 253"),
+        ({"accounts_url": "https://accounts.zoho.eu:0"}, "port 0"),
+        # issue 6 item 4: a ca_path typo failed with "Could not find a suitable TLS CA certificate bundle" after the record
+        ({"ca_path": "/etc/zoho/no-such-ca.pem"}, "ca_path '/etc/zoho/no-such-ca.pem' does not exist"),
+        ({"ca_path": "/dev/null"}, "is not a readable file"),
         ({"accounts_url": "http://accounts.zoho.eu"}, "must start with https://"),
         ({"expected_state": STATE}, "expected_state is only used with callback_url"),
     ],
@@ -176,7 +201,46 @@ def test_bad_input_is_refused_before_sending(run_module: t.Any, zoho: t.Any, ext
     assert result.failed
     assert words in result["msg"]
     assert zoho.calls == []
+    assert zoho.session.prepared == 0
     assert_no_secret_in(result.stdout)
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        pytest.param({"ca_path": "/etc/zoho/no-such-ca.pem"}, id="ca-path-typo"),
+        pytest.param({"accounts_url": "https://accounts..zoho.eu"}, id="empty-label"),
+        pytest.param({"accounts_url": "https://" + "a" * 64 + ".zoho.eu"}, id="64-char-label"),
+        pytest.param({"timeout": 99999999999}, id="huge-timeout"),
+    ],
+)
+def test_bad_option_leaves_the_code_usable(run_module: t.Any, zoho: t.Any, tmp_path: t.Any, extra: dict[str, t.Any]) -> None:
+    """Issue 6 item 4: a bad option is refused before the cache records the code, so a corrected run still works."""
+    cache = str(tmp_path / "tokens.json")
+    failed = run_module(module, args(token_cache=cache, **extra))
+    assert failed.failed and "Nothing was sent" in failed["msg"]
+    assert "may already be spent" not in failed["msg"]
+    assert zoho.calls == []
+    zoho.add(ok())
+    fixed = run_module(module, args(token_cache=cache))
+    assert fixed["changed"] is True and fixed["access_token"] == AT
+    assert len(zoho.calls) == 1
+
+
+def test_ca_path_without_certificates_is_refused(run_module: t.Any, zoho: t.Any, tmp_path: t.Any) -> None:
+    not_pem = tmp_path / "ca.pem"
+    not_pem.write_text("this is not a certificate\n")
+    result = run_module(module, args(ca_path=str(not_pem)))
+    assert result.failed
+    assert "could not be loaded as CA certificates" in result["msg"] and "Nothing was sent" in result["msg"]
+    assert zoho.calls == []
+
+
+def test_ca_path_is_not_checked_without_certificate_validation(run_module: t.Any, zoho: t.Any) -> None:
+    zoho.add(ok())
+    result = run_module(module, args(ca_path="/etc/zoho/no-such-ca.pem", validate_certs=False))
+    assert result["changed"] is True
+    assert zoho.calls[0].kwargs["verify"] is False
 
 
 def test_code_and_callback_are_mutually_exclusive(run_module: t.Any, zoho: t.Any) -> None:
