@@ -16,7 +16,8 @@ Rules this file enforces (reliability-security notes, sections 1 and 4):
   also retried on 429, 5xx and failures after sending, with capped full-jitter backoff that
   honours ``Retry-After``. A grant code that may have reached Zoho is never re-sent;
 - every wait is bounded: ``timeout`` is a total deadline per attempt (connect, send, headers and
-  body), answers over :data:`MAX_RESPONSE_BYTES` are refused, and retries stop once
+  body), kept by socket timeouts and by a watchdog that cuts the connection once it has passed;
+  answers over :data:`MAX_RESPONSE_BYTES` are refused, and retries stop once
   ``RetryPolicy.max_total`` seconds have passed;
 - options are checked before anything is recorded or sent, and every failure inside the client
   surfaces as a typed :class:`ZohoOAuthError` (never a raw exception), classified as "nothing
@@ -26,12 +27,15 @@ Rules this file enforces (reliability-security notes, sections 1 and 4):
 from __future__ import annotations
 
 import email.utils
+import functools
 import json
 import math
 import os
 import random
 import re
+import socket
 import ssl
+import threading
 import time
 import typing as t
 from dataclasses import dataclass, field
@@ -54,12 +58,13 @@ from ansible_collections.zohothrive.oauth.plugins.module_utils._errors import (
 
 try:
     import requests
+    from requests.adapters import HTTPAdapter
     from requests.auth import AuthBase
     from urllib3.exceptions import ConnectTimeoutError, LocationValueError, NewConnectionError
 except ImportError as _import_error:  # pragma: no cover - exercised by the sanity import test
     HAS_REQUESTS = False
     REQUESTS_IMPORT_ERROR: ImportError | None = _import_error
-    AuthBase = object  # type: ignore[assignment,misc]
+    AuthBase = HTTPAdapter = object  # type: ignore[assignment,misc]
 else:
     HAS_REQUESTS = True
     REQUESTS_IMPORT_ERROR = None
@@ -73,6 +78,7 @@ MIN_TIMEOUT = 1  # seconds; bounds of the timeout option (the client itself acce
 MAX_TIMEOUT = 3600
 MAX_RESPONSE_BYTES = 1024 * 1024  # a Zoho token answer is well under 2 KiB
 _READ_CHUNK = 16 * 1024
+_WATCHDOG_GRACE = 0.5  # seconds after the deadline: a socket read timing out at the deadline reports first, with its own message
 
 
 @dataclass(frozen=True)
@@ -211,6 +217,123 @@ class _SendHook:
             except BaseException as exc:
                 self.error = exc
                 raise
+
+
+_ATTEMPT = threading.local()  # .watchdog: the watchdog of the attempt running in this thread, if any
+
+
+class _Watchdog:
+    """Cuts the connection of one attempt once its deadline has passed, so that no read can outlast it.
+
+    Socket timeouts bound each read, not the wait for the whole status line and headers: a server that drips
+    header bytes would otherwise hold an attempt open far beyond ``timeout``. Used as a context manager around
+    the attempt: after ``seconds`` a timer thread shuts down the socket of every connection that reported itself
+    (see :class:`_WatchedConnection`), so that a blocked read returns. :attr:`cut` then says what was
+    interrupted: ``"connect"`` (nothing was sent) or ``"answer"`` (the request may have been sent). Leaving the
+    block stops the timer and waits for its thread: nothing is cut after that.
+    """
+
+    def __init__(self, seconds: float) -> None:
+        self.cut: str | None = None
+        self._connections: list[t.Any] = []
+        self._connecting = False
+        self._done = False
+        self._lock = threading.Lock()
+        self._timer = threading.Timer(seconds, self._fire)
+        self._timer.daemon = True
+
+    def __enter__(self) -> _Watchdog:
+        try:
+            self._timer.start()
+        except RuntimeError:  # no thread available: the socket timeouts still bound every read
+            pass
+        _ATTEMPT.watchdog = self
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        _ATTEMPT.watchdog = None
+        with self._lock:
+            self._done = True
+        self._timer.cancel()
+        if self._timer.ident is not None:
+            self._timer.join()
+
+    def watch(self, connection: t.Any, *, connecting: bool) -> None:
+        """Called by a connection in use for this attempt, while it connects and when it sends a request."""
+        with self._lock:
+            if all(known is not connection for known in self._connections):
+                self._connections.append(connection)
+            self._connecting = connecting
+
+    def _fire(self) -> None:
+        with self._lock:
+            if self._done:
+                return
+            self._done = True
+            sockets = [sock for sock in (_os_socket(getattr(connection, "sock", None)) for connection in self._connections) if sock is not None]
+            if sockets:
+                self.cut = "connect" if self._connecting else "answer"  # set first: the read this unblocks must see it
+            for sock in sockets:
+                try:
+                    # The plain socket's shutdown: SSLSocket.shutdown would also drop the TLS state that the blocked reader uses.
+                    socket.socket.shutdown(sock, socket.SHUT_RDWR)
+                except OSError:
+                    pass
+
+
+class _WatchedConnection:
+    """Mixin for urllib3 connection classes: a connection reports itself to the watchdog of the attempt using it."""
+
+    def connect(self) -> None:
+        watchdog: _Watchdog | None = getattr(_ATTEMPT, "watchdog", None)
+        if watchdog is None:
+            super().connect()  # type: ignore[misc]
+            return
+        watchdog.watch(self, connecting=True)  # before connecting: a proxy's CONNECT answer that drips is cut too
+        try:
+            super().connect()  # type: ignore[misc]
+        finally:
+            watchdog.watch(self, connecting=False)
+
+    def request(self, *args: t.Any, **kwargs: t.Any) -> t.Any:
+        watchdog: _Watchdog | None = getattr(_ATTEMPT, "watchdog", None)
+        if watchdog is not None:  # also a kept-alive connection, which does not connect again
+            watchdog.watch(self, connecting=False)
+        return super().request(*args, **kwargs)  # type: ignore[misc]
+
+
+@functools.lru_cache(maxsize=None)
+def _watched_pool(pool_cls: type) -> type:
+    """``pool_cls`` (a urllib3 connection pool class) with connections that report to the watchdog; made once per class."""
+    connection_cls = pool_cls.ConnectionCls  # type: ignore[attr-defined]
+    if issubclass(connection_cls, _WatchedConnection):
+        return pool_cls
+    watched = type(f"_Watched{connection_cls.__name__}", (_WatchedConnection, connection_cls), {})
+    return type(f"_Watched{pool_cls.__name__}", (pool_cls,), {"ConnectionCls": watched})
+
+
+def _watch_pools(manager: t.Any) -> t.Any:
+    """Make the pools that urllib3's pool manager ``manager`` creates use watched connections; returns ``manager``."""
+    manager.pool_classes_by_scheme = {scheme: _watched_pool(cls) for scheme, cls in manager.pool_classes_by_scheme.items()}
+    return manager
+
+
+class _WatchedAdapter(HTTPAdapter):  # type: ignore[misc,valid-type]
+    """requests' transport adapter, with connections (direct or through a proxy) that the attempt's watchdog can cut."""
+
+    def init_poolmanager(self, *args: t.Any, **kwargs: t.Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        _watch_pools(self.poolmanager)
+
+    def proxy_manager_for(self, proxy: t.Any, **proxy_kwargs: t.Any) -> t.Any:
+        return _watch_pools(super().proxy_manager_for(proxy, **proxy_kwargs))
+
+
+def _os_socket(sock: t.Any) -> socket.socket | None:
+    """The operating-system socket under a connection's ``sock`` (a socket, an SSLSocket, or urllib3's SSLTransport)."""
+    if not isinstance(sock, socket.socket):
+        sock = getattr(sock, "socket", None)  # SSLTransport: TLS inside the TLS of an HTTPS proxy
+    return sock if isinstance(sock, socket.socket) else None
 
 
 def check_timeout(value: t.Any, *, option: str = "timeout", minimum: float = 0.0) -> float:
@@ -375,7 +498,8 @@ class ZohoOAuthClient:
                 )
         except ZohoOAuthError:
             raise
-        except Exception as exc:  # pylint: disable=broad-exception-caught - last resort: never a traceback
+        # Last resort: never a traceback.
+        except Exception as exc:  # pylint: disable=broad-exception-caught
             raise ZohoProtocolError(
                 f"Zoho's answer to the revocation request at {self.accounts_url} (HTTP {status}) could not be read ({type(exc).__name__}); "
                 "the refresh token may still be valid.",
@@ -419,7 +543,8 @@ class ZohoOAuthClient:
             ) from None
         except ZohoOAuthError:
             raise
-        except Exception as exc:  # pylint: disable=broad-exception-caught - last resort: never a traceback
+        # Last resort: never a traceback.
+        except Exception as exc:  # pylint: disable=broad-exception-caught
             raise ZohoProtocolError(
                 f"Zoho answered the {operation_name(operation)} request at {self.accounts_url} with HTTP {status}, but the answer "
                 f"could not be read ({type(exc).__name__}).",
@@ -431,6 +556,8 @@ class ZohoOAuthClient:
         if self._session is None:
             session = requests.Session()
             session.auth = _NoNetrcAuth()
+            for prefix in ("https://", "http://"):
+                session.mount(prefix, _WatchedAdapter())  # the deadline of an attempt can cut its connection
             # identity: the body size limit counts the bytes on the wire, and no decompression bomb can hide behind it.
             session.headers.update({"User-Agent": USER_AGENT, "Accept": "application/json", "Accept-Encoding": "identity"})
             self._session = session
@@ -512,33 +639,46 @@ class ZohoOAuthClient:
             sender, prepared, settings = self._prepare(url, form, action=action)
         except ZohoOAuthError:
             raise
-        except Exception as exc:  # pylint: disable=broad-exception-caught - last resort: never a traceback
+        # Last resort: never a traceback.
+        except Exception as exc:  # pylint: disable=broad-exception-caught
             raise ZohoUnexpectedError(
                 f"Unexpected error ({type(exc).__name__}) while preparing {action}. Nothing was sent. {_REPORT}", sent=False
             ) from None
         hook.fire()  # may raise: then nothing is sent, and the caller's exception propagates unchanged
         remaining = max(deadline - self.monotonic(), 0.001)
         settings.update(stream=True, timeout=(min(remaining, CONNECT_TIMEOUT_CAP), remaining))
-        try:
-            response = sender.send(prepared, **settings)
-        except _SEND_ERRORS as exc:
-            raise self._send_failure(exc, action=action, form=form) from None
-        except Exception as exc:  # pylint: disable=broad-exception-caught - last resort: never a traceback
-            raise ZohoUnexpectedError(
-                f"Unexpected error ({type(exc).__name__}) during {action}, after the request may have been sent. {_REPORT}", sent=True
-            ) from None
-        try:
-            return self._receive(response, deadline=deadline, action=action)
-        except (ZohoOAuthError, _Retryable):
-            raise
-        except Exception as exc:  # pylint: disable=broad-exception-caught - last resort: never a traceback
-            raise ZohoUnexpectedError(
-                f"Unexpected error ({type(exc).__name__}) while reading the answer to {action}. {_REPORT}",
-                sent=True,
-                http_status=getattr(response, "status_code", None),
-            ) from None
-        finally:
-            _close_quietly(response)
+        with _Watchdog(remaining + _WATCHDOG_GRACE) as watchdog:
+            try:
+                response = sender.send(prepared, **settings)
+            except _SEND_ERRORS as exc:
+                raise self._cut_failure(watchdog, action) or self._send_failure(exc, action=action, form=form) from None
+            # Last resort: never a traceback.
+            except Exception as exc:  # pylint: disable=broad-exception-caught
+                raise self._cut_failure(watchdog, action) or ZohoUnexpectedError(
+                    f"Unexpected error ({type(exc).__name__}) during {action}, after the request may have been sent. {_REPORT}", sent=True
+                ) from None
+            try:
+                return self._receive(response, deadline=deadline, action=action, watchdog=watchdog)
+            except (ZohoOAuthError, _Retryable):
+                raise
+            # Last resort: never a traceback.
+            except Exception as exc:  # pylint: disable=broad-exception-caught
+                raise ZohoUnexpectedError(
+                    f"Unexpected error ({type(exc).__name__}) while reading the answer to {action}. {_REPORT}",
+                    sent=True,
+                    http_status=getattr(response, "status_code", None),
+                ) from None
+            finally:
+                _close_quietly(response)
+
+    def _cut_failure(self, watchdog: _Watchdog, action: str) -> _Retryable | None:
+        """The failure to report when the watchdog has cut the connection (whatever exception that caused), else None."""
+        if watchdog.cut == "connect":
+            return _Retryable(
+                ZohoTransportError(f"Timed out connecting for {action}: no connection within {self.timeout:g}s. Nothing was sent.", sent=False),
+                before_send=True,
+            )
+        return self._deadline_failure(action, None) if watchdog.cut else None
 
     def _send_failure(self, exc: BaseException, *, action: str, form: dict[str, str]) -> BaseException:
         """Map an exception of ``session.send`` to a typed error (or :class:`_Retryable`)."""
@@ -573,11 +713,11 @@ class ZohoOAuthClient:
             f"Could not load the CA certificates for {action}: {reason}. Check ca_path (or REQUESTS_CA_BUNDLE). Nothing was sent."
         )
 
-    def _receive(self, response: t.Any, *, deadline: float, action: str) -> tuple[int, t.Any]:
+    def _receive(self, response: t.Any, *, deadline: float, action: str, watchdog: _Watchdog) -> tuple[int, t.Any]:
         """Judge the status, then read and decode the body within the deadline and size limit."""
         status = response.status_code
         headers = response.headers
-        if self.monotonic() >= deadline:
+        if watchdog.cut or self.monotonic() >= deadline:  # a cut can leave http.client with truncated headers
             raise self._deadline_failure(action, status)
         if 300 <= status < 400:
             raise ZohoProtocolError(
@@ -596,7 +736,7 @@ class ZohoOAuthClient:
                 before_send=False,
                 retry_after=_retry_after(headers.get("Retry-After"), now=self.clock()),
             )
-        body = self._read_body(response, deadline=deadline, action=action)
+        body = self._read_body(response, deadline=deadline, action=action, watchdog=watchdog)
         try:
             payload = json.loads(body.decode("utf-8"))
         except (UnicodeDecodeError, ValueError, RecursionError):
@@ -626,11 +766,11 @@ class ZohoOAuthClient:
             before_send=False,
         )
 
-    def _read_body(self, response: t.Any, *, deadline: float, action: str) -> bytes:
+    def _read_body(self, response: t.Any, *, deadline: float, action: str, watchdog: _Watchdog) -> bytes:
         """Read at most :data:`MAX_RESPONSE_BYTES` before ``deadline`` (monotonic seconds).
 
         Reads in chunks with at most one socket read each, so a server that drips bytes cannot
-        outlast the deadline. Raises :class:`ZohoProtocolError` for an oversized or encoded
+        outlast the deadline (and ``watchdog`` cuts a read that still would). Raises :class:`ZohoProtocolError` for an oversized or encoded
         body, :class:`_Retryable` for a deadline passed or a connection broken while reading.
         """
         status = response.status_code
@@ -666,8 +806,9 @@ class ZohoOAuthClient:
             _set_read_timeout(raw, remaining)
             try:
                 chunk = read(min(_READ_CHUNK, MAX_RESPONSE_BYTES + 1 - len(body)))
-            except Exception as exc:  # pylint: disable=broad-exception-caught - any read failure happens after sending
-                if self.monotonic() >= deadline:
+            # Any read failure happens after sending.
+            except Exception as exc:  # pylint: disable=broad-exception-caught
+                if watchdog.cut or self.monotonic() >= deadline:
                     raise self._deadline_failure(action, status) from None
                 raise _Retryable(
                     ZohoTransportError(
@@ -679,6 +820,8 @@ class ZohoOAuthClient:
                     before_send=False,
                 ) from None
             if not chunk:
+                if watchdog.cut:  # the end of a body cut short, which http.client may not report as an error
+                    raise self._deadline_failure(action, status)
                 return bytes(body)
             body += chunk
             if len(body) > MAX_RESPONSE_BYTES:
@@ -721,7 +864,7 @@ def _one_read(raw: t.Any) -> t.Callable[[int], bytes]:
         return lambda amt: raw.read1(amt, decode_content=False)
     fp = getattr(raw, "_fp", None)  # urllib3 1.26 / 2.0-2.2: the http.client response underneath
     if fp is not None and callable(getattr(fp, "read1", None)):
-        return lambda amt: fp.read1(amt)
+        return fp.read1
     return lambda amt: raw.read(amt, decode_content=False)  # pragma: no cover - last fallback: still bounded by the size limit
 
 
@@ -741,7 +884,8 @@ def _close_quietly(response: t.Any) -> None:
     if callable(close):
         try:
             close()
-        except Exception:  # pylint: disable=broad-exception-caught - closing must not mask the result
+        # Closing must not mask the result.
+        except Exception:  # pylint: disable=broad-exception-caught
             pass
 
 
