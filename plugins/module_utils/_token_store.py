@@ -22,15 +22,25 @@ written to disk before the caller goes on (nothing Zoho issued is lost if a late
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
+import pwd
+import stat
 import time
 import typing as t
 
 from ansible_collections.zohothrive.oauth.plugins.module_utils._authorization import fingerprint
 from ansible_collections.zohothrive.oauth.plugins.module_utils._client import TokenSet
 from ansible_collections.zohothrive.oauth.plugins.module_utils._errors import ZohoTokenStoreError
-from ansible_collections.zohothrive.oauth.plugins.module_utils._fileio import FileIOError, atomic_write, exclusive_lock
+from ansible_collections.zohothrive.oauth.plugins.module_utils._fileio import (
+    O_CLOEXEC,
+    O_NOFOLLOW,
+    O_NONBLOCK,
+    FileIOError,
+    atomic_write,
+    exclusive_lock,
+)
 
 FORMAT = "zohothrive.oauth token cache"
 VERSION = 1
@@ -41,11 +51,25 @@ DONE = "done"
 class TokenCache:
     """A token cache file. Use :meth:`locked` for anything that may call Zoho."""
 
-    def __init__(self, path: str, *, clock: t.Callable[[], float] = time.time, lock_timeout: float = 300.0) -> None:
-        self.path = os.path.abspath(os.path.expanduser(path))
+    def __init__(
+        self,
+        path: str,
+        *,
+        clock: t.Callable[[], float] = time.time,
+        lock_timeout: float = 300.0,
+        warn: t.Callable[[str], None] | None = None,
+    ) -> None:
+        """``warn`` receives each warning once (modules pass ``module.warn``); they are also kept in ``warnings``."""
+        given = os.path.abspath(os.path.expanduser(path))
+        # A link (persistent storage on a CI runner) is resolved once, here: the real file is locked
+        # and replaced, so the link survives and every link to one file shares one lock file.
+        self.path = os.path.realpath(given)
+        self.link = given if given != self.path else None
         self.lock_path = self.path + ".lock"
         self.clock = clock
         self.lock_timeout = lock_timeout
+        self.warnings: list[str] = []
+        self._warn = warn
         self._data: dict[str, t.Any] = _empty()
 
     # -- locking and persistence ---------------------------------------------------------
@@ -62,15 +86,32 @@ class TokenCache:
             raise ZohoTokenStoreError(f"Token cache: {exc}") from None
 
     def load(self) -> TokenCache:
-        """Read the file (a missing file is an empty cache). Never rewrites a file it cannot parse."""
+        """Read the file (a missing file is an empty cache). Never rewrites a file it cannot parse.
+
+        The file must belong to the user running this and must not be writable by others; a file
+        that others can read is tightened to 0600 with a warning (see :meth:`_check_file`).
+        """
+        self._check_directory()
         try:
-            with open(self.path, "rb") as handle:
-                raw = handle.read()
+            fd = os.open(self.path, os.O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)
         except FileNotFoundError:
             self._data = _empty()
             return self
         except OSError as exc:
+            if exc.errno in (errno.ELOOP, errno.EMLINK):
+                raise ZohoTokenStoreError(
+                    f"The token cache {self.path} was replaced by a symbolic link after it was resolved; it is not followed. "
+                    "Check who changes it, then point token_cache at the real file."
+                ) from None
             raise ZohoTokenStoreError(f"Cannot read the token cache {self.path}: {exc.strerror or exc}.") from None
+        try:
+            self._check_file(fd)
+            with os.fdopen(os.dup(fd), "rb") as handle:
+                raw = handle.read()
+        except OSError as exc:
+            raise ZohoTokenStoreError(f"Cannot read the token cache {self.path}: {exc.strerror or exc}.") from None
+        finally:
+            os.close(fd)
         try:
             data = json.loads(raw.decode("utf-8"))
         except (UnicodeDecodeError, ValueError):
@@ -79,7 +120,7 @@ class TokenCache:
             not isinstance(data, dict)
             or data.get("format") != FORMAT
             or not isinstance(data.get("codes"), dict)
-            or not all(isinstance(data.get(section, {}), dict) for section in ("access_tokens", "current", "replaced"))
+            or not all(isinstance(data.get(section, {}), dict) for section in ("access_tokens", "current", "replaced", "deployments"))
         ):
             raise ZohoTokenStoreError(
                 f"The token cache {self.path} is not a valid zohothrive.oauth token cache; it was left untouched. "
@@ -93,6 +134,7 @@ class TokenCache:
         data.setdefault("access_tokens", {})
         data.setdefault("current", {})
         data.setdefault("replaced", {})
+        data.setdefault("deployments", {})
         self._data = data
         return self
 
@@ -109,6 +151,73 @@ class TokenCache:
             os.makedirs(directory, mode=0o700, exist_ok=True)
         except OSError as exc:
             raise ZohoTokenStoreError(f"Cannot create the token cache directory {directory}: {exc.strerror or exc}.") from None
+        self._check_directory()
+
+    # Trust in the cache's file and directory. The cache holds refresh tokens and decides what is
+    # sent to Zoho and written to every host, so nobody but the user running the controller may
+    # be able to change it: a file of another user, or a directory that others can write to (they
+    # could replace the file or plant its lock), is refused, never repaired. A file that others can
+    # merely read is ours: tightening it to 0600 loses nothing, so it is fixed with a warning (the
+    # tokens may have been copied already, which the warning says). A directory that others can
+    # read shows only file names: a warning.
+
+    def _note(self, message: str) -> None:
+        if message not in self.warnings:
+            self.warnings.append(message)
+            if self._warn is not None:
+                self._warn(message)
+
+    def _check_directory(self) -> None:
+        directory = os.path.dirname(self.path)
+        try:
+            st = os.stat(directory)
+        except OSError:
+            return  # missing: created 0700 by _ensure_directory, or an empty cache for load()
+        mode = stat.S_IMODE(st.st_mode)
+        if st.st_uid not in (0, os.geteuid()):
+            raise ZohoTokenStoreError(
+                f"The token cache directory {directory} belongs to {self._user(st.st_uid)}, who could replace the cache; it was not used. "
+                "Point token_cache at a file in a directory of your own, such as ~/.ansible/zohothrive."
+            )
+        if mode & 0o022:
+            raise ZohoTokenStoreError(
+                f"The token cache directory {directory} is writable by other users (mode {mode:04o}), who could replace the cache or "
+                f"plant its lock file; it was not used. Run chmod go-w {directory}, or point token_cache at a private directory."
+            )
+        if mode & 0o055:
+            self._note(
+                f"The token cache directory {directory} can be listed by other users (mode {mode:04o}). They see file names only; "
+                f"run chmod 700 {directory} to hide them."
+            )
+
+    def _check_file(self, fd: int) -> None:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise ZohoTokenStoreError(f"Cannot read the token cache {self.path}: it is not a regular file.")
+        mode = stat.S_IMODE(st.st_mode)
+        if st.st_uid != os.geteuid():
+            raise ZohoTokenStoreError(
+                f"The token cache {self.path} belongs to {self._user(st.st_uid)}, not to {self._user(os.geteuid())} who runs this, so its "
+                "tokens may not be ours to trust; it was left untouched. Check it, then chown it or point token_cache at another file."
+            )
+        if mode & 0o022:
+            raise ZohoTokenStoreError(
+                f"The token cache {self.path} is writable by other users (mode {mode:04o}), so its content may have been changed; it "
+                f"was left untouched. Check it, run chmod 600 {self.path}, and consider a new grant code."
+            )
+        if mode & 0o077:
+            os.fchmod(fd, 0o600)
+            self._note(
+                f"The token cache {self.path} was readable by other users (mode {mode:04o}); it is now 0600. Anyone who read it may "
+                "have copied its refresh tokens: consider a new grant code and revoking the old refresh token."
+            )
+
+    @staticmethod
+    def _user(uid: int) -> str:
+        try:
+            return pwd.getpwuid(uid).pw_name
+        except KeyError:
+            return f"uid {uid}"
 
     # -- grant-code ledger ---------------------------------------------------------------
 
@@ -216,9 +325,67 @@ class TokenCache:
             self._save()
         return forgotten
 
+    # -- deployment ledger: which host holds which refresh token, by fingerprint -------------
+    #
+    # "deployments": {identity: {
+    #     "hosts":  {host: {"refresh_fp": "<sha256 hex>", "recorded": <epoch first seen holding it>}},
+    #     "tokens": {"<sha256 hex>": {"first_recorded": <epoch>, "census": <bool>}}}}
+    #
+    # Never a token, only fingerprints. "census" is true once a run over every host of the play,
+    # without --limit, recorded every host after the token was first seen: from then on the
+    # ledger knows every host that received the token (see _ledger.py).
+
+    def deployed_fingerprints(self, identity: str) -> dict[str, str]:
+        """``{host: refresh token fingerprint}`` recorded for ``identity``; unreadable rows are left out."""
+        return deployment_rows(self._data.get("deployments", {}).get(identity))
+
+    def census_fingerprints(self, identity: str) -> set[str]:
+        """Fingerprints the ledger has followed since a census (see the section comment)."""
+        return census_fingerprints(self._data.get("deployments", {}).get(identity))
+
+    def record_deployments(self, identity: str, hosts: t.Mapping[str, str], *, census: bool) -> bool:
+        """Record that each host of ``hosts`` holds the refresh token with that fingerprint.
+
+        With ``census`` (every host of an unlimited play is in ``hosts``), every token the ledger
+        knows is marked as followed. Writes only when something changed; returns whether it did.
+        """
+        section = self._data.setdefault("deployments", {})
+        entry = section.get(identity)
+        if not isinstance(entry, dict):
+            entry = section[identity] = {}
+        if not isinstance(entry.get("hosts"), dict):
+            entry["hosts"] = {}
+        if not isinstance(entry.get("tokens"), dict):
+            entry["tokens"] = {}
+        rows, known = entry["hosts"], entry["tokens"]
+        now = int(self.clock())
+        changed = False
+        for host, refresh_fp in hosts.items():
+            row = rows.get(host)
+            if not isinstance(row, dict) or row.get("refresh_fp") != refresh_fp:
+                rows[host] = {"refresh_fp": refresh_fp, "recorded": now}
+                changed = True
+            if not isinstance(known.get(refresh_fp), dict):
+                known[refresh_fp] = {"first_recorded": now, "census": False}
+                changed = True
+        if census:
+            for record in known.values():
+                if isinstance(record, dict) and record.get("census") is not True:
+                    record["census"] = True
+                    changed = True
+        if changed:
+            self._save()
+        return changed
+
+    def forget_deployed_token(self, identity: str, refresh_fp: str) -> None:
+        """Drop a revoked token's ledger record (host rows stay: they say what each host holds)."""
+        known = self._data.get("deployments", {}).get(identity, {})
+        if isinstance(known, dict) and isinstance(known.get("tokens"), dict) and known["tokens"].pop(refresh_fp, None) is not None:
+            self._save()
+
 
 def _empty() -> dict[str, t.Any]:
-    return {"format": FORMAT, "version": VERSION, "codes": {}, "access_tokens": {}, "current": {}, "replaced": {}}
+    return {"format": FORMAT, "version": VERSION, "codes": {}, "access_tokens": {}, "current": {}, "replaced": {}, "deployments": {}}
 
 
 def _access_entry(tokens: TokenSet) -> dict[str, t.Any]:
@@ -226,6 +393,22 @@ def _access_entry(tokens: TokenSet) -> dict[str, t.Any]:
     entry.pop("refresh_token", None)
     entry.pop("expires_in", None)
     return entry
+
+
+def deployment_rows(entry: t.Any) -> dict[str, str]:
+    """``{host: fingerprint}`` from one identity's ledger entry; anything unreadable is left out."""
+    rows = entry.get("hosts") if isinstance(entry, dict) else None
+    if not isinstance(rows, dict):
+        return {}
+    return {str(host): row["refresh_fp"] for host, row in rows.items() if isinstance(row, dict) and isinstance(row.get("refresh_fp"), str)}
+
+
+def census_fingerprints(entry: t.Any) -> set[str]:
+    """Fingerprints of one identity's ledger entry that a census has covered."""
+    known = entry.get("tokens") if isinstance(entry, dict) else None
+    if not isinstance(known, dict):
+        return set()
+    return {str(fp) for fp, record in known.items() if isinstance(record, dict) and record.get("census") is True}
 
 
 __all__ = ("DONE", "IN_FLIGHT", "TokenCache")

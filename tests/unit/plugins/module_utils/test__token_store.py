@@ -368,3 +368,119 @@ def test_waiting_run_sees_what_the_holder_stored(cache: TokenCache, monkeypatch:
     thread.join(30)
     assert not thread.is_alive() and errors == []
     assert len(seen) == 1 and seen[0] is not None and seen[0].access_token == AT
+
+
+# -- trust in the cache file and its directory (issue 6, item 6) --------------------------------
+
+
+class TestCacheFileTrust:
+    """A symlinked cache is written through; a cache others can read is tightened, one they can change is refused."""
+
+    needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="making files of another user needs root")
+    OTHER = 65534  # nobody
+
+    @staticmethod
+    def private_dir(tmp_path: t.Any, name: str = "private") -> t.Any:
+        directory = tmp_path / name
+        directory.mkdir(mode=0o700, exist_ok=True)
+        os.chmod(directory, 0o700)
+        return directory
+
+    def test_symlinked_cache_writes_through_to_the_real_file_and_keeps_the_link(self, tmp_path: t.Any) -> None:
+        persistent = self.private_dir(tmp_path, "persistent") / "tokens.json"
+        link = self.private_dir(tmp_path, "runner") / "tokens.json"
+        link.symlink_to(persistent)  # dangling until the first save, as on a fresh CI volume
+        cache = TokenCache(str(link), clock=lambda: NOW, lock_timeout=5)
+        assert (cache.path, cache.link, cache.lock_path) == (str(persistent), str(link), str(persistent) + ".lock")
+        with cache.locked():
+            cache.begin_exchange(CODE_FP, accounts_url="https://accounts.zoho.eu", client_id=None)
+            cache.finish_exchange(CODE_FP, tokens())
+        assert link.is_symlink() and os.readlink(link) == str(persistent)
+        assert json.loads(persistent.read_text())["codes"][CODE_FP]["state"] == DONE
+        assert sorted(os.listdir(link.parent)) == ["tokens.json"]  # no lock or temporary file next to the link
+        assert sorted(os.listdir(persistent.parent)) == ["tokens.json", "tokens.json.lock"]
+        assert TokenCache(str(link), clock=lambda: NOW).load().code_tokens(CODE_FP) is not None
+
+    def test_two_links_to_one_file_share_one_lock(self, tmp_path: t.Any) -> None:
+        real = self.private_dir(tmp_path) / "tokens.json"
+        first, second = tmp_path / "first.json", tmp_path / "second.json"
+        first.symlink_to(real)
+        second.symlink_to(real)
+        one, other = TokenCache(str(first), lock_timeout=5), TokenCache(str(second), lock_timeout=0.2)
+        assert one.lock_path == other.lock_path == str(real) + ".lock"
+        with one.locked():
+            with pytest.raises(ZohoTokenStoreError, match="Timed out after 0.2s"):
+                with other.locked():
+                    pass
+
+    @pytest.mark.parametrize("mode", [0o644, 0o640, 0o604])
+    def test_cache_readable_by_others_is_tightened_with_a_warning(self, tmp_path: t.Any, mode: int) -> None:
+        path = self.private_dir(tmp_path) / "tokens.json"
+        with TokenCache(str(path)).locked() as first:
+            first.begin_exchange(CODE_FP, accounts_url="https://accounts.zoho.eu", client_id=None)
+        os.chmod(path, mode)
+        content = path.read_bytes()
+        warned: list[str] = []
+        cache = TokenCache(str(path), warn=warned.append)
+        with cache.locked():
+            assert cache.code_entry(CODE_FP) is not None  # still used: the file is ours
+        assert mode_of(path) == 0o600 and path.read_bytes() == content
+        assert warned == cache.warnings and len(warned) == 1
+        assert f"The token cache {path} was readable by other users (mode {mode:04o}); it is now 0600." in warned[0]
+
+    @pytest.mark.parametrize("mode", [0o620, 0o602, 0o666])
+    def test_cache_writable_by_others_is_refused(self, tmp_path: t.Any, mode: int) -> None:
+        path = self.private_dir(tmp_path) / "tokens.json"
+        path.write_text(json.dumps({"format": FORMAT, "version": VERSION, "codes": {}}))
+        os.chmod(path, mode)
+        with pytest.raises(ZohoTokenStoreError, match=f"is writable by other users \\(mode {mode:04o}\\)"):
+            TokenCache(str(path)).load()
+        assert mode_of(path) == mode  # left untouched
+
+    @needs_root
+    def test_cache_of_another_user_is_refused(self, tmp_path: t.Any) -> None:
+        path = self.private_dir(tmp_path) / "tokens.json"
+        path.write_text(json.dumps({"format": FORMAT, "version": VERSION, "codes": {}}))
+        os.chmod(path, 0o600)
+        os.chown(path, self.OTHER, self.OTHER)
+        with pytest.raises(ZohoTokenStoreError, match="belongs to nobody, not to root who runs this"):
+            with TokenCache(str(path)).locked():
+                pass
+
+    @pytest.mark.parametrize("mode", [0o770, 0o707, 0o1777])
+    def test_directory_writable_by_others_is_refused(self, tmp_path: t.Any, mode: int) -> None:
+        directory = tmp_path / "shared"
+        directory.mkdir()
+        os.chmod(directory, mode)
+        with pytest.raises(ZohoTokenStoreError, match="is writable by other users"):
+            with TokenCache(str(directory / "tokens.json")).locked():
+                pass
+        assert os.listdir(directory) == []  # not even the lock file
+
+    @needs_root
+    def test_directory_of_another_user_is_refused(self, tmp_path: t.Any) -> None:
+        directory = self.private_dir(tmp_path)
+        os.chown(directory, self.OTHER, self.OTHER)
+        with pytest.raises(ZohoTokenStoreError, match="belongs to nobody, who could replace the cache"):
+            TokenCache(str(directory / "tokens.json")).load()
+
+    def test_directory_readable_by_others_warns_once(self, tmp_path: t.Any) -> None:
+        directory = tmp_path / "listed"
+        directory.mkdir()
+        os.chmod(directory, 0o755)
+        warned: list[str] = []
+        cache = TokenCache(str(directory / "tokens.json"), warn=warned.append)
+        with cache.locked():
+            cache.begin_exchange(CODE_FP, accounts_url="https://accounts.zoho.eu", client_id=None)
+        with cache.locked():
+            pass
+        assert len(warned) == 1 and "can be listed by other users (mode 0755)" in warned[0]
+        assert mode_of(cache.path) == 0o600
+
+    def test_cache_replaced_by_a_link_after_construction_is_not_followed(self, tmp_path: t.Any) -> None:
+        directory = self.private_dir(tmp_path)
+        cache = TokenCache(str(directory / "tokens.json"))
+        (tmp_path / "elsewhere.json").write_text("{}")
+        (directory / "tokens.json").symlink_to(tmp_path / "elsewhere.json")
+        with pytest.raises(ZohoTokenStoreError, match="was replaced by a symbolic link after it was resolved"):
+            cache.load()

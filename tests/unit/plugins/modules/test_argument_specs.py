@@ -69,7 +69,7 @@ def walk_options(spec: dict[str, t.Any], prefix: str = "") -> t.Iterator[tuple[s
 
 def test_the_known_modules_are_found() -> None:
     # The other tests iterate over module_names(): make sure the discovery really finds modules.
-    assert {"zoho_thrive_auth_url", "zoho_thrive_refresh", "zoho_thrive_revoke", "zoho_thrive_token_exchange"} <= set(module_names())
+    assert {"zoho_thrive_auth_url", "zoho_thrive_ledger", "zoho_thrive_refresh", "zoho_thrive_revoke", "zoho_thrive_token_exchange"} <= set(module_names())
 
 
 def test_walk_options_finds_suboptions() -> None:
