@@ -17,6 +17,7 @@ import socket
 import ssl
 import threading
 import time
+import types
 import typing as t
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from urllib.parse import parse_qs
@@ -1389,6 +1390,81 @@ def test_real_dripping_server_is_cut_off_at_the_deadline(no_proxy: None) -> None
         server.close()
     assert time.monotonic() - started < 10  # hang guard only; the deadline itself is asserted through the message
     assert "No complete answer within 2s" in info.value.msg
+
+
+def test_real_dripping_headers_are_cut_off_at_the_deadline(no_proxy: None) -> None:
+    # The status line at once, then one header byte every 0.5 s: every socket read returns well within its own timeout,
+    # so only the deadline of the whole attempt can end it. The server gives up after about 15 s: a regression fails
+    # on the hang guard rather than hanging.
+    server = _ScriptedServer(b"HTTP/1.1 200 OK\r\n", b"X-Drip: " + b"." * 22, interval=0.5)
+    started = time.monotonic()
+    try:
+        client = ZohoOAuthClient(f"http://127.0.0.1:{server.port}", client_id=CLIENT_ID, client_secret=SECRET, sleep=Recorder(), timeout=2)
+        with pytest.raises(ZohoCodeMayBeSpentError) as info:
+            client.exchange_code(CODE)
+    finally:
+        server.close()
+    assert time.monotonic() - started < 10  # hang guard only; the deadline itself is asserted through the message
+    assert info.value.outcome_unknown is True
+    assert "No complete answer within 2s" in info.value.msg
+    assert server.received[0].startswith(b"POST /oauth/v2/token HTTP/1.1")
+    assert not [thread for thread in threading.enumerate() if isinstance(thread, threading.Timer)]  # no watchdog outlives the attempt
+
+
+class _HangingSession(FakeSession):
+    """Like FakeSession, but each of the first ``hangs`` sends blocks like a connection would, until the watchdog cuts it.
+
+    The blocked "connection" (one end of a socket pair) reports itself to the attempt's watchdog as connecting or
+    not; once cut, send raises ``error``, as requests would for whatever the cut caused.
+    """
+
+    def __init__(self, *steps: t.Any, hangs: int, connecting: bool, error: BaseException) -> None:
+        super().__init__(*steps)
+        self.hangs, self.connecting, self.error = hangs, connecting, error
+
+    def send(self, prepared: t.Any, **kwargs: t.Any) -> t.Any:
+        if not self.hangs:
+            return super().send(prepared, **kwargs)
+        self.hangs -= 1
+        ours, theirs = socket.socketpair()
+        with ours, theirs:
+            _client._ATTEMPT.watchdog.watch(types.SimpleNamespace(sock=ours), connecting=self.connecting)
+            ours.settimeout(10)  # hang guard
+            assert ours.recv(1) == b""  # the watchdog shut the socket down
+        raise self.error
+
+
+def test_watchdog_cut_while_connecting_sends_nothing_and_is_retried() -> None:
+    # A TLS handshake cut by the watchdog fails like a TLS error, but nothing was sent: the exchange may be retried.
+    session = _HangingSession(json_response(token_payload()), hangs=1, connecting=True, error=requests.exceptions.SSLError("EOF"))
+    sleep = Recorder()
+    client = ZohoOAuthClient(
+        "https://accounts.zoho.com", client_id=CLIENT_ID, client_secret=SECRET, session=session, sleep=sleep, timeout=0.1, retry=RetryPolicy(attempts=2)
+    )
+    assert client.exchange_code(CODE).access_token
+    assert len(sleep.delays) == 1 and session.hangs == 0
+
+
+def test_watchdog_cut_after_connecting_may_spend_the_code() -> None:
+    session = _HangingSession(hangs=1, connecting=False, error=requests.exceptions.SSLError("EOF"))
+    client = ZohoOAuthClient("https://accounts.zoho.com", client_id=CLIENT_ID, client_secret=SECRET, session=session, sleep=Recorder(), timeout=0.1)
+    with pytest.raises(ZohoCodeMayBeSpentError) as info:
+        client.exchange_code(CODE)
+    assert "No complete answer within 0.1s" in info.value.msg
+
+
+def test_watchdog_cuts_nothing_after_the_attempt() -> None:
+    ours, theirs = socket.socketpair()
+    with ours, theirs:
+        connection = types.SimpleNamespace(sock=ours)
+        with _client._Watchdog(0.05) as watchdog:
+            watchdog.watch(connection, connecting=False)
+        time.sleep(0.2)
+        assert watchdog.cut is None
+        theirs.sendall(b"ok")
+        assert ours.recv(2) == b"ok"  # still open
+        assert getattr(_client._ATTEMPT, "watchdog", None) is None
+    assert not [thread for thread in threading.enumerate() if isinstance(thread, threading.Timer)]
 
 
 def test_real_oversized_answer_is_refused(no_proxy: None) -> None:
