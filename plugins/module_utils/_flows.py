@@ -18,14 +18,20 @@ import time
 import typing as t
 from collections import Counter
 from dataclasses import dataclass, field, replace
+from urllib.parse import urlsplit
 
 from ansible_collections.zohothrive.oauth.plugins.module_utils._authorization import fingerprint
 from ansible_collections.zohothrive.oauth.plugins.module_utils._client import TokenSet, ZohoOAuthClient
+from ansible_collections.zohothrive.oauth.plugins.module_utils._dc import DataCenter, data_center_for_accounts_server
 from ansible_collections.zohothrive.oauth.plugins.module_utils._errors import (
     ZohoCodeMayBeSpentError,
     ZohoInputError,
+    ZohoInvalidCodeError,
+    ZohoInvalidTokenError,
     ZohoOAuthError,
+    ZohoTokenStoreError,
 )
+from ansible_collections.zohothrive.oauth.plugins.module_utils._ledger import ledger_identity
 from ansible_collections.zohothrive.oauth.plugins.module_utils._token_store import TokenCache
 
 # Where a token came from.
@@ -38,46 +44,48 @@ SOURCE_NONE = "none"
 
 @dataclass
 class Outcome:
-    """``tokens`` is None when a check-mode run predicts that Zoho would be called."""
+    """``tokens`` is None when a check-mode run predicts that Zoho would be called.
+
+    ``store_error`` is set when Zoho issued tokens but the token cache could not record them
+    (disk full, read-only, permissions): the tokens are still returned, so that the caller can
+    deliver them, and the caller must then report the store problem loudly.
+    """
 
     changed: bool
     tokens: TokenSet | None
     source: str
+    store_error: str | None = None
+    warnings: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
 class Candidate:
-    """Tokens already deployed somewhere (for example a host's config file)."""
+    """A refresh token already deployed somewhere (for example a host's config file). Untrusted.
+
+    A host can write anything into its own file, so only two things are taken from it: the
+    refresh token, which is adopted only after a refresh at Zoho proves that it belongs to this
+    client (the refresh also supplies the access token and ``api_domain``), and the fingerprint
+    of the code it claims to come from, which only orders the candidates. Access tokens, expiry
+    times and API domains reported by hosts are never read (issue 6, item 3).
+    """
 
     code_fingerprint: str | None = None
     refresh_token: str | None = None
-    access_token: str | None = None
-    expires_at: int | None = None
-    api_domain: str | None = None
 
     @classmethod
     def from_mapping(cls, data: t.Mapping[str, t.Any]) -> Candidate:
+        """Build from a mapping such as ``zoho_thrive_config``'s ``current_values``; other keys are ignored."""
+
         def text(name: str) -> str | None:
             value = data.get(name)
             return str(value).strip() if value not in (None, "") else None
 
-        expires = data.get("expires_at")
-        try:
-            expires_at = int(str(expires).strip()) if expires not in (None, "") else None
-        except ValueError:
-            expires_at = None
-        return cls(
-            code_fingerprint=text("code_fingerprint"),
-            refresh_token=text("refresh_token"),
-            access_token=text("access_token"),
-            expires_at=expires_at,
-            api_domain=text("api_domain"),
-        )
+        return cls(code_fingerprint=text("code_fingerprint"), refresh_token=text("refresh_token"))
 
 
 @dataclass
 class Credentials:
-    """Result of :func:`ensure_credentials`."""
+    """Result of :func:`ensure_credentials`. ``store_error`` and ``warnings`` as in :class:`Outcome`."""
 
     found: bool
     changed: bool = False
@@ -87,6 +95,8 @@ class Credentials:
     tokens: TokenSet | None = None
     source: str = SOURCE_NONE
     previous_refresh_tokens: list[str] = field(default_factory=list)
+    store_error: str | None = None
+    warnings: list[str] = field(default_factory=list)
 
 
 def is_fresh(tokens: TokenSet | None, *, min_ttl: int, now: float) -> bool:
@@ -102,20 +112,135 @@ def in_flight_error(entry: t.Mapping[str, t.Any], cache: TokenCache) -> ZohoCode
     )
 
 
-def _exchange_journaled(client: ZohoOAuthClient, cache: TokenCache, code: str, code_fp: str, **kwargs: t.Any) -> TokenSet:
-    """Exchange with an in-flight record, under the caller's lock. Never re-sends a code with a record."""
+def _persist(result: Outcome | Credentials, write: t.Callable[[], None]) -> None:
+    """Record in the cache something Zoho has already issued, without ever losing it.
+
+    A store failure here (disk full, read-only file system, permissions) must not discard
+    tokens that exist only in memory now: the first failure is kept in ``result.store_error``,
+    later writes of the same run are skipped, and the caller still receives the tokens, delivers
+    them and then reports the store problem (issue 6, item 5).
+    """
+    if result.store_error is not None:
+        return
+    try:
+        write()
+    except ZohoTokenStoreError as exc:
+        result.store_error = exc.msg
+
+
+def vet_api_domain(tokens: TokenSet, accounts_url: str, *, known: str | None = None) -> tuple[TokenSet, str | None]:
+    """Return ``tokens`` with an ``api_domain`` that may be written, and a warning when one was replaced.
+
+    - For an accounts server of the data-center table, only that data center's API domain is
+      accepted (``_dc.DATA_CENTERS``; facts sheet, "Data centers"). Anything else Zoho (or
+      whatever answered) says is replaced by it, with a warning.
+    - For an explicit ``accounts_url`` outside the table (a proxy, a test server), the answer's
+      value is accepted if it is a bare ``https`` origin; it came over the TLS connection the
+      operator configured.
+    - A missing or refused value falls back to ``known`` (the stored value), then to the data
+      center's API domain, then to None.
+    """
+    data_center = _data_center_of(accounts_url)
+    fallback = known if known and _acceptable_api_domain(known, data_center) else (data_center.api_domain if data_center else None)
+    given = tokens.api_domain
+    if given and _acceptable_api_domain(given, data_center):
+        return (tokens if given == tokens.api_domain else replace(tokens, api_domain=given)), None
+    warning = None
+    if given:
+        warning = (
+            f"The answer from {accounts_url} names an API domain ({_describe_domain(given)}) that does not belong to "
+            f"{'data center ' + data_center.code if data_center else 'that accounts server'}; it is not used"
+            + (f" ({fallback} is used instead)." if fallback else ".")
+        )
+    return replace(tokens, api_domain=fallback), warning
+
+
+def _data_center_of(accounts_url: str) -> DataCenter | None:
+    try:
+        return data_center_for_accounts_server(accounts_url)
+    except ZohoInputError:
+        return None
+
+
+def _acceptable_api_domain(value: str, data_center: DataCenter | None) -> bool:
+    if data_center is not None:
+        return value.rstrip("/").lower() == data_center.api_domain
+    try:
+        parts = urlsplit(value)
+        port = parts.port
+    except ValueError:
+        return False
+    return (
+        value.isascii()
+        and not any(ch.isspace() for ch in value)
+        and parts.scheme == "https"
+        and bool(parts.hostname)
+        and "@" not in parts.netloc
+        and parts.path in ("", "/")
+        and not parts.query
+        and not parts.fragment
+        and (port is None or 0 < port < 65536)
+    )
+
+
+def _describe_domain(value: str) -> str:
+    text = "".join(ch if ch.isprintable() else "?" for ch in value[:80])
+    return repr(text + ("..." if len(value) > 80 else ""))
+
+
+def _vetted(result: Outcome | Credentials, tokens: TokenSet, accounts_url: str, known: str | None = None) -> TokenSet:
+    vetted, warning = vet_api_domain(tokens, accounts_url, known=known)
+    if warning:
+        result.warnings.append(warning)
+    return vetted
+
+
+def result_warnings(result: Outcome | Credentials) -> list[str]:
+    """Operator-facing warnings of a result, the store problem (if any) last and spelled out."""
+    found = list(result.warnings)
+    if result.store_error is not None:
+        found.append(
+            f"Zoho issued tokens, but the token cache could not record them: {result.store_error} The tokens are returned "
+            "anyway so that they can be delivered; repair the cache before the next run (the thrive_tokens role then "
+            "recovers them from the hosts, without a new grant code)."
+        )
+    return found
+
+
+def _exchange_journaled(
+    client: ZohoOAuthClient, cache: TokenCache, code: str, code_fp: str, result: Outcome | Credentials, **kwargs: t.Any
+) -> TokenSet:
+    """Exchange under the caller's lock, with an in-flight record written immediately before the code may leave.
+
+    Never sends a code that has a record. The record is written by the client's ``before_send``
+    hook, after every local check that can fail (URL, CA bundle, options); a failure known to
+    happen before anything was sent removes it again, so a still-valid code stays usable. A
+    failure after sending keeps it: the code may be spent and is never sent again. Tokens that
+    came back are returned even when the cache cannot store them (``result.store_error``).
+    """
     entry = cache.code_entry(code_fp)
     if entry:
         raise in_flight_error(entry, cache)
-    cache.begin_exchange(code_fp, accounts_url=client.accounts_url, client_id=client.client_id)
+    recorded: list[bool] = []
+
+    def record() -> None:
+        cache.begin_exchange(code_fp, accounts_url=client.accounts_url, client_id=client.client_id)
+        recorded.append(True)
+
     try:
-        tokens = client.exchange_code(code, **kwargs)
+        tokens = client.exchange_code(code, before_send=record, **kwargs)
     except ZohoCodeMayBeSpentError:
         raise  # keep the in-flight record: the code must never be sent again
-    except ZohoOAuthError:
-        cache.abandon_exchange(code_fp)  # Zoho definitely refused it, or it was never sent
+    except ZohoOAuthError as exc:
+        if recorded:
+            try:
+                cache.abandon_exchange(code_fp)  # Zoho definitely refused it, or it was never sent
+            except ZohoTokenStoreError as store:
+                exc.msg = f"{exc.msg} The token cache could not clear its record of this attempt either ({store.msg})"
+                exc.args = (exc.msg,)
         raise
-    cache.finish_exchange(code_fp, tokens)
+    tokens = _vetted(result, tokens, client.accounts_url)
+    _persist(result, lambda: cache.finish_exchange(code_fp, tokens))
     return tokens
 
 
@@ -128,11 +253,17 @@ def exchange_code(
     redirect_uri: str | None = None,
     code_verifier: str | None = None,
 ) -> Outcome:
-    """Exchange ``code`` at most once when a cache is given."""
+    """Exchange ``code`` at most once when a cache is given.
+
+    Raises :class:`ZohoCodeMayBeSpentError` for a code with an in-flight record, and the
+    client's errors. A cache that cannot store the answer sets ``store_error`` instead.
+    """
     if cache is None:
         if check_mode:
             return Outcome(True, None, SOURCE_NONE)
-        return Outcome(True, client.exchange_code(code, redirect_uri=redirect_uri, code_verifier=code_verifier), SOURCE_ZOHO)
+        outcome = Outcome(True, None, SOURCE_ZOHO)
+        outcome.tokens = _vetted(outcome, client.exchange_code(code, redirect_uri=redirect_uri, code_verifier=code_verifier), client.accounts_url)
+        return outcome
     code_fp = fingerprint(code)
     if check_mode:
         cache.load()  # read only: no lock file and no directory are created in check mode
@@ -141,8 +272,9 @@ def exchange_code(
         tokens = cache.code_tokens(code_fp)
         if tokens is not None:
             return Outcome(False, tokens, SOURCE_CACHE)
-        tokens = _exchange_journaled(client, cache, code, code_fp, redirect_uri=redirect_uri, code_verifier=code_verifier)
-    return Outcome(True, tokens, SOURCE_ZOHO)
+        outcome = Outcome(True, None, SOURCE_ZOHO)
+        outcome.tokens = _exchange_journaled(client, cache, code, code_fp, outcome, redirect_uri=redirect_uri, code_verifier=code_verifier)
+    return outcome
 
 
 def _predict_exchange(cache: TokenCache, code_fp: str) -> Outcome:
@@ -170,7 +302,9 @@ def ensure_access_token(
     if cache is None:
         if check_mode:
             return Outcome(True, None, SOURCE_NONE)
-        return Outcome(True, _mint(client, None, refresh_token), SOURCE_ZOHO)
+        outcome = Outcome(True, None, SOURCE_ZOHO)
+        outcome.tokens = _mint(client, None, refresh_token, outcome, known_api_domain=given.api_domain if given else None)
+        return outcome
     if check_mode:
         cached = cache.load().access_token_for(refresh_token)
         return Outcome(False, cached, SOURCE_CACHE) if is_fresh(cached, min_ttl=min_ttl, now=time.time()) else Outcome(True, None, SOURCE_NONE)
@@ -178,15 +312,19 @@ def ensure_access_token(
         cached = cache.access_token_for(refresh_token)
         if is_fresh(cached, min_ttl=min_ttl, now=time.time()):
             return Outcome(False, cached, SOURCE_CACHE)  # another run (or fork) minted it meanwhile
-        tokens = _mint(client, cache, refresh_token)
-    return Outcome(True, tokens, SOURCE_ZOHO)
+        outcome = Outcome(True, None, SOURCE_ZOHO)
+        known = (cached.api_domain if cached else None) or (given.api_domain if given else None)
+        outcome.tokens = _mint(client, cache, refresh_token, outcome, known_api_domain=known)
+    return outcome
 
 
-def _mint(client: ZohoOAuthClient, cache: TokenCache | None, refresh_token: str) -> TokenSet:
-    """One refresh at Zoho, stored in the cache (when there is one) before anything else can fail."""
-    minted = client.refresh(refresh_token)
+def _mint(
+    client: ZohoOAuthClient, cache: TokenCache | None, refresh_token: str, result: Outcome | Credentials, *, known_api_domain: str | None = None
+) -> TokenSet:
+    """One refresh at Zoho, recorded in the cache (when there is one) before anything else can fail."""
+    minted = _vetted(result, client.refresh(refresh_token), client.accounts_url, known_api_domain)
     if cache is not None:
-        cache.remember_access_token(refresh_token, minted)
+        _persist(result, lambda: cache.remember_access_token(refresh_token, minted))
     return minted
 
 
@@ -203,18 +341,22 @@ def ensure_credentials(
 ) -> Credentials:
     """The role's controller step: a refresh token for the current code, and a fresh access token.
 
-    Order: the cache (tokens stored for the code), then ``candidates`` issued from the same code
-    (adopted into the cache: a controller that lost its cache never re-exchanges a code whose
-    tokens are deployed), then, if ``allow_exchange``, one exchange. Without ``code`` the cache's
-    current code for this client is used, else the code the candidates agree on. With
-    ``min_ttl`` None no access token is needed and nothing is refreshed.
+    Order: the cache (tokens stored for the code), then ``candidates`` that claim the same code
+    (each adopted only after one refresh at Zoho proves it belongs to this client, unless the
+    cache already minted from it; a controller that lost its cache never re-exchanges a code
+    whose tokens are deployed), then, if ``allow_exchange``, one exchange. Without ``code`` the
+    cache's current code for this client is used, else the code the candidates agree on. With
+    ``min_ttl`` None no access token is needed and nothing is refreshed, except the proof.
 
     ``found`` is False (and nothing is sent) when nothing is known and exchanging is not allowed.
+    ``store_error`` is set, and the tokens are still returned, when Zoho issued tokens that the
+    cache could not record.
 
-    With ``track_replaced``, refresh tokens of earlier codes that this code replaces are kept in
-    the cache until they are revoked, and returned in ``previous_refresh_tokens`` on every run.
+    With ``track_replaced``, the refresh token of the cache's previous code for this client is
+    kept in the cache until it is revoked, and returned in ``previous_refresh_tokens`` on every
+    run. Tokens reported by candidates are never tracked: the role did not necessarily mint them.
     """
-    identity = f"{client.client_id}@{client.accounts_url}"
+    identity = ledger_identity(client.client_id, client.accounts_url)
     if check_mode:
         cache.load()
         return _credentials(client, cache, identity, code, candidates, allow_exchange, min_ttl, check_mode=True, track=track_replaced)
@@ -247,17 +389,19 @@ def _credentials(
     tokens = cache.code_tokens(code_fp)
     result.source = SOURCE_CACHE
     if tokens is None:
-        adopted = _adopt(code_fp, candidates)
+        tokens = _adopt(client, cache, code_fp, candidates, result, check_mode=check_mode)
         entry = cache.code_entry(code_fp)
-        if adopted is not None:
-            # Tokens from this code are deployed: adopt them, even over an in-flight record (nothing is sent).
-            tokens, result.source = adopted, SOURCE_CANDIDATES
+        if tokens is not None:
+            result.source = SOURCE_CANDIDATES
             if not check_mode:
-                cache.finish_exchange(code_fp, adopted)
+                # Proven tokens of this code are deployed: record them, even over an in-flight record (nothing is sent).
+                proven = tokens
+                _persist(result, lambda: cache.finish_exchange(code_fp, proven))
+        elif not allow_exchange:
+            # Nothing is sent either way; a caller that may still look elsewhere (the hosts) gets to.
+            return Credentials(found=False, code_fingerprint=code_fp, warnings=result.warnings)
         elif entry:
             raise in_flight_error(entry, cache)
-        elif not allow_exchange:
-            return Credentials(found=False, code_fingerprint=code_fp)
         elif code is None:
             raise ZohoInputError("The stored tokens for this client are gone. Pass a new grant code.")
         else:
@@ -265,34 +409,35 @@ def _credentials(
             result.source = SOURCE_ZOHO
             if check_mode:
                 if track:
-                    result.previous_refresh_tokens = _replaced(cache, identity, code_fp, None, candidates)
+                    result.previous_refresh_tokens = _replaced(cache, identity, code_fp, None)
                 return result
-            tokens = _exchange_journaled(client, cache, code, code_fp)
+            tokens = _exchange_journaled(client, cache, code, code_fp, result)
 
     if tokens is None:  # every branch above either set tokens or returned
-        raise RuntimeError("internal error: no tokens after the exchange step")
+        raise ZohoTokenStoreError("internal error: no tokens after the exchange step; nothing else was sent.")
     if not tokens.refresh_token:
         raise ZohoInputError(
             "The tokens for this grant code have no refresh token: the code was generated for online access. Generate a "
             "self-client code with offline access (the default) and try again."
         )
     if track:
-        result.previous_refresh_tokens = _replaced(cache, identity, code_fp, tokens.refresh_token, candidates)
+        result.previous_refresh_tokens = _replaced(cache, identity, code_fp, tokens.refresh_token)
         if not check_mode:
-            cache.add_replaced(identity, result.previous_refresh_tokens)
+            pending = result.previous_refresh_tokens
+            _persist(result, lambda: cache.add_replaced(identity, pending))
     if not check_mode:
-        cache.set_current_code(identity, code_fp)
+        _persist(result, lambda: cache.set_current_code(identity, code_fp))
 
     if min_ttl is not None:
         now = time.time()
-        best = _best_access_token(tokens, cache.access_token_for(tokens.refresh_token), candidates)
+        best = _best_access_token(tokens, cache.access_token_for(tokens.refresh_token))
         if is_fresh(best, min_ttl=min_ttl, now=now):
             tokens = best
         elif check_mode:
             result.refreshed = result.changed = True
             tokens = replace(tokens, access_token="")
         else:
-            minted = _mint(client, cache, tokens.refresh_token)
+            minted = _mint(client, cache, tokens.refresh_token, result, known_api_domain=tokens.api_domain)
             tokens = replace(minted, refresh_token=minted.refresh_token or tokens.refresh_token)
             result.refreshed = result.changed = True
     result.tokens = tokens
@@ -309,58 +454,60 @@ def _agreed_fingerprint(candidates: t.Sequence[Candidate]) -> str | None:
     return fingerprints.pop() if fingerprints else None
 
 
-def _adopt(code_fp: str, candidates: t.Sequence[Candidate]) -> TokenSet | None:
-    """Tokens of the candidates issued from ``code_fp``: the most common refresh token, the latest access token."""
-    matching = [c for c in candidates if c.code_fingerprint == code_fp and c.refresh_token]
-    if not matching:
-        return None
-    refresh_token = Counter(c.refresh_token for c in matching).most_common(1)[0][0]
-    same = [c for c in matching if c.refresh_token == refresh_token]
-    with_access = [c for c in same if c.access_token and c.expires_at]
-    latest = max(with_access, key=lambda c: t.cast(int, c.expires_at)) if with_access else same[0]
-    expires_at = latest.expires_at or 0
-    return TokenSet(
-        access_token=latest.access_token or "",
-        refresh_token=refresh_token,
-        api_domain=latest.api_domain,
-        token_type="Bearer",
-        expires_at=expires_at,
-        expires_in=max(0, expires_at - int(time.time())),
-    )
+def _adopt(
+    client: ZohoOAuthClient, cache: TokenCache, code_fp: str, candidates: t.Sequence[Candidate], result: Credentials, *, check_mode: bool
+) -> TokenSet | None:
+    """A candidate refresh token of ``code_fp`` proven to belong to this client, with a fresh access token; else None.
+
+    Candidates that claim ``code_fp`` are tried most common first. A refresh token from which
+    the (trusted) cache has already minted is proven without a call. Otherwise one refresh at
+    Zoho proves it and supplies the access token, expiry and API domain; a candidate that Zoho
+    refuses (``invalid_code``/``invalid_token``: forged, revoked or another client's) is skipped
+    and the next one is tried. Any other failure is raised. Check mode sends nothing: it
+    predicts the refresh with the most common candidate.
+    """
+    claims = [c.refresh_token for c in candidates if c.code_fingerprint == code_fp and c.refresh_token]
+    for refresh_token, _count in Counter(claims).most_common():
+        cached = cache.access_token_for(refresh_token)
+        if cached is not None:
+            return replace(cached, refresh_token=refresh_token)
+        if check_mode:
+            result.refreshed = result.changed = True
+            return TokenSet(access_token="", refresh_token=refresh_token, expires_in=0, expires_at=0)
+        try:
+            minted = _mint(client, cache, refresh_token, result)
+        except (ZohoInvalidCodeError, ZohoInvalidTokenError):
+            result.warnings.append(
+                f"A refresh token that hosts report for this grant code (fingerprint {fingerprint(refresh_token)[:12]}...) was "
+                "refused by Zoho; it is not used."
+            )
+            continue
+        result.refreshed = result.changed = True
+        return replace(minted, refresh_token=minted.refresh_token or refresh_token)
+    return None
 
 
-def _best_access_token(tokens: TokenSet, cached: TokenSet | None, candidates: t.Sequence[Candidate]) -> TokenSet:
-    """The known access token of this refresh token that expires last."""
+def _best_access_token(tokens: TokenSet, cached: TokenSet | None) -> TokenSet:
+    """The trusted access token of this refresh token that expires last: the code's own or the cache's newest."""
     options = [tokens]
     if cached is not None:
-        options.append(replace(cached, refresh_token=tokens.refresh_token))
-    for c in candidates:
-        if c.refresh_token == tokens.refresh_token and c.access_token and c.expires_at:
-            options.append(
-                replace(
-                    tokens,
-                    access_token=c.access_token,
-                    expires_at=c.expires_at,
-                    expires_in=max(0, c.expires_at - int(time.time())),
-                    api_domain=c.api_domain or tokens.api_domain,
-                )
-            )
+        options.append(replace(cached, refresh_token=tokens.refresh_token, api_domain=cached.api_domain or tokens.api_domain))
     usable = [o for o in options if o.access_token]
     return max(usable, key=lambda o: o.expires_at) if usable else tokens
 
 
-def _replaced(
-    cache: TokenCache, identity: str, code_fp: str, refresh_token: str | None, candidates: t.Sequence[Candidate]
-) -> list[str]:
-    """Refresh tokens this code replaces: those already awaiting revocation, the cache's previous current
-    code's, and deployed ones issued from other codes."""
+def _replaced(cache: TokenCache, identity: str, code_fp: str, refresh_token: str | None) -> list[str]:
+    """Refresh tokens this code replaces: those already awaiting revocation and the cache's previous current code's.
+
+    Only tokens the cache recorded for this client (exchanged by it, or adopted after proof) are
+    ever listed; a token found only on hosts (provisioned by hand, for example) never is.
+    """
     found = cache.replaced_tokens(identity)
     previous_fp = cache.current_code(identity)
     if previous_fp and previous_fp != code_fp:
         previous = cache.code_tokens(previous_fp)
         if previous is not None and previous.refresh_token:
             found.append(previous.refresh_token)
-    found.extend(c.refresh_token for c in candidates if c.refresh_token and c.code_fingerprint != code_fp)
     return [rt for rt in dict.fromkeys(found) if rt != refresh_token]
 
 
@@ -378,4 +525,6 @@ __all__ = (
     "exchange_code",
     "in_flight_error",
     "is_fresh",
+    "result_warnings",
+    "vet_api_domain",
 )

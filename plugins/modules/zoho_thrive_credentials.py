@@ -13,10 +13,17 @@ description:
   - The controller-side step of the C(zohothrive.oauth.thrive_tokens) role, usable on its own. It returns a refresh token
     issued from O(code) and, unless O(access_token_needed=false), an access token valid for at least O(min_ttl) seconds.
   - It looks in this order, and calls Zoho only when it must. First O(token_cache), which records every code it exchanged
-    (keyed by the code's SHA-256 fingerprint). Then O(candidates), tokens already deployed elsewhere, such as the config
-    files of the hosts; candidates issued from the same code are adopted into the cache, so a controller that lost its
-    cache (a fresh CI runner) never exchanges a code whose tokens are already deployed. Only then, with
+    (keyed by the code's SHA-256 fingerprint). Then O(candidates), refresh tokens already deployed elsewhere, such as
+    the config files of the hosts. Candidates are untrusted. A refresh token that claims the same code is adopted into
+    the cache only after one refresh at Zoho proves that it belongs to this client (that refresh also supplies the
+    access token and API domain), so a controller that lost its cache (a fresh CI runner) never exchanges a code whose
+    tokens are already deployed, and one host cannot plant values for the others. Only then, with
     O(allow_exchange=true), the code is exchanged, once.
+  - An API domain is returned only if it belongs to the data center of the accounts server (for an explicit
+    O(accounts_url) outside the table, a bare C(https) origin from its answer); otherwise the data center's own is used,
+    with a warning.
+  - If Zoho issued tokens but O(token_cache) cannot record them (disk full, read-only, permissions), the tokens are still
+    returned, with a warning and RV(store_error), so that they can be delivered before the problem is reported.
   - Without O(code), the cache's current code for this client and accounts server is used, else the code the candidates
     agree on.
   - The decision and any call to Zoho happen under the cache's exclusive lock, so concurrent runs call Zoho once.
@@ -49,27 +56,32 @@ options:
     required: true
   candidates:
     description:
-      - Tokens already deployed elsewhere, for example read from the hosts' config files by M(zohothrive.oauth.zoho_thrive_config).
+      - Refresh tokens already deployed elsewhere, for example read from the hosts' config files by
+        M(zohothrive.oauth.zoho_thrive_config). They are untrusted; see the description for how one is adopted.
     type: list
     elements: dict
     default: []
     suboptions:
       code_fingerprint:
-        description: SHA-256 hex digest of the code the tokens were issued from.
+        description:
+          - SHA-256 hex digest of the code the refresh token claims to come from. Candidates that claim the current code
+            are tried first, the most common refresh token first.
         type: str
       refresh_token:
         description: The refresh token.
         type: str
       access_token:
-        description: The access token.
+        description:
+          - Ignored. An access token reported by a host is never used, because any host can write any value into its own
+            file. Accepted so that older playbooks keep working.
         type: str
       expires_at:
         description:
-          - When O(candidates[].access_token) expires, in seconds since the epoch (an integer or a string of digits;
-            anything else counts as unknown).
+          - Ignored, like O(candidates[].access_token).
         type: raw
       api_domain:
-        description: The API domain of the tokens.
+        description:
+          - Ignored, like O(candidates[].access_token).
         type: str
   allow_exchange:
     description:
@@ -89,8 +101,10 @@ options:
     default: 300
   track_replaced:
     description:
-      - Keep the refresh tokens that this code replaces (the previous code's, and candidates issued from other codes) in
-        O(token_cache) until they are revoked, and return them in RV(previous_refresh_tokens) on every run.
+      - Keep the refresh token that this code replaces (the one O(token_cache) holds for the previous code of this client)
+        in O(token_cache) until it is revoked, and return it in RV(previous_refresh_tokens) on every run.
+      - Only tokens that O(token_cache) recorded are tracked. A refresh token known only from O(candidates), for example
+        one provisioned by hand, is never tracked for revocation; revoke it by name with M(zohothrive.oauth.zoho_thrive_revoke).
       - M(zohothrive.oauth.zoho_thrive_revoke) with the same O(token_cache) removes a revoked token from that list.
     type: bool
     default: false
@@ -169,6 +183,13 @@ previous_refresh_tokens:
   returned: always, empty unless O(track_replaced=true)
   type: list
   elements: str
+store_error:
+  description:
+    - Set when Zoho issued tokens but O(token_cache) could not record them (disk full, read-only, permissions). The
+      tokens are returned anyway, with a warning, so that they can be delivered; repair the cache before the next run.
+  returned: when the cache could not be written after Zoho answered
+  type: str
+  sample: "Token cache: Cannot write /root/.ansible/zohothrive/tokens.json: No space left on device."
 """
 
 import typing as t
@@ -177,7 +198,7 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.zohothrive.oauth.plugins.module_utils._authorization import clean_secret
 from ansible_collections.zohothrive.oauth.plugins.module_utils._errors import ZohoInputError, ZohoOAuthError
-from ansible_collections.zohothrive.oauth.plugins.module_utils._flows import Candidate, Credentials, ensure_credentials
+from ansible_collections.zohothrive.oauth.plugins.module_utils._flows import Candidate, Credentials, ensure_credentials, result_warnings
 from ansible_collections.zohothrive.oauth.plugins.module_utils._module import argument_spec, client_from_params, exit_revealing, require_options
 from ansible_collections.zohothrive.oauth.plugins.module_utils._token_store import TokenCache
 
@@ -200,7 +221,7 @@ def credentials(module: AnsibleModule) -> tuple[Credentials, str]:
     client = client_from_params(module)
     outcome = ensure_credentials(
         client,
-        TokenCache(params["token_cache"]),
+        TokenCache(params["token_cache"], warn=module.warn),
         code=code,
         candidates=[Candidate.from_mapping(c) for c in params["candidates"] or []],
         allow_exchange=params["allow_exchange"],
@@ -245,6 +266,10 @@ def main() -> None:
         if not result.get("access_token") or not module.params["access_token_needed"]:
             for key in ("access_token", "expires_at", "expires_in", "token_type", "scope"):
                 result.pop(key, None)
+    for warning in result_warnings(outcome):
+        module.warn(warning)
+    if outcome.store_error is not None:
+        result["store_error"] = outcome.store_error
     # Tokens may equal no_log inputs (adopted candidates); return them usable, not masked.
     reveal = [tokens.access_token, tokens.refresh_token] if tokens is not None else []
     exit_revealing(module, result, reveal=reveal + outcome.previous_refresh_tokens)

@@ -129,6 +129,13 @@ source:
   returned: always
   type: str
   choices: [given, cache, zoho, none]
+store_error:
+  description:
+    - Set when Zoho issued tokens but O(token_cache) could not record them (disk full, read-only, permissions). The
+      tokens are returned anyway, with a warning, so that they can be delivered; repair the cache before the next run.
+  returned: when the cache could not be written after Zoho answered
+  type: str
+  sample: "Token cache: Cannot write /root/.ansible/zohothrive/tokens.json: No space left on device."
 """
 
 import time
@@ -140,7 +147,7 @@ from ansible_collections.zohothrive.oauth.plugins.module_utils._authorization im
 from ansible_collections.zohothrive.oauth.plugins.module_utils._client import TokenSet
 from ansible_collections.zohothrive.oauth.plugins.module_utils._dc import DATA_CENTERS
 from ansible_collections.zohothrive.oauth.plugins.module_utils._errors import ZohoInputError, ZohoOAuthError
-from ansible_collections.zohothrive.oauth.plugins.module_utils._flows import Outcome, ensure_access_token
+from ansible_collections.zohothrive.oauth.plugins.module_utils._flows import Outcome, ensure_access_token, result_warnings
 from ansible_collections.zohothrive.oauth.plugins.module_utils._module import argument_spec, client_from_params, exit_revealing, require_options
 from ansible_collections.zohothrive.oauth.plugins.module_utils._token_store import TokenCache
 
@@ -165,7 +172,7 @@ def refresh(module: AnsibleModule) -> Outcome:
     return ensure_access_token(
         client_from_params(module),
         refresh_token,
-        cache=TokenCache(params["token_cache"]) if params["token_cache"] else None,
+        cache=TokenCache(params["token_cache"], warn=module.warn) if params["token_cache"] else None,
         min_ttl=min_ttl,
         check_mode=module.check_mode,
         given=given,
@@ -197,6 +204,10 @@ def main() -> None:
             result.pop("refresh_token")
         else:
             module.warn("Zoho returned a new refresh token: store the returned refresh_token in place of the old one.")
+    for warning in result_warnings(outcome):
+        module.warn(warning)
+    if outcome.store_error is not None:
+        result["store_error"] = outcome.store_error
     # A reused access token may equal a no_log input; return it usable, not masked.
     exit_revealing(module, result, reveal=[tokens.access_token] if tokens is not None else [])
 

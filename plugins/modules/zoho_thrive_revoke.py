@@ -88,7 +88,7 @@ def revoke(module: AnsibleModule) -> tuple[bool, bool]:
         revoked = False
     # Either way the refresh token is dead now: its cached access token is of no further use.
     if module.params["token_cache"]:
-        with TokenCache(module.params["token_cache"]).locked() as cache:
+        with TokenCache(module.params["token_cache"], warn=module.warn).locked() as cache:
             cache.forget_refresh_token(refresh_token)
     return revoked, revoked
 

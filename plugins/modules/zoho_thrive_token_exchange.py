@@ -153,6 +153,13 @@ cached:
   description: Whether the tokens came from O(token_cache) instead of Zoho.
   returned: always
   type: bool
+store_error:
+  description:
+    - Set when Zoho issued tokens but O(token_cache) could not record them (disk full, read-only, permissions). The
+      tokens are returned anyway, with a warning, so that they can be delivered; repair the cache before the next run.
+  returned: when the cache could not be written after Zoho answered
+  type: str
+  sample: "Token cache: Cannot write /root/.ansible/zohothrive/tokens.json: No space left on device."
 """
 
 import typing as t
@@ -168,7 +175,7 @@ from ansible_collections.zohothrive.oauth.plugins.module_utils._authorization im
 )
 from ansible_collections.zohothrive.oauth.plugins.module_utils._dc import normalize_accounts_url
 from ansible_collections.zohothrive.oauth.plugins.module_utils._errors import ZohoInputError, ZohoOAuthError
-from ansible_collections.zohothrive.oauth.plugins.module_utils._flows import SOURCE_CACHE, Outcome, exchange_code
+from ansible_collections.zohothrive.oauth.plugins.module_utils._flows import SOURCE_CACHE, Outcome, exchange_code, result_warnings
 from ansible_collections.zohothrive.oauth.plugins.module_utils._module import (
     accounts_url_from_params,
     argument_spec,
@@ -203,7 +210,7 @@ def exchange(module: AnsibleModule) -> tuple[Outcome, str, str]:
     outcome = exchange_code(
         client,
         code,
-        cache=TokenCache(params["token_cache"]) if params["token_cache"] else None,
+        cache=TokenCache(params["token_cache"], warn=module.warn) if params["token_cache"] else None,
         check_mode=module.check_mode,
         redirect_uri=redirect_uri,
         code_verifier=verifier,
@@ -243,6 +250,10 @@ def main() -> None:
                 "Zoho returned no refresh token: the code was granted with access_type=online, or for a user who had already "
                 "consented (use prompt=consent to get another refresh token). The access token expires in an hour."
             )
+    for warning in result_warnings(outcome):
+        module.warn(warning)
+    if outcome.store_error is not None:
+        result["store_error"] = outcome.store_error
     module.exit_json(**result)
 
 

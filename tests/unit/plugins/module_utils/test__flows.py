@@ -35,6 +35,8 @@ from ansible_collections.zohothrive.oauth.plugins.module_utils._flows import (
     ensure_credentials,
     exchange_code,
     is_fresh,
+    result_warnings,
+    vet_api_domain,
 )
 from ansible_collections.zohothrive.oauth.plugins.module_utils._token_store import DONE, IN_FLIGHT, TokenCache
 from ansible_collections.zohothrive.oauth.tests.unit.fakes import (
@@ -111,12 +113,15 @@ def seed(path: str, code_fp: str, tokens: TokenSet, *, current: bool = True) -> 
 
 
 def candidate(code_fp: str | None, refresh: str | None, access: str | None = None, *, ttl: int | None = None) -> Candidate:
-    return Candidate(
-        code_fingerprint=code_fp,
-        refresh_token=refresh,
-        access_token=access,
-        expires_at=int(time.time()) + ttl if ttl is not None else None,
-        api_domain=API_DOMAIN,
+    """What a host's file reports. Its access token, expiry and API domain must never be used."""
+    return Candidate.from_mapping(
+        {
+            "code_fingerprint": code_fp,
+            "refresh_token": refresh,
+            "access_token": access,
+            "expires_at": int(time.time()) + ttl if ttl is not None else None,
+            "api_domain": API_DOMAIN,
+        }
     )
 
 
@@ -166,9 +171,9 @@ def test_candidate_from_mapping() -> None:
     parsed = Candidate.from_mapping(
         {"code_fingerprint": f" {CODE_FP}\n", "refresh_token": RT + "\n", "access_token": "", "expires_at": " 1800000000 ", "api_domain": None}
     )
-    assert parsed == Candidate(code_fingerprint=CODE_FP, refresh_token=RT, access_token=None, expires_at=1_800_000_000, api_domain=None)
-    assert Candidate.from_mapping({"expires_at": 1_800_000_000}).expires_at == 1_800_000_000
-    assert Candidate.from_mapping({"expires_at": "soon"}).expires_at is None
+    assert parsed == Candidate(code_fingerprint=CODE_FP, refresh_token=RT)
+    forged = Candidate.from_mapping({"access_token": AT, "expires_at": 99999999999, "api_domain": "https://evil.example"})
+    assert forged == Candidate()  # nothing a host may not tell us is even kept
     assert Candidate.from_mapping({}) == Candidate()
 
 
@@ -423,11 +428,14 @@ def test_lost_cache_adopts_the_hosts_tokens(client: ZohoOAuthClient, session: Fa
     ensure_credentials(client, new_cache(cache_path), code=CODE)
     os.unlink(cache_path)  # a fresh CI runner: the controller lost its cache
     deployed = [candidate(CODE_FP, RT, AT, ttl=3000), candidate(CODE_FP, RT, AT, ttl=3000)]
+    session.add(minted())
     result = ensure_credentials(client, new_cache(cache_path), code=CODE, candidates=deployed)
-    assert result.found and not result.changed and not result.exchanged and not result.refreshed
+    # One refresh proves the hosts' refresh token and brings a trusted access token; the code is not sent again.
+    assert result.found and result.changed and not result.exchanged and result.refreshed
     assert result.source == SOURCE_CANDIDATES
-    assert result.tokens is not None and result.tokens.refresh_token == RT and result.tokens.access_token == AT
-    assert len(session.calls) == 1  # only the original exchange
+    assert result.tokens is not None and result.tokens.refresh_token == RT and result.tokens.access_token == MINTED
+    assert grant_types(session) == ["authorization_code", "refresh_token"]
+    assert session.calls[1].data["refresh_token"] == RT
     data = on_disk(cache_path)
     assert data["codes"][CODE_FP]["state"] == DONE
     assert data["codes"][CODE_FP]["tokens"]["refresh_token"] == RT
@@ -435,10 +443,11 @@ def test_lost_cache_adopts_the_hosts_tokens(client: ZohoOAuthClient, session: Fa
     # From now on the cache answers, without candidates.
     again = ensure_credentials(client, new_cache(cache_path), code=CODE, allow_exchange=False)
     assert again.found and again.source == SOURCE_CACHE and again.tokens is not None and again.tokens.refresh_token == RT
-    assert len(session.calls) == 1
+    assert again.tokens.access_token == MINTED and not again.changed
+    assert len(session.calls) == 2
 
 
-def test_adoption_picks_the_most_common_refresh_token_and_the_latest_access_token(
+def test_adoption_proves_the_most_common_refresh_token_and_never_uses_a_host_access_token(
     client: ZohoOAuthClient, session: FakeSession, cache_path: str
 ) -> None:
     stray, later = sentinel("refresh"), sentinel("access")
@@ -448,10 +457,11 @@ def test_adoption_picks_the_most_common_refresh_token_and_the_latest_access_toke
         candidate(CODE_FP, RT, later, ttl=3000),
         candidate(CODE_FP, RT),
     ]
+    session.add(minted())
     result = ensure_credentials(client, new_cache(cache_path), code=CODE, candidates=deployed)
     assert result.source == SOURCE_CANDIDATES
-    assert result.tokens is not None and result.tokens.refresh_token == RT and result.tokens.access_token == later
-    assert session.calls == []
+    assert result.tokens is not None and result.tokens.refresh_token == RT and result.tokens.access_token == MINTED
+    assert [call.data["refresh_token"] for call in session.calls] == [RT]
 
 
 def test_candidates_of_another_code_do_not_prevent_the_exchange(client: ZohoOAuthClient, session: FakeSession, cache_path: str) -> None:
@@ -460,13 +470,10 @@ def test_candidates_of_another_code_do_not_prevent_the_exchange(client: ZohoOAut
     result = ensure_credentials(client, new_cache(cache_path), code=CODE, candidates=deployed, track_replaced=True)
     assert result.exchanged and result.changed and result.source == SOURCE_ZOHO
     assert result.tokens is not None and result.tokens.refresh_token == RT
-    assert result.previous_refresh_tokens == [OLD_RT]
+    # A token known only from hosts (another code's, or provisioned by hand) was not minted by this cache: never tracked for revocation.
+    assert result.previous_refresh_tokens == []
     assert grant_types(session) == ["authorization_code"]
-    assert on_disk(cache_path)["replaced"] == {IDENTITY: [OLD_RT]}
-    # Remembered: later runs (without candidates) still report it until it is revoked.
-    again = ensure_credentials(client, new_cache(cache_path), code=CODE, allow_exchange=False, track_replaced=True)
-    assert again.source == SOURCE_CACHE and again.previous_refresh_tokens == [OLD_RT]
-    assert len(session.calls) == 1
+    assert on_disk(cache_path)["replaced"] == {}
 
 
 def test_without_track_replaced_nothing_is_remembered(client: ZohoOAuthClient, session: FakeSession, cache_path: str) -> None:
@@ -532,13 +539,14 @@ def test_without_a_code_agreeing_candidates_are_adopted(
     client: ZohoOAuthClient, session: FakeSession, cache_path: str, allow_exchange: bool
 ) -> None:
     deployed = [candidate(CODE_FP, RT, AT, ttl=3000), candidate(CODE_FP, RT, AT, ttl=3000), candidate(None, None)]
+    session.add(minted())
     result = ensure_credentials(client, new_cache(cache_path), code=None, candidates=deployed, allow_exchange=allow_exchange)
     assert result.found and result.source == SOURCE_CANDIDATES and result.code_fingerprint == CODE_FP
-    assert not result.changed and not result.exchanged and not result.refreshed
-    assert result.tokens is not None and result.tokens.refresh_token == RT and result.tokens.access_token == AT
+    assert result.changed and not result.exchanged and result.refreshed
+    assert result.tokens is not None and result.tokens.refresh_token == RT and result.tokens.access_token == MINTED
     assert on_disk(cache_path)["current"] == {IDENTITY: CODE_FP}
     assert on_disk(cache_path)["codes"][CODE_FP]["state"] == DONE
-    assert session.calls == []
+    assert grant_types(session) == ["refresh_token"]
 
 
 def test_without_a_code_disagreeing_candidates_are_refused(client: ZohoOAuthClient, session: FakeSession, cache_path: str) -> None:
@@ -552,10 +560,11 @@ def test_without_a_code_disagreeing_candidates_are_refused(client: ZohoOAuthClie
 
 def test_a_code_chooses_between_disagreeing_candidates(client: ZohoOAuthClient, session: FakeSession, cache_path: str) -> None:
     deployed = [candidate(CODE_FP, RT, AT, ttl=3000), candidate(OLD_FP, OLD_RT)]
+    session.add(minted())
     result = ensure_credentials(client, new_cache(cache_path), code=CODE, candidates=deployed, track_replaced=True)
     assert result.source == SOURCE_CANDIDATES and result.tokens is not None and result.tokens.refresh_token == RT
-    assert result.previous_refresh_tokens == [OLD_RT]
-    assert session.calls == []
+    assert result.previous_refresh_tokens == []  # OLD_RT is known only from a host: the cache never minted it
+    assert [call.data["refresh_token"] for call in session.calls] == [RT]
 
 
 def test_without_a_code_and_nothing_known(client: ZohoOAuthClient, session: FakeSession, cache_path: str) -> None:
@@ -579,18 +588,22 @@ def test_without_a_code_when_the_current_codes_tokens_are_gone(client: ZohoOAuth
 # -- ensure_credentials: min_ttl -----------------------------------------------------------------
 
 
-def test_the_best_known_access_token_is_used(client: ZohoOAuthClient, session: FakeSession, cache_path: str) -> None:
+def test_host_access_tokens_are_never_used_even_when_they_expire_later(
+    client: ZohoOAuthClient, session: FakeSession, cache_path: str
+) -> None:
     seed(cache_path, CODE_FP, token_set(AT, RT, ttl=100))
-    later = sentinel("access")
+    forged = sentinel("access")
     deployed = [
         candidate(CODE_FP, RT, sentinel("access"), ttl=1000),
-        candidate(CODE_FP, RT, later, ttl=3000),
-        candidate(OLD_FP, OLD_RT, sentinel("access"), ttl=3500),  # another code's: never mixed in
+        candidate(CODE_FP, RT, forged, ttl=99999999),
+        candidate(OLD_FP, OLD_RT, sentinel("access"), ttl=3500),
     ]
+    session.add(minted())
     result = ensure_credentials(client, new_cache(cache_path), code=CODE, candidates=deployed)
-    assert result.source == SOURCE_CACHE and not result.refreshed and not result.changed
-    assert result.tokens is not None and result.tokens.access_token == later and result.tokens.refresh_token == RT
-    assert session.calls == []
+    assert result.source == SOURCE_CACHE and result.refreshed and result.changed
+    assert result.tokens is not None and result.tokens.access_token == MINTED and result.tokens.refresh_token == RT
+    assert result.tokens.api_domain == API_DOMAIN
+    assert grant_types(session) == ["refresh_token"]
 
 
 def test_a_newer_cached_access_token_wins_over_the_codes_tokens(client: ZohoOAuthClient, session: FakeSession, cache_path: str) -> None:
@@ -756,8 +769,9 @@ def test_check_mode_predicts_a_refresh(client: ZohoOAuthClient, session: FakeSes
 def test_check_mode_adoption_writes_nothing(client: ZohoOAuthClient, session: FakeSession, tmp_path: t.Any) -> None:
     path = str(tmp_path / "controller" / "tokens.json")
     result = ensure_credentials(client, new_cache(path), code=CODE, candidates=[candidate(CODE_FP, RT, AT, ttl=3000)], check_mode=True)
-    assert result.found and result.source == SOURCE_CANDIDATES and not result.changed and not result.refreshed
-    assert result.tokens is not None and result.tokens.access_token == AT and result.tokens.refresh_token == RT
+    # The proof refresh would mint: predicted, not sent; the host's access token is not offered.
+    assert result.found and result.source == SOURCE_CANDIDATES and result.changed and result.refreshed
+    assert result.tokens is not None and result.tokens.access_token == "" and result.tokens.refresh_token == RT
     stale = ensure_credentials(client, new_cache(path), code=None, candidates=[candidate(CODE_FP, RT)], check_mode=True)
     assert stale.source == SOURCE_CANDIDATES and stale.refreshed and stale.changed
     assert not (tmp_path / "controller").exists()
@@ -787,3 +801,194 @@ def test_online_code_is_refused_and_not_exchanged_again(client: ZohoOAuthClient,
     assert len(session.calls) == 1  # the code was exchanged once; its (online) tokens are in the cache
     assert on_disk(cache_path)["codes"][CODE_FP]["state"] == DONE
     assert on_disk(cache_path)["current"] == {}
+
+
+# -- untrusted candidates: proof by refresh (issue 6, item 3) -------------------------------------
+
+
+def test_a_forged_refresh_token_is_skipped_and_the_next_candidate_proven(
+    client: ZohoOAuthClient, session: FakeSession, cache_path: str
+) -> None:
+    forged = sentinel("refresh")
+    # Two hosts were made to report a forged token under the current code's fingerprint; one holds the real one.
+    deployed = [candidate(CODE_FP, forged, sentinel("access"), ttl=99999999), candidate(CODE_FP, forged), candidate(CODE_FP, RT)]
+    session.add(json_response({"error": "invalid_code"}))
+    session.add(minted())
+    result = ensure_credentials(client, new_cache(cache_path), code=CODE, candidates=deployed)
+    assert result.source == SOURCE_CANDIDATES and not result.exchanged
+    assert result.tokens is not None and result.tokens.refresh_token == RT and result.tokens.access_token == MINTED
+    assert [call.data["refresh_token"] for call in session.calls] == [forged, RT]
+    assert any(fingerprint(forged)[:12] in warning for warning in result.warnings)
+    assert not any(forged in warning for warning in result.warnings)
+    assert on_disk(cache_path)["codes"][CODE_FP]["tokens"]["refresh_token"] == RT
+
+
+def test_when_every_candidate_is_refused_the_code_is_exchanged(client: ZohoOAuthClient, session: FakeSession, cache_path: str) -> None:
+    forged = sentinel("refresh")
+    session.add(json_response({"error": "invalid_code"}))
+    session.add(exchanged())
+    result = ensure_credentials(client, new_cache(cache_path), code=CODE, candidates=[candidate(CODE_FP, forged)])
+    assert result.exchanged and result.source == SOURCE_ZOHO
+    assert result.tokens is not None and result.tokens.refresh_token == RT
+    assert grant_types(session) == ["refresh_token", "authorization_code"]
+
+
+def test_a_client_problem_during_the_proof_is_not_blamed_on_the_candidate(
+    client: ZohoOAuthClient, session: FakeSession, cache_path: str
+) -> None:
+    session.add(json_response({"error": "invalid_client_secret"}))
+    with pytest.raises(ZohoAPIError) as info:
+        ensure_credentials(client, new_cache(cache_path), code=CODE, candidates=[candidate(CODE_FP, RT), candidate(CODE_FP, OLD_RT)])
+    assert "invalid_client_secret" in info.value.msg
+    assert len(session.calls) == 1  # not retried with the next candidate, and the code was not sent
+
+
+def test_a_forged_api_domain_from_a_host_never_travels(client: ZohoOAuthClient, session: FakeSession, cache_path: str) -> None:
+    deployed = [Candidate.from_mapping({"code_fingerprint": CODE_FP, "refresh_token": RT, "api_domain": "https://evil.example"})]
+    session.add(json_response(token_payload(MINTED, refresh_token=None, expires_in=3600)))  # the answer names no api_domain
+    result = ensure_credentials(client, new_cache(cache_path), code=CODE, candidates=deployed)
+    assert result.tokens is not None and result.tokens.api_domain == API_DOMAIN  # the data center's own
+
+
+# -- api_domain: only the data center's, or the explicit accounts_url's -----------------------------
+
+
+@pytest.mark.parametrize(
+    "answered",
+    ["https://evil.example", "https://www.zohoapis.com", "http://www.zohoapis.eu", "https://www.zohoapis.eu.evil.example", "javascript:x"],
+)
+def test_an_api_domain_of_another_data_center_is_replaced(client: ZohoOAuthClient, session: FakeSession, cache_path: str, answered: str) -> None:
+    session.add(json_response(token_payload(AT, refresh_token=RT, api_domain=answered, expires_in=3600)))
+    result = ensure_credentials(client, new_cache(cache_path), code=CODE)
+    assert result.tokens is not None and result.tokens.api_domain == API_DOMAIN
+    assert any("does not belong to data center eu" in warning for warning in result.warnings)
+    assert on_disk(cache_path)["codes"][CODE_FP]["tokens"]["api_domain"] == API_DOMAIN
+
+
+def test_the_data_centers_api_domain_is_accepted_in_any_case(client: ZohoOAuthClient, session: FakeSession, cache_path: str) -> None:
+    session.add(json_response(token_payload(AT, refresh_token=RT, api_domain="https://WWW.ZohoAPIs.eu/", expires_in=3600)))
+    result = ensure_credentials(client, new_cache(cache_path), code=CODE)
+    assert result.tokens is not None and result.tokens.api_domain == "https://WWW.ZohoAPIs.eu/" and result.warnings == []
+
+
+def test_a_refresh_without_api_domain_keeps_the_known_one(client: ZohoOAuthClient, session: FakeSession, cache_path: str) -> None:
+    seed(cache_path, CODE_FP, token_set(AT, RT, ttl=100))
+    session.add(json_response(token_payload(MINTED, refresh_token=None, expires_in=3600)))
+    result = ensure_credentials(client, new_cache(cache_path), code=CODE)
+    assert result.refreshed and result.tokens is not None and result.tokens.api_domain == API_DOMAIN
+
+
+@pytest.mark.parametrize(
+    ("answered", "expected"),
+    [
+        ("https://api.test.example:8443", "https://api.test.example:8443"),
+        ("https://api.test.example/", "https://api.test.example/"),
+        ("http://api.test.example", None),
+        ("https://user@api.test.example", None),
+        ("https://api.test.example/path", None),
+        ("https://api.test.example?x=1", None),
+        ("https://api.tést.example", None),
+        (None, None),
+    ],
+)
+def test_an_explicit_accounts_url_accepts_a_bare_https_api_domain(answered: str | None, expected: str | None) -> None:
+    tokens = TokenSet(access_token=AT, expires_in=3600, expires_at=0, api_domain=answered)
+    vetted, warning = vet_api_domain(tokens, "https://accounts.test.example:8443")
+    assert vetted.api_domain == expected
+    assert (warning is not None) == (answered is not None and expected is None)
+
+
+def test_a_known_api_domain_is_kept_when_the_answer_has_none() -> None:
+    tokens = TokenSet(access_token=AT, expires_in=3600, expires_at=0, api_domain=None)
+    assert vet_api_domain(tokens, ACCOUNTS, known=API_DOMAIN)[0].api_domain == API_DOMAIN
+    assert vet_api_domain(tokens, ACCOUNTS, known="https://evil.example")[0].api_domain == API_DOMAIN
+    assert vet_api_domain(tokens, "https://accounts.test.example", known="https://api.test.example")[0].api_domain == "https://api.test.example"
+
+
+# -- tokens Zoho issued are never discarded because the store fails (issue 6, item 5) ---------------
+
+
+class DiskFull:
+    """Makes the token cache's writes fail with ENOSPC from the ``fail_from``-th write on."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch, fail_from: int) -> None:
+        from ansible_collections.zohothrive.oauth.plugins.module_utils import _token_store
+        from ansible_collections.zohothrive.oauth.plugins.module_utils._fileio import FileIOError
+
+        real = _token_store.atomic_write
+        self.writes = 0
+
+        def atomic_write(path: str, data: bytes, **kwargs: t.Any) -> None:
+            self.writes += 1
+            if self.writes >= fail_from:
+                raise FileIOError(f"Cannot write {path}: No space left on device. The previous file, if any, is unchanged.")
+            real(path, data, **kwargs)
+
+        monkeypatch.setattr(_token_store, "atomic_write", atomic_write)
+
+
+def test_exchanged_tokens_survive_a_cache_that_cannot_be_written(
+    client: ZohoOAuthClient, session: FakeSession, cache_path: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    DiskFull(monkeypatch, fail_from=2)  # the in-flight record is written; the tokens are not
+    session.add(exchanged())
+    session.add(minted())
+    result = ensure_credentials(client, new_cache(cache_path), code=CODE, track_replaced=True)
+    assert result.exchanged and result.tokens is not None and result.tokens.refresh_token == RT and result.tokens.access_token == AT
+    assert result.store_error is not None and "No space left on device" in result.store_error
+    assert any("could not record them" in warning for warning in result_warnings(result))
+    assert on_disk(cache_path)["codes"][CODE_FP]["state"] == IN_FLIGHT
+    monkeypatch.undo()
+    # The next run, with the store repaired: the hosts hold the tokens, so they are recovered without sending the code.
+    again = ensure_credentials(client, new_cache(cache_path), code=CODE, candidates=[candidate(CODE_FP, RT)])
+    assert again.source == SOURCE_CANDIDATES and not again.exchanged and again.store_error is None
+    assert again.tokens is not None and again.tokens.refresh_token == RT
+    assert grant_types(session) == ["authorization_code", "refresh_token"]
+    assert on_disk(cache_path)["codes"][CODE_FP]["state"] == DONE
+
+
+def test_a_cache_that_cannot_record_the_in_flight_entry_sends_nothing(
+    client: ZohoOAuthClient, session: FakeSession, cache_path: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    DiskFull(monkeypatch, fail_from=1)
+    with pytest.raises(ZohoOAuthError) as info:
+        ensure_credentials(client, new_cache(cache_path), code=CODE)
+    assert "No space left on device" in info.value.msg and not info.value.outcome_unknown
+    assert session.calls == []
+    monkeypatch.undo()
+    session.add(exchanged())
+    assert ensure_credentials(client, new_cache(cache_path), code=CODE).exchanged  # the code is still usable
+
+
+def test_a_minted_access_token_survives_a_cache_that_cannot_be_written(
+    client: ZohoOAuthClient, session: FakeSession, cache_path: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seed(cache_path, CODE_FP, token_set(AT, RT, ttl=100))
+    DiskFull(monkeypatch, fail_from=1)
+    session.add(minted())
+    result = ensure_credentials(client, new_cache(cache_path), code=CODE)
+    assert result.refreshed and result.tokens is not None and result.tokens.access_token == MINTED
+    assert result.store_error is not None
+    session.add(minted(sentinel("minted")))
+    outcome = ensure_access_token(client, RT, cache=new_cache(cache_path), min_ttl=300, check_mode=False)
+    assert outcome.tokens is not None and outcome.store_error is not None and "No space left" in outcome.store_error
+
+
+def test_a_stand_alone_exchange_returns_its_tokens_when_the_cache_fails(
+    client: ZohoOAuthClient, session: FakeSession, cache_path: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    DiskFull(monkeypatch, fail_from=2)
+    session.add(exchanged())
+    outcome = exchange_code(client, CODE, cache=new_cache(cache_path), check_mode=False)
+    assert outcome.tokens is not None and outcome.tokens.refresh_token == RT and outcome.store_error is not None
+
+
+def test_a_lookup_of_an_in_flight_code_lets_the_caller_look_on_the_hosts(
+    client: ZohoOAuthClient, session: FakeSession, cache_path: str
+) -> None:
+    cache = new_cache(cache_path)
+    with cache.locked():
+        cache.begin_exchange(CODE_FP, accounts_url=ACCOUNTS, client_id=CLIENT_ID)
+    lookup = ensure_credentials(client, new_cache(cache_path), code=CODE, allow_exchange=False)
+    assert lookup.found is False and lookup.code_fingerprint == CODE_FP
+    assert session.calls == []

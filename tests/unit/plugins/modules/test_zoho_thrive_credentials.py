@@ -23,7 +23,8 @@ from ansible_collections.zohothrive.oauth.tests.unit.fakes import json_response,
 SECRET = sentinel("secret")
 CODE = sentinel("code")
 CODE_FP = fingerprint(CODE)
-OLD_FP = fingerprint(sentinel("code"))
+OLD_CODE = sentinel("code")
+OLD_FP = fingerprint(OLD_CODE)
 AT = sentinel("access")
 RT = sentinel("refresh")
 OLD_RT = sentinel("refresh")
@@ -50,8 +51,8 @@ def exchanged(access: str = AT, refresh: str | None = RT) -> t.Any:
     return json_response(token_payload(access, refresh_token=refresh, api_domain="https://www.zohoapis.eu"))
 
 
-def minted() -> t.Any:
-    return json_response(token_payload(MINTED, refresh_token=None, api_domain="https://www.zohoapis.eu"))
+def minted(access: str = MINTED) -> t.Any:
+    return json_response(token_payload(access, refresh_token=None, api_domain="https://www.zohoapis.eu"))
 
 
 def host(code_fp: str, refresh: str, access: str | None = None, expires_at: t.Any = None) -> dict[str, t.Any]:
@@ -123,12 +124,13 @@ def test_adopted_tokens_equal_to_no_log_inputs_are_returned_unmasked(run_module:
     cache = tmp_path / "tokens.json"
     expires_at = int(time.time()) + 3000
     candidates = [host(CODE_FP, RT, AT, expires_at), host(CODE_FP, RT, AT, str(expires_at))]
+    zoho.add(minted(AT))  # the proving refresh answers with a value equal to a no_log input
     result = run_module(module, args(cache, candidates=candidates, _ansible_inject_invocation=True))
-    assert zoho.calls == []
-    assert result["changed"] is False and result["found"] is True and result["source"] == "candidates"
-    assert result["exchanged"] is False and result["refreshed"] is False
+    assert [call.data["grant_type"] for call in zoho.calls] == ["refresh_token"]
+    assert result["changed"] is True and result["found"] is True and result["source"] == "candidates"
+    assert result["exchanged"] is False and result["refreshed"] is True
     assert result["refresh_token"] == RT and result["access_token"] == AT  # the real tokens, not the no_log mask
-    assert result["expires_at"] == expires_at
+    assert result["expires_at"] != expires_at  # Zoho's expiry, never the host's
     assert MASK not in outside_invocation(result)
     echoed = result["invocation"]["module_args"]
     assert echoed["code"] == MASK and echoed["client_secret"] == MASK
@@ -140,6 +142,8 @@ def test_adopted_tokens_equal_to_no_log_inputs_are_returned_unmasked(run_module:
 
 def test_previous_refresh_tokens_are_returned_unmasked(run_module: t.Any, zoho: t.Any, tmp_path: t.Any) -> None:
     cache = tmp_path / "tokens.json"
+    zoho.add(exchanged(sentinel("access"), OLD_RT))
+    run_module(module, args(cache, code=OLD_CODE))  # the cache minted OLD_RT: only such a token is ever tracked
     zoho.add(exchanged())
     candidates = [host(OLD_FP, OLD_RT, sentinel("access"), int(time.time()) + 3000)]
     result = run_module(module, args(cache, candidates=candidates, track_replaced=True, _ansible_inject_invocation=True))
@@ -150,7 +154,7 @@ def test_previous_refresh_tokens_are_returned_unmasked(run_module: t.Any, zoho: 
     assert json.loads(cache.read_text())["replaced"] == {f"{CLIENT_ID}@{EU}": [OLD_RT]}
     # Later runs keep reporting it until zoho_thrive_revoke (with token_cache) forgets it.
     again = run_module(module, args(cache, allow_exchange=False, track_replaced=True))
-    assert again["previous_refresh_tokens"] == [OLD_RT] and len(zoho.calls) == 1
+    assert again["previous_refresh_tokens"] == [OLD_RT] and len(zoho.calls) == 2
 
 
 def test_stale_access_token_is_refreshed(run_module: t.Any, zoho: t.Any, tmp_path: t.Any) -> None:
@@ -174,12 +178,14 @@ def test_unknown_expiry_counts_as_stale(run_module: t.Any, zoho: t.Any, tmp_path
 def test_access_token_not_needed(run_module: t.Any, zoho: t.Any, tmp_path: t.Any) -> None:
     cache = tmp_path / "tokens.json"
     candidates = [host(CODE_FP, RT, AT, int(time.time()) + 10)]
+    zoho.add(minted())
     result = run_module(module, args(cache, candidates=candidates, access_token_needed=False))
-    assert result["found"] is True and result["refreshed"] is False and result["changed"] is False
-    assert result["refresh_token"] == RT
+    assert result["found"] is True and result["refresh_token"] == RT
     for key in ("access_token", "expires_at", "expires_in"):
         assert key not in result
-    assert zoho.calls == []
+    assert len(zoho.calls) == 1  # the proof that the hosts' refresh token is this client's, nothing more
+    again = run_module(module, args(cache, access_token_needed=False))
+    assert again["changed"] is False and again["source"] == "cache" and len(zoho.calls) == 1
 
 
 # -- check mode -------------------------------------------------------------------------------------------
@@ -296,3 +302,42 @@ def test_validate_certs_false_warns_once(run_module: t.Any, zoho: t.Any, tmp_pat
     assert result["exchanged"] is True
     assert len([w for w in result.warning_messages if w.startswith("validate_certs is false")]) == 1
     assert len([w for w in warned if w.startswith("validate_certs is false")]) == 1
+
+
+def test_tokens_reach_the_caller_when_the_cache_cannot_record_them(
+    run_module: t.Any, zoho: t.Any, tmp_path: t.Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ansible_collections.zohothrive.oauth.plugins.module_utils import _token_store
+    from ansible_collections.zohothrive.oauth.plugins.module_utils._fileio import FileIOError
+
+    real, writes = _token_store.atomic_write, []
+
+    def disk_full_after_the_in_flight_record(path: str, data: bytes, **kwargs: t.Any) -> None:
+        writes.append(path)
+        if len(writes) > 1:
+            raise FileIOError(f"Cannot write {path}: No space left on device.")
+        real(path, data, **kwargs)
+
+    monkeypatch.setattr(_token_store, "atomic_write", disk_full_after_the_in_flight_record)
+    cache = tmp_path / "tokens.json"
+    zoho.add(exchanged())
+    result = run_module(module, args(cache))
+    assert not result.failed and result["exchanged"] is True
+    assert result["refresh_token"] == RT and result["access_token"] == AT
+    assert "No space left on device" in result["store_error"]
+    assert any("could not record them" in warning for warning in result.warning_messages)
+    assert RT not in result["store_error"] and AT not in result["store_error"]
+
+
+def test_host_reported_access_token_expiry_and_api_domain_are_ignored(run_module: t.Any, zoho: t.Any, tmp_path: t.Any) -> None:
+    forged = {
+        "code_fingerprint": CODE_FP,
+        "refresh_token": RT,
+        "access_token": sentinel("access"),
+        "expires_at": 99999999999,
+        "api_domain": "https://evil.example",
+    }
+    zoho.add(minted())
+    result = run_module(module, args(tmp_path / "tokens.json", candidates=[forged]))
+    assert result["access_token"] == MINTED and result["api_domain"] == "https://www.zohoapis.eu"
+    assert result["expires_at"] < 99999999999
