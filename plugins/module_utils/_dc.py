@@ -174,6 +174,40 @@ def host_problem(host: str | None) -> str | None:
     return None
 
 
+def vet_api_domain(api_domain: str | None, accounts_url: str, *, known: str | None = None) -> tuple[str | None, str | None]:
+    """Return ``(api_domain to use, warning or None)`` for an ``api_domain`` taken from Zoho's answer.
+
+    - For an accounts server of the table, only that data center's API domain is accepted
+      (compared without case and trailing slash); anything else is replaced, with a warning.
+    - For an explicit ``accounts_url`` outside the table (a proxy, a test server), the value is
+      accepted if it is a bare ``https`` origin that :func:`normalize_accounts_url` accepts: it
+      came over the TLS connection the operator configured.
+    - A missing or refused value falls back to ``known`` (the stored value) if that is
+      acceptable, then to the data center's API domain, then to None.
+    """
+    try:
+        data_center: DataCenter | None = data_center_for_accounts_server(accounts_url)
+    except ZohoInputError:
+        data_center = None
+
+    def acceptable(value: str) -> bool:
+        if data_center is not None:
+            return value.rstrip("/").lower() == data_center.api_domain
+        try:
+            return not urlsplit(normalize_accounts_url(value)).path
+        except ZohoInputError:
+            return False
+
+    if api_domain and acceptable(api_domain):
+        return api_domain, None
+    fallback = known if known and acceptable(known) else (data_center.api_domain if data_center else None)
+    if not api_domain:
+        return fallback, None
+    owner = f"data center {data_center.code}" if data_center else "that accounts server"
+    instead = f" ({fallback} is used instead)." if fallback else "."
+    return fallback, f"The answer from {accounts_url} names an API domain ({_describe(api_domain)}) that does not belong to {owner}; it is not used{instead}"
+
+
 def resolve_accounts_url(*, data_center: str | None, accounts_url: str | None) -> str:
     """Return the accounts server base URL: an explicit ``accounts_url`` wins over ``data_center``."""
     if accounts_url:
@@ -204,4 +238,5 @@ __all__ = (
     "host_problem",
     "normalize_accounts_url",
     "resolve_accounts_url",
+    "vet_api_domain",
 )

@@ -309,7 +309,7 @@ def _readable_directory(dir_fd: int) -> int:
 
 def _check_directory(st: os.stat_result, directory: str, trusted: frozenset[int]) -> None:
     if st.st_uid not in trusted:
-        user = _user(st.st_uid)
+        user = user_name(st.st_uid)
         raise UnsafePathError(
             f"Refusing {directory}: the directory belongs to {user}, who could swap what it holds to redirect the write to another "
             f"file. Make it owned by root (or by the user that runs the task), or, if {user} is meant to own the file, say so with "
@@ -319,7 +319,7 @@ def _check_directory(st: os.stat_result, directory: str, trusted: frozenset[int]
         if st.st_mode & 0o002:
             who = "its group and all users" if st.st_mode & 0o020 else "all users"
         else:
-            who = f"the group {_group(st.st_gid)}"
+            who = f"the group {group_name(st.st_gid)}"
         raise UnsafePathError(
             f"Refusing {directory}: the directory is writable by {who} (mode {stat.S_IMODE(st.st_mode):04o}) without the sticky bit, so "
             f"they could swap what it holds. Remove that write access (chmod go-w {directory}) or keep the file elsewhere."
@@ -329,9 +329,9 @@ def _check_directory(st: os.stat_result, directory: str, trusted: frozenset[int]
 def _check_step(before: os.stat_result, before_name: str, after: os.stat_result, after_name: str) -> None:
     """systemd's unsafe_transition(): from an unprivileged user's object only into that user's objects."""
     if before.st_uid != 0 and before.st_uid != after.st_uid:
-        owner = _user(before.st_uid)
+        owner = user_name(before.st_uid)
         raise UnsafePathError(
-            f"Refusing {after_name}: it belongs to {_user(after.st_uid)} but is reached through {before_name}, which belongs to {owner}; "
+            f"Refusing {after_name}: it belongs to {user_name(after.st_uid)} but is reached through {before_name}, which belongs to {owner}; "
             f"{owner} could have placed it there (as a link or a hard link) to have this task change a file that {owner} may not "
             f"change. Remove it, give it to {owner}, or point the task at the real location."
         )
@@ -343,7 +343,7 @@ def _check_shared_entry(dir_stat: os.stat_result, directory: str, st: os.stat_re
         return
     if st.st_uid not in trusted:
         raise UnsafePathError(
-            f"Refusing {entry_path}: it belongs to {_user(st.st_uid)} and lies in {directory}, which every user can write to "
+            f"Refusing {entry_path}: it belongs to {user_name(st.st_uid)} and lies in {directory}, which every user can write to "
             f"(mode {stat.S_IMODE(dir_stat.st_mode):04o}). Keep the file in a directory that only root or its owner can write to."
         )
     if stat.S_ISREG(st.st_mode) and st.st_nlink > 1:
@@ -398,14 +398,16 @@ def atomic_write_at(dir_fd: int, name: str, data: bytes, *, mode: int = 0o600, u
         os.fsync(dir_fd)  # best effort, as fsync_directory()
 
 
-def _user(uid: int) -> str:
+def user_name(uid: int) -> str:
+    """The user's name for messages, or ``uid N`` when it has none."""
     try:
         return pwd.getpwuid(uid).pw_name
     except KeyError:
         return f"uid {uid}"
 
 
-def _group(gid: int) -> str:
+def group_name(gid: int) -> str:
+    """The group's name for messages, or ``gid N`` when it has none."""
     try:
         return grp.getgrgid(gid).gr_name
     except KeyError:
@@ -425,5 +427,7 @@ __all__ = (
     "atomic_write_at",
     "exclusive_lock",
     "fsync_directory",
+    "group_name",
     "open_location",
+    "user_name",
 )

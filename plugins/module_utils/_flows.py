@@ -18,11 +18,10 @@ import time
 import typing as t
 from collections import Counter
 from dataclasses import dataclass, field, replace
-from urllib.parse import urlsplit
 
 from ansible_collections.zohothrive.oauth.plugins.module_utils._authorization import fingerprint
 from ansible_collections.zohothrive.oauth.plugins.module_utils._client import TokenSet, ZohoOAuthClient
-from ansible_collections.zohothrive.oauth.plugins.module_utils._dc import DataCenter, data_center_for_accounts_server
+from ansible_collections.zohothrive.oauth.plugins.module_utils._dc import vet_api_domain
 from ansible_collections.zohothrive.oauth.plugins.module_utils._errors import (
     ZohoCodeMayBeSpentError,
     ZohoInputError,
@@ -128,71 +127,12 @@ def _persist(result: Outcome | Credentials, write: t.Callable[[], None]) -> None
         result.store_error = exc.msg
 
 
-def vet_api_domain(tokens: TokenSet, accounts_url: str, *, known: str | None = None) -> tuple[TokenSet, str | None]:
-    """Return ``tokens`` with an ``api_domain`` that may be written, and a warning when one was replaced.
-
-    - For an accounts server of the data-center table, only that data center's API domain is
-      accepted (``_dc.DATA_CENTERS``; facts sheet, "Data centers"). Anything else Zoho (or
-      whatever answered) says is replaced by it, with a warning.
-    - For an explicit ``accounts_url`` outside the table (a proxy, a test server), the answer's
-      value is accepted if it is a bare ``https`` origin; it came over the TLS connection the
-      operator configured.
-    - A missing or refused value falls back to ``known`` (the stored value), then to the data
-      center's API domain, then to None.
-    """
-    data_center = _data_center_of(accounts_url)
-    fallback = known if known and _acceptable_api_domain(known, data_center) else (data_center.api_domain if data_center else None)
-    given = tokens.api_domain
-    if given and _acceptable_api_domain(given, data_center):
-        return (tokens if given == tokens.api_domain else replace(tokens, api_domain=given)), None
-    warning = None
-    if given:
-        warning = (
-            f"The answer from {accounts_url} names an API domain ({_describe_domain(given)}) that does not belong to "
-            f"{'data center ' + data_center.code if data_center else 'that accounts server'}; it is not used"
-            + (f" ({fallback} is used instead)." if fallback else ".")
-        )
-    return replace(tokens, api_domain=fallback), warning
-
-
-def _data_center_of(accounts_url: str) -> DataCenter | None:
-    try:
-        return data_center_for_accounts_server(accounts_url)
-    except ZohoInputError:
-        return None
-
-
-def _acceptable_api_domain(value: str, data_center: DataCenter | None) -> bool:
-    if data_center is not None:
-        return value.rstrip("/").lower() == data_center.api_domain
-    try:
-        parts = urlsplit(value)
-        port = parts.port
-    except ValueError:
-        return False
-    return (
-        value.isascii()
-        and not any(ch.isspace() for ch in value)
-        and parts.scheme == "https"
-        and bool(parts.hostname)
-        and "@" not in parts.netloc
-        and parts.path in ("", "/")
-        and not parts.query
-        and not parts.fragment
-        and (port is None or 0 < port < 65536)
-    )
-
-
-def _describe_domain(value: str) -> str:
-    text = "".join(ch if ch.isprintable() else "?" for ch in value[:80])
-    return repr(text + ("..." if len(value) > 80 else ""))
-
-
 def _vetted(result: Outcome | Credentials, tokens: TokenSet, accounts_url: str, known: str | None = None) -> TokenSet:
-    vetted, warning = vet_api_domain(tokens, accounts_url, known=known)
+    """``tokens`` with an API domain that may be written (``_dc.vet_api_domain``); a replaced one is warned about."""
+    api_domain, warning = vet_api_domain(tokens.api_domain, accounts_url, known=known)
     if warning:
         result.warnings.append(warning)
-    return vetted
+    return tokens if api_domain == tokens.api_domain else replace(tokens, api_domain=api_domain)
 
 
 def result_warnings(result: Outcome | Credentials) -> list[str]:
@@ -526,5 +466,4 @@ __all__ = (
     "in_flight_error",
     "is_fresh",
     "result_warnings",
-    "vet_api_domain",
 )

@@ -31,6 +31,7 @@ from ansible_collections.zohothrive.oauth.plugins.module_utils._client import (
 )
 from ansible_collections.zohothrive.oauth.plugins.module_utils._dc import DATA_CENTER_CODES, DEFAULT_DATA_CENTER, resolve_accounts_url
 from ansible_collections.zohothrive.oauth.plugins.module_utils._errors import ZohoDependencyError, ZohoInputError
+from ansible_collections.zohothrive.oauth.plugins.module_utils._flows import Credentials, Outcome, result_warnings
 
 if t.TYPE_CHECKING:
     from ansible.module_utils.basic import AnsibleModule
@@ -107,6 +108,14 @@ def client_from_params(module: AnsibleModule, *, accounts_url: str | None = None
     )
 
 
+def report_outcome(module: AnsibleModule, result: dict[str, t.Any], outcome: Outcome | Credentials) -> None:
+    """Warn about what the flow reported and add ``store_error`` to ``result`` when the cache failed after Zoho answered."""
+    for warning in result_warnings(outcome):
+        module.warn(warning)
+    if outcome.store_error is not None:
+        result["store_error"] = outcome.store_error
+
+
 def exit_revealing(module: AnsibleModule, result: dict[str, t.Any], *, reveal: t.Iterable[str | None] = ()) -> t.NoReturn:
     """``exit_json`` that returns the given values in clear even though they were no_log inputs.
 
@@ -135,5 +144,6 @@ __all__ = (
     "client_from_params",
     "connection_argument_spec",
     "exit_revealing",
+    "report_outcome",
     "require_options",
 )

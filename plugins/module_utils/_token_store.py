@@ -25,7 +25,6 @@ import contextlib
 import errno
 import json
 import os
-import pwd
 import stat
 import time
 import typing as t
@@ -40,6 +39,7 @@ from ansible_collections.zohothrive.oauth.plugins.module_utils._fileio import (
     FileIOError,
     atomic_write,
     exclusive_lock,
+    user_name,
 )
 
 FORMAT = "zohothrive.oauth token cache"
@@ -176,7 +176,7 @@ class TokenCache:
         mode = stat.S_IMODE(st.st_mode)
         if st.st_uid not in (0, os.geteuid()):
             raise ZohoTokenStoreError(
-                f"The token cache directory {directory} belongs to {self._user(st.st_uid)}, who could replace the cache; it was not used. "
+                f"The token cache directory {directory} belongs to {user_name(st.st_uid)}, who could replace the cache; it was not used. "
                 "Point token_cache at a file in a directory of your own, such as ~/.ansible/zohothrive."
             )
         if mode & 0o022:
@@ -197,7 +197,7 @@ class TokenCache:
         mode = stat.S_IMODE(st.st_mode)
         if st.st_uid != os.geteuid():
             raise ZohoTokenStoreError(
-                f"The token cache {self.path} belongs to {self._user(st.st_uid)}, not to {self._user(os.geteuid())} who runs this, so its "
+                f"The token cache {self.path} belongs to {user_name(st.st_uid)}, not to {user_name(os.geteuid())} who runs this, so its "
                 "tokens may not be ours to trust; it was left untouched. Check it, then chown it or point token_cache at another file."
             )
         if mode & 0o022:
@@ -211,13 +211,6 @@ class TokenCache:
                 f"The token cache {self.path} was readable by other users (mode {mode:04o}); it is now 0600. Anyone who read it may "
                 "have copied its refresh tokens: consider a new grant code and revoking the old refresh token."
             )
-
-    @staticmethod
-    def _user(uid: int) -> str:
-        try:
-            return pwd.getpwuid(uid).pw_name
-        except KeyError:
-            return f"uid {uid}"
 
     # -- grant-code ledger ---------------------------------------------------------------
 

@@ -198,8 +198,8 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.zohothrive.oauth.plugins.module_utils._authorization import clean_secret
 from ansible_collections.zohothrive.oauth.plugins.module_utils._errors import ZohoInputError, ZohoOAuthError
-from ansible_collections.zohothrive.oauth.plugins.module_utils._flows import Candidate, Credentials, ensure_credentials, result_warnings
-from ansible_collections.zohothrive.oauth.plugins.module_utils._module import argument_spec, client_from_params, exit_revealing, require_options
+from ansible_collections.zohothrive.oauth.plugins.module_utils._flows import Candidate, Credentials, ensure_credentials
+from ansible_collections.zohothrive.oauth.plugins.module_utils._module import argument_spec, client_from_params, exit_revealing, report_outcome, require_options
 from ansible_collections.zohothrive.oauth.plugins.module_utils._token_store import TokenCache
 
 CANDIDATE_OPTIONS = {
@@ -266,10 +266,7 @@ def main() -> None:
         if not result.get("access_token") or not module.params["access_token_needed"]:
             for key in ("access_token", "expires_at", "expires_in", "token_type", "scope"):
                 result.pop(key, None)
-    for warning in result_warnings(outcome):
-        module.warn(warning)
-    if outcome.store_error is not None:
-        result["store_error"] = outcome.store_error
+    report_outcome(module, result, outcome)
     # Tokens may equal no_log inputs (adopted candidates); return them usable, not masked.
     reveal = [tokens.access_token, tokens.refresh_token] if tokens is not None else []
     exit_revealing(module, result, reveal=reveal + outcome.previous_refresh_tokens)

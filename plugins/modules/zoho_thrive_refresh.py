@@ -147,8 +147,8 @@ from ansible_collections.zohothrive.oauth.plugins.module_utils._authorization im
 from ansible_collections.zohothrive.oauth.plugins.module_utils._client import TokenSet
 from ansible_collections.zohothrive.oauth.plugins.module_utils._dc import DATA_CENTERS
 from ansible_collections.zohothrive.oauth.plugins.module_utils._errors import ZohoInputError, ZohoOAuthError
-from ansible_collections.zohothrive.oauth.plugins.module_utils._flows import Outcome, ensure_access_token, result_warnings
-from ansible_collections.zohothrive.oauth.plugins.module_utils._module import argument_spec, client_from_params, exit_revealing, require_options
+from ansible_collections.zohothrive.oauth.plugins.module_utils._flows import Outcome, ensure_access_token
+from ansible_collections.zohothrive.oauth.plugins.module_utils._module import argument_spec, client_from_params, exit_revealing, report_outcome, require_options
 from ansible_collections.zohothrive.oauth.plugins.module_utils._token_store import TokenCache
 
 
@@ -204,10 +204,7 @@ def main() -> None:
             result.pop("refresh_token")
         else:
             module.warn("Zoho returned a new refresh token: store the returned refresh_token in place of the old one.")
-    for warning in result_warnings(outcome):
-        module.warn(warning)
-    if outcome.store_error is not None:
-        result["store_error"] = outcome.store_error
+    report_outcome(module, result, outcome)
     # A reused access token may equal a no_log input; return it usable, not masked.
     exit_revealing(module, result, reveal=[tokens.access_token] if tokens is not None else [])
 

@@ -175,11 +175,12 @@ from ansible_collections.zohothrive.oauth.plugins.module_utils._authorization im
 )
 from ansible_collections.zohothrive.oauth.plugins.module_utils._dc import normalize_accounts_url
 from ansible_collections.zohothrive.oauth.plugins.module_utils._errors import ZohoInputError, ZohoOAuthError
-from ansible_collections.zohothrive.oauth.plugins.module_utils._flows import SOURCE_CACHE, Outcome, exchange_code, result_warnings
+from ansible_collections.zohothrive.oauth.plugins.module_utils._flows import SOURCE_CACHE, Outcome, exchange_code
 from ansible_collections.zohothrive.oauth.plugins.module_utils._module import (
     accounts_url_from_params,
     argument_spec,
     client_from_params,
+    report_outcome,
     require_options,
 )
 from ansible_collections.zohothrive.oauth.plugins.module_utils._token_store import TokenCache
@@ -250,10 +251,7 @@ def main() -> None:
                 "Zoho returned no refresh token: the code was granted with access_type=online, or for a user who had already "
                 "consented (use prompt=consent to get another refresh token). The access token expires in an hour."
             )
-    for warning in result_warnings(outcome):
-        module.warn(warning)
-    if outcome.store_error is not None:
-        result["store_error"] = outcome.store_error
+    report_outcome(module, result, outcome)
     module.exit_json(**result)
 
 

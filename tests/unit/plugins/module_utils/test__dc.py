@@ -17,6 +17,7 @@ from ansible_collections.zohothrive.oauth.plugins.module_utils._dc import (
     host_problem,
     normalize_accounts_url,
     resolve_accounts_url,
+    vet_api_domain,
 )
 from ansible_collections.zohothrive.oauth.plugins.module_utils._errors import ZohoInputError
 
@@ -277,3 +278,32 @@ def test_explicit_accounts_url_wins_over_data_center() -> None:
 def test_resolve_refuses_an_unknown_data_center() -> None:
     with pytest.raises(ZohoInputError):
         resolve_accounts_url(data_center="mars", accounts_url=None)
+
+
+# -- api_domain from answers (issue 6, item 3) ----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("answered", "expected"),
+    [
+        ("https://api.test.example:8443", "https://api.test.example:8443"),
+        ("https://api.test.example/", "https://api.test.example/"),
+        ("http://api.test.example", None),
+        ("https://user@api.test.example", None),
+        ("https://api.test.example/path", None),
+        ("https://api.test.example?x=1", None),
+        ("https://api.tést.example", None),
+        (None, None),
+    ],
+)
+def test_an_explicit_accounts_url_accepts_a_bare_https_api_domain(answered: str | None, expected: str | None) -> None:
+    vetted, warning = vet_api_domain(answered, "https://accounts.test.example:8443")
+    assert vetted == expected
+    assert (warning is not None) == (answered is not None and expected is None)
+
+
+def test_a_known_api_domain_is_kept_when_the_answer_has_none() -> None:
+    eu, eu_api = "https://accounts.zoho.eu", "https://www.zohoapis.eu"
+    assert vet_api_domain(None, eu, known=eu_api)[0] == eu_api
+    assert vet_api_domain(None, eu, known="https://evil.example")[0] == eu_api
+    assert vet_api_domain(None, "https://accounts.test.example", known="https://api.test.example")[0] == "https://api.test.example"

@@ -36,7 +36,6 @@ from ansible_collections.zohothrive.oauth.plugins.module_utils._flows import (
     exchange_code,
     is_fresh,
     result_warnings,
-    vet_api_domain,
 )
 from ansible_collections.zohothrive.oauth.plugins.module_utils._token_store import DONE, IN_FLIGHT, TokenCache
 from ansible_collections.zohothrive.oauth.tests.unit.fakes import (
@@ -876,33 +875,6 @@ def test_a_refresh_without_api_domain_keeps_the_known_one(client: ZohoOAuthClien
     session.add(json_response(token_payload(MINTED, refresh_token=None, expires_in=3600)))
     result = ensure_credentials(client, new_cache(cache_path), code=CODE)
     assert result.refreshed and result.tokens is not None and result.tokens.api_domain == API_DOMAIN
-
-
-@pytest.mark.parametrize(
-    ("answered", "expected"),
-    [
-        ("https://api.test.example:8443", "https://api.test.example:8443"),
-        ("https://api.test.example/", "https://api.test.example/"),
-        ("http://api.test.example", None),
-        ("https://user@api.test.example", None),
-        ("https://api.test.example/path", None),
-        ("https://api.test.example?x=1", None),
-        ("https://api.tést.example", None),
-        (None, None),
-    ],
-)
-def test_an_explicit_accounts_url_accepts_a_bare_https_api_domain(answered: str | None, expected: str | None) -> None:
-    tokens = TokenSet(access_token=AT, expires_in=3600, expires_at=0, api_domain=answered)
-    vetted, warning = vet_api_domain(tokens, "https://accounts.test.example:8443")
-    assert vetted.api_domain == expected
-    assert (warning is not None) == (answered is not None and expected is None)
-
-
-def test_a_known_api_domain_is_kept_when_the_answer_has_none() -> None:
-    tokens = TokenSet(access_token=AT, expires_in=3600, expires_at=0, api_domain=None)
-    assert vet_api_domain(tokens, ACCOUNTS, known=API_DOMAIN)[0].api_domain == API_DOMAIN
-    assert vet_api_domain(tokens, ACCOUNTS, known="https://evil.example")[0].api_domain == API_DOMAIN
-    assert vet_api_domain(tokens, "https://accounts.test.example", known="https://api.test.example")[0].api_domain == "https://api.test.example"
 
 
 # -- tokens Zoho issued are never discarded because the store fails (issue 6, item 5) ---------------
