@@ -235,6 +235,9 @@ class _Watchdog:
 
     def __init__(self, seconds: float) -> None:
         self.cut: str | None = None
+        #: True once a connection of this attempt is established (connected, TLS handshake done): from then on
+        #: bytes of the request may have left, so any failure, a TLS one included, is "after sending".
+        self.established = False
         self._connections: list[t.Any] = []
         self._connecting = False
         self._done = False
@@ -292,6 +295,7 @@ class _WatchedConnection:
         watchdog.watch(self, connecting=True)  # before connecting: a proxy's CONNECT answer that drips is cut too
         try:
             super().connect()  # type: ignore[misc]
+            watchdog.established = True
         finally:
             watchdog.watch(self, connecting=False)
 
@@ -299,6 +303,8 @@ class _WatchedConnection:
         watchdog: _Watchdog | None = getattr(_ATTEMPT, "watchdog", None)
         if watchdog is not None:  # also a kept-alive connection, which does not connect again
             watchdog.watch(self, connecting=False)
+            if getattr(self, "sock", None) is not None:
+                watchdog.established = True
         return super().request(*args, **kwargs)  # type: ignore[misc]
 
 
@@ -651,7 +657,9 @@ class ZohoOAuthClient:
             try:
                 response = sender.send(prepared, **settings)
             except _SEND_ERRORS as exc:
-                raise self._cut_failure(watchdog, action) or self._send_failure(exc, action=action, form=form) from None
+                raise self._cut_failure(watchdog, action) or self._send_failure(
+                    exc, action=action, form=form, established=watchdog.established
+                ) from None
             # Last resort: never a traceback.
             except Exception as exc:  # pylint: disable=broad-exception-caught
                 raise self._cut_failure(watchdog, action) or ZohoUnexpectedError(
@@ -680,9 +688,18 @@ class ZohoOAuthClient:
             )
         return self._deadline_failure(action, None) if watchdog.cut else None
 
-    def _send_failure(self, exc: BaseException, *, action: str, form: dict[str, str]) -> BaseException:
-        """Map an exception of ``session.send`` to a typed error (or :class:`_Retryable`)."""
+    def _send_failure(self, exc: BaseException, *, action: str, form: dict[str, str], established: bool = False) -> BaseException:
+        """Map an exception of ``session.send`` to a typed error (or :class:`_Retryable`).
+
+        ``established``: the attempt's connection was up (handshake done) before the failure, so the
+        request may have been sent. A TLS error then is a broken answer, not a failed verification.
+        """
         reason = _reason(exc, secrets=form.values())
+        if isinstance(exc, requests.exceptions.SSLError) and established:
+            return _Retryable(
+                ZohoTransportError(f"The TLS connection failed after the request was sent for {action}: {reason}.", sent=True),
+                before_send=False,
+            )
         if isinstance(exc, requests.exceptions.SSLError):
             return ZohoTLSError(
                 f"TLS verification failed for {action}: {reason}. Fix the server certificate, or point ca_path at the CA "

@@ -745,7 +745,11 @@ def _backup_pattern(path: str) -> re.Pattern[str]:
 
 
 def list_backups(target: Target) -> list[str]:
-    """Backups of the file made by :func:`write_backup`, oldest first (paths)."""
+    """Backups of the file made by :func:`write_backup`, oldest first (paths).
+
+    Only regular files of the user running this count: in a directory that others can write to
+    (a sticky one), a file planted under a backup's name is neither counted nor ever deleted.
+    """
     with _located(target) as location:
         if location is None:
             return []
@@ -753,9 +757,17 @@ def list_backups(target: Target) -> list[str]:
         found = []
         for name in os.listdir(location.dir_fd):
             match = pattern.fullmatch(name)
-            if match:
+            if match and _own_regular_file(name, location.dir_fd):
                 found.append((match.group(1), int(match.group(2) or 0), os.path.join(location.directory, name)))
         return [entry[2] for entry in sorted(found)]
+
+
+def _own_regular_file(name: str, dir_fd: int) -> bool:
+    try:
+        st = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
+    except OSError:
+        return False
+    return stat.S_ISREG(st.st_mode) and st.st_uid == os.geteuid()
 
 
 def write_backup(target: Target, data: bytes, *, keep: int = BACKUPS_KEPT, stamp: str | None = None) -> str:

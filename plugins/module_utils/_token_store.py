@@ -70,6 +70,7 @@ class TokenCache:
         self.lock_timeout = lock_timeout
         self.warnings: list[str] = []
         self._warn = warn
+        self._locked = False
         self._data: dict[str, t.Any] = _empty()
 
     # -- locking and persistence ---------------------------------------------------------
@@ -80,8 +81,12 @@ class TokenCache:
         self._ensure_directory()
         try:
             with exclusive_lock(self.lock_path, timeout=self.lock_timeout):
-                self.load()
-                yield self
+                self._locked = True
+                try:
+                    self.load()
+                    yield self
+                finally:
+                    self._locked = False
         except FileIOError as exc:
             raise ZohoTokenStoreError(f"Token cache: {exc}") from None
 
@@ -205,7 +210,12 @@ class TokenCache:
                 f"The token cache {self.path} is writable by other users (mode {mode:04o}), so its content may have been changed; it "
                 f"was left untouched. Check it, run chmod 600 {self.path}, and consider a new grant code."
             )
-        if mode & 0o077:
+        if mode & 0o077 and not self._locked:  # a read without the lock (check mode) changes nothing
+            self._note(
+                f"The token cache {self.path} is readable by other users (mode {mode:04o}); a real run makes it 0600. Anyone who read "
+                "it may have copied its refresh tokens: consider a new grant code and revoking the old refresh token."
+            )
+        elif mode & 0o077:
             os.fchmod(fd, 0o600)
             self._note(
                 f"The token cache {self.path} was readable by other users (mode {mode:04o}); it is now 0600. Anyone who read it may "

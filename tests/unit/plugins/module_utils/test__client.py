@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import email.utils
 import json
+import os
 import socket
 import ssl
 import threading
@@ -837,6 +838,83 @@ def tls_server(tmp_path: t.Any, no_proxy: None) -> t.Iterator[tuple[_TLSServer, 
         yield server, str(ca_file)
     finally:
         server.close()
+
+
+def _corrupt_tls_after_the_request(cert: t.Any) -> tuple[socket.socket, list[bytes]]:
+    """A TLS server that reads each whole request, then answers with a corrupt TLS record instead of HTTP."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    cert.configure_cert(context)
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(4)
+    received: list[bytes] = []
+
+    def serve() -> None:
+        while True:
+            try:
+                raw, _unused = listener.accept()
+            except OSError:
+                return
+            with raw:
+                try:
+                    raw.settimeout(5)
+                    with context.wrap_socket(raw, server_side=True) as conn:
+                        received.append(_read_request(conn))
+                        os.write(conn.fileno(), b"\x17\x03\x03\x00\x20" + b"\x5a" * 32)  # a record that no key decrypts
+                except (OSError, ssl.SSLError):
+                    continue
+
+    threading.Thread(target=serve, daemon=True).start()
+    return listener, received
+
+
+def test_real_tls_failure_after_the_request_may_have_spent_the_code(no_proxy: None, tmp_path: t.Any) -> None:
+    """A TLS error while reading the answer happens after the code was sent: never "nothing was sent"."""
+    trustme = pytest.importorskip("trustme")
+    ca = trustme.CA()
+    ca_file = tmp_path / "ca.pem"
+    ca.cert_pem.write_to_path(str(ca_file))
+    listener, received = _corrupt_tls_after_the_request(ca.issue_cert("127.0.0.1"))
+    sent: list[bool] = []
+    try:
+        client = ZohoOAuthClient(
+            f"https://127.0.0.1:{listener.getsockname()[1]}", client_id=CLIENT_ID, client_secret=SECRET, ca_path=str(ca_file), timeout=5
+        )
+        with pytest.raises(ZohoCodeMayBeSpentError) as info:
+            client.exchange_code(CODE, before_send=lambda: sent.append(True))
+        refresh = ZohoOAuthClient(
+            f"https://127.0.0.1:{listener.getsockname()[1]}",
+            client_id=CLIENT_ID,
+            client_secret=SECRET,
+            ca_path=str(ca_file),
+            timeout=5,
+            sleep=Recorder(),
+        )
+        with pytest.raises(ZohoOAuthError) as refreshed:
+            refresh.refresh(RT)
+    finally:
+        listener.close()
+    assert info.value.outcome_unknown is True and "Nothing was sent" not in info.value.msg
+    assert sent == [True] and sum(CODE.encode() in request for request in received) == 1
+    assert refreshed.value.outcome_unknown is True and len(received) > 2  # a refresh is retried, as after any failure after sending
+
+
+def test_real_certificate_failure_sends_nothing(no_proxy: None, tmp_path: t.Any) -> None:
+    """The other side of the same rule: a handshake that fails verification happened before anything was sent."""
+    trustme = pytest.importorskip("trustme")
+    ca_file = tmp_path / "other-ca.pem"
+    trustme.CA().cert_pem.write_to_path(str(ca_file))  # not the CA that signed the server's certificate
+    listener, received = _corrupt_tls_after_the_request(trustme.CA().issue_cert("127.0.0.1"))
+    try:
+        client = ZohoOAuthClient(
+            f"https://127.0.0.1:{listener.getsockname()[1]}", client_id=CLIENT_ID, client_secret=SECRET, ca_path=str(ca_file), timeout=5
+        )
+        with pytest.raises(ZohoTLSError) as info:
+            client.exchange_code(CODE)
+    finally:
+        listener.close()
+    assert info.value.outcome_unknown is False and "Nothing was sent" in info.value.msg
+    assert received == []
 
 
 def test_real_truncated_body_is_retried_for_refresh(no_proxy: None) -> None:

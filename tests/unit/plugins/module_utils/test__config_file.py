@@ -608,5 +608,22 @@ def test_backup_never_follows_a_planted_name(tmp_path: t.Any) -> None:
     assert not (tmp_path / "planted").exists()
 
 
+@pytest.mark.skipif(os.geteuid() != 0, reason="giving a planted file to another user needs root")
+def test_planted_backup_names_never_make_pruning_delete_real_backups(tmp_path: t.Any) -> None:
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    os.chmod(shared, 0o1777)  # like /tmp: everybody may create files, only owners delete them
+    target = str(shared / "app.json")
+    real = [write_backup(target, f"v{day}".encode(), stamp=f"202601{day:02d}T000000") for day in (1, 2)]
+    for day in (1, 2):  # another user's files named like newer backups
+        planted = shared / f"app.json.9999010{day}T000000.bak"
+        planted.write_bytes(b"planted")
+        os.chown(planted, 65534, 65534)
+    newest = write_backup(target, b"v3", stamp="20260103T000000")
+    assert all(os.path.exists(name) for name in real + [newest])  # three of ours: nothing pruned
+    assert (shared / "app.json.99990101T000000.bak").exists() and (shared / "app.json.99990102T000000.bak").exists()
+    assert list_backups(target) == real + [newest]
+
+
 def test_lock_name() -> None:
     assert _config_file.lock_name("zoho.env") == ".zoho.env.lock"

@@ -428,6 +428,18 @@ class TestCacheFileTrust:
         assert warned == cache.warnings and len(warned) == 1
         assert f"The token cache {path} was readable by other users (mode {mode:04o}); it is now 0600." in warned[0]
 
+    def test_a_read_without_the_lock_changes_nothing_and_warns(self, tmp_path: t.Any) -> None:
+        """Check mode reads the cache without its lock: it must not even tighten the mode."""
+        path = self.private_dir(tmp_path) / "tokens.json"
+        with TokenCache(str(path)).locked() as first:
+            first.begin_exchange(CODE_FP, accounts_url="https://accounts.zoho.eu", client_id=None)
+        os.chmod(path, 0o644)
+        warned: list[str] = []
+        cache = TokenCache(str(path), warn=warned.append).load()
+        assert cache.code_entry(CODE_FP) is not None
+        assert mode_of(path) == 0o644
+        assert len(warned) == 1 and "is readable by other users (mode 0644); a real run makes it 0600" in warned[0]
+
     @pytest.mark.parametrize("mode", [0o620, 0o602, 0o666])
     def test_cache_writable_by_others_is_refused(self, tmp_path: t.Any, mode: int) -> None:
         path = self.private_dir(tmp_path) / "tokens.json"
