@@ -33,6 +33,9 @@ from ansible_collections.zohothrive.oauth.plugins.module_utils._errors import (
 from ansible_collections.zohothrive.oauth.plugins.module_utils._ledger import ledger_identity
 from ansible_collections.zohothrive.oauth.plugins.module_utils._token_store import TokenCache
 
+# At most this many distinct refresh tokens claimed for one code are checked at Zoho (one refresh each).
+MAX_CLAIMED_TOKENS = 5
+
 # Where a token came from.
 SOURCE_GIVEN = "given"
 SOURCE_CACHE = "cache"
@@ -397,17 +400,23 @@ def _agreed_fingerprint(candidates: t.Sequence[Candidate]) -> str | None:
 def _adopt(
     client: ZohoOAuthClient, cache: TokenCache, code_fp: str, candidates: t.Sequence[Candidate], result: Credentials, *, check_mode: bool
 ) -> TokenSet | None:
-    """A candidate refresh token of ``code_fp`` proven to belong to this client, with a fresh access token; else None.
+    """The candidate refresh token of ``code_fp`` proven to belong to this client, with a fresh access token; else None.
 
-    Candidates that claim ``code_fp`` are tried most common first. A refresh token from which
-    the (trusted) cache has already minted is proven without a call. Otherwise one refresh at
-    Zoho proves it and supplies the access token, expiry and API domain; a candidate that Zoho
-    refuses (``invalid_code``/``invalid_token``: forged, revoked or another client's) is skipped
-    and the next one is tried. Any other failure is raised. Check mode sends nothing: it
-    predicts the refresh with the most common candidate.
+    A refresh token from which the (trusted) cache has already minted is proven without a call.
+    Otherwise one refresh at Zoho per distinct claimed token proves it and supplies the access
+    token, expiry and API domain; one that Zoho refuses (``invalid_code``/``invalid_token``:
+    forged, revoked or another client's) is skipped with a warning. A grant code yields exactly
+    one refresh token, so when more than one claimed token proves valid, some hosts were altered
+    (for example given an older genuine token under the current code's fingerprint, to undo a
+    rotation): nothing is adopted and :class:`ZohoInputError` says so. So is a claim of more than
+    :data:`MAX_CLAIMED_TOKENS` distinct tokens, before anything is sent. Check mode sends
+    nothing: it predicts the refresh with the most common claim.
     """
-    claims = [c.refresh_token for c in candidates if c.code_fingerprint == code_fp and c.refresh_token]
-    for refresh_token, _count in Counter(claims).most_common():
+    claims = [token for token, _count in Counter(c.refresh_token for c in candidates if c.code_fingerprint == code_fp and c.refresh_token).most_common()]
+    if len(claims) > MAX_CLAIMED_TOKENS:
+        raise ZohoInputError(_ambiguous_claims(f"{len(claims)} different refresh tokens", claims, checked=False))
+    proven: list[tuple[str, TokenSet]] = []
+    for refresh_token in claims:
         cached = cache.access_token_for(refresh_token)
         if cached is not None:
             return replace(cached, refresh_token=refresh_token)
@@ -415,16 +424,32 @@ def _adopt(
             result.refreshed = result.changed = True
             return TokenSet(access_token="", refresh_token=refresh_token, expires_in=0, expires_at=0)
         try:
-            minted = _mint(client, cache, refresh_token, result)
+            minted = _vetted(result, client.refresh(refresh_token), client.accounts_url)
         except (ZohoInvalidCodeError, ZohoInvalidTokenError):
             result.warnings.append(
                 f"A refresh token that hosts report for this grant code (fingerprint {fingerprint(refresh_token)[:12]}...) was "
                 "refused by Zoho; it is not used."
             )
             continue
-        result.refreshed = result.changed = True
-        return replace(minted, refresh_token=minted.refresh_token or refresh_token)
-    return None
+        proven.append((refresh_token, minted))
+    if len(proven) > 1:
+        raise ZohoInputError(_ambiguous_claims(f"{len(proven)} different refresh tokens that Zoho accepts", [rt for rt, _m in proven], checked=True))
+    if not proven:
+        return None
+    refresh_token, minted = proven[0]
+    _persist(result, lambda: cache.remember_access_token(refresh_token, minted))
+    result.refreshed = result.changed = True
+    return replace(minted, refresh_token=minted.refresh_token or refresh_token)
+
+
+def _ambiguous_claims(what: str, tokens: t.Sequence[str], *, checked: bool) -> str:
+    shown = ", ".join(f"{fingerprint(token)[:12]}..." for token in tokens[:MAX_CLAIMED_TOKENS])
+    return (
+        f"The hosts' config files claim {what} for the current grant code (fingerprints {shown}), but a code yields "
+        f"exactly one, so some files were changed by hand or tampered with. {'None' if checked else 'Nothing was sent and none'} "
+        "of them was adopted. Restore the controller's token store if you have it, or check the hosts' files; a new grant "
+        "code replaces them all."
+    )
 
 
 def _best_access_token(tokens: TokenSet, cached: TokenSet | None) -> TokenSet:

@@ -112,7 +112,7 @@ class Plan:
 def plan(
     pending: t.Sequence[str],
     *,
-    rows: t.Mapping[str, str],
+    rows: t.Mapping[str, str | t.Collection[str]],
     followed: t.Collection[str],
     inventory_hosts: t.Collection[str],
     play_hosts: t.Collection[str],
@@ -122,7 +122,8 @@ def plan(
     """Decide, for each pending refresh token, whether it may be revoked now.
 
     ``pending``: refresh tokens awaiting revocation (tokens; only their fingerprints leave this function).
-    ``rows``: ``{host: fingerprint}``, the ledger after this run's hosts were recorded.
+    ``rows``: ``{host: fingerprint, or the fingerprints of all its config files}``, the ledger after this run's hosts
+    were recorded. A host holds a token while any of its files does.
     ``followed``: fingerprints the ledger has followed since a census (``TokenCache.census_fingerprints``).
     ``inventory_hosts``: every host of the inventory; rows of other hosts are ignored.
     ``play_hosts``: every host of this play; ``recorded_hosts``: those whose file this run confirmed.
@@ -134,7 +135,7 @@ def plan(
     decisions = []
     for token in dict.fromkeys(pending):
         refresh_fp = fingerprint(token)
-        holding = sorted(host for host, held in rows.items() if held == refresh_fp)
+        holding = sorted(host for host, held in rows.items() if refresh_fp in ({held} if isinstance(held, str) else held))
         holders = tuple(host for host in holding if host in inventory)
         ignored = tuple(host for host in holding if host not in inventory)
         if holders:
@@ -156,16 +157,19 @@ def plan_from_cache(
     inventory_hosts: t.Collection[str],
     play_hosts: t.Collection[str],
     limited: bool,
+    files: t.Mapping[str, str] | None = None,
 ) -> Plan:
-    """:func:`plan` for the cache's pending tokens, with ``hosts`` (``{host: fingerprint}`` of this run) laid over
-    the recorded rows. Reads only: after :meth:`TokenCache.record_deployments` it sees the same rows, and in check
-    mode it predicts what recording would lead to."""
-    rows = dict(cache.deployed_fingerprints(identity))
-    rows.update(hosts)
+    """:func:`plan` for the cache's pending tokens, with ``hosts`` (``{host: fingerprint}`` of this run, in the config
+    file ``files[host]``) laid over the recorded rows. Reads only: after :meth:`TokenCache.record_deployments` it sees
+    the same rows, and in check mode it predicts what recording would lead to."""
+    by_file = {host: dict(held) for host, held in cache.deployed_fingerprints(identity).items()}
+    for host, refresh_fp in hosts.items():
+        by_file.setdefault(host, {})[(files or {}).get(host, "")] = refresh_fp
+    rows = {host: set(held.values()) for host, held in by_file.items()}
     followed = cache.census_fingerprints(identity)
     census = is_census(play_hosts=play_hosts, recorded_hosts=hosts, limited=limited)
     if census:  # recording marks every token the ledger knows, this run's included
-        followed = followed | set(rows.values())
+        followed = followed.union(*rows.values())
     # Never the current code's token, even if it is listed (a rollback to an older code): hosts are meant to hold it.
     current_fp = cache.current_code(identity)
     current = cache.code_tokens(current_fp) if current_fp else None

@@ -331,26 +331,31 @@ class TokenCache:
     # -- deployment ledger: which host holds which refresh token, by fingerprint -------------
     #
     # "deployments": {identity: {
-    #     "hosts":  {host: {"refresh_fp": "<sha256 hex>", "recorded": <epoch first seen holding it>}},
+    #     "hosts":  {host: {config file: {"refresh_fp": "<sha256 hex>", "recorded": <epoch first seen holding it>}}},
     #     "tokens": {"<sha256 hex>": {"first_recorded": <epoch>, "census": <bool>}}}}
     #
-    # Never a token, only fingerprints. "census" is true once a run over every host of the play,
+    # One row per config file: a host may hold the client's token in several files (the role
+    # applied more than once), and it holds a token while any of them does. The file is "" when
+    # the caller does not name it. Never a token, only fingerprints. "census" is true once a run over every host of the play,
     # without --limit, recorded every host after the token was first seen: from then on the
     # ledger knows every host that received the token (see _ledger.py).
 
-    def deployed_fingerprints(self, identity: str) -> dict[str, str]:
-        """``{host: refresh token fingerprint}`` recorded for ``identity``; unreadable rows are left out."""
+    def deployed_fingerprints(self, identity: str) -> dict[str, dict[str, str]]:
+        """``{host: {config file: refresh token fingerprint}}`` recorded for ``identity``; unreadable rows are left out."""
         return deployment_rows(self._data.get("deployments", {}).get(identity))
 
     def census_fingerprints(self, identity: str) -> set[str]:
         """Fingerprints the ledger has followed since a census (see the section comment)."""
         return census_fingerprints(self._data.get("deployments", {}).get(identity))
 
-    def record_deployments(self, identity: str, hosts: t.Mapping[str, str], *, census: bool) -> bool:
-        """Record that each host of ``hosts`` holds the refresh token with that fingerprint.
+    def record_deployments(
+        self, identity: str, hosts: t.Mapping[str, str], *, census: bool, files: t.Mapping[str, str] | None = None
+    ) -> bool:
+        """Record that each host of ``hosts`` holds the refresh token with that fingerprint in its config file ``files[host]``.
 
-        With ``census`` (every host of an unlimited play is in ``hosts``), every token the ledger
-        knows is marked as followed. Writes only when something changed; returns whether it did.
+        The rows of a host's other files stay. With ``census`` (every host of an unlimited play is
+        in ``hosts``), every token the ledger knows is marked as followed. Writes only when
+        something changed; returns whether it did.
         """
         section = self._data.setdefault("deployments", {})
         entry = section.get(identity)
@@ -364,9 +369,13 @@ class TokenCache:
         now = int(self.clock())
         changed = False
         for host, refresh_fp in hosts.items():
-            row = rows.get(host)
+            host_files = rows.get(host)
+            if not isinstance(host_files, dict):
+                host_files = rows[host] = {}
+            config_file = (files or {}).get(host, "")
+            row = host_files.get(config_file)
             if not isinstance(row, dict) or row.get("refresh_fp") != refresh_fp:
-                rows[host] = {"refresh_fp": refresh_fp, "recorded": now}
+                host_files[config_file] = {"refresh_fp": refresh_fp, "recorded": now}
                 changed = True
             if not isinstance(known.get(refresh_fp), dict):
                 known[refresh_fp] = {"first_recorded": now, "census": False}
@@ -398,12 +407,18 @@ def _access_entry(tokens: TokenSet) -> dict[str, t.Any]:
     return entry
 
 
-def deployment_rows(entry: t.Any) -> dict[str, str]:
-    """``{host: fingerprint}`` from one identity's ledger entry; anything unreadable is left out."""
+def deployment_rows(entry: t.Any) -> dict[str, dict[str, str]]:
+    """``{host: {config file: fingerprint}}`` from one identity's ledger entry; anything unreadable is left out."""
     rows = entry.get("hosts") if isinstance(entry, dict) else None
     if not isinstance(rows, dict):
         return {}
-    return {str(host): row["refresh_fp"] for host, row in rows.items() if isinstance(row, dict) and isinstance(row.get("refresh_fp"), str)}
+    found: dict[str, dict[str, str]] = {}
+    for host, host_files in rows.items():
+        if isinstance(host_files, dict):
+            held = {str(name): row["refresh_fp"] for name, row in host_files.items() if isinstance(row, dict) and isinstance(row.get("refresh_fp"), str)}
+            if held:
+                found[str(host)] = held
+    return found
 
 
 def census_fingerprints(entry: t.Any) -> set[str]:

@@ -54,6 +54,14 @@ options:
         fingerprint is refused (never pass a token).
     type: dict
     default: {}
+  files:
+    description:
+      - The config file of each host of O(hosts), for example the role's C(thrive_tokens_config_path).
+      - A host may hold the client's token in several files (the role applied more than once). The ledger keeps one row
+        per file, and a host counts as holding a token while any of its files does, so writing one file never lets the
+        token of another be revoked. A host without an entry here is recorded under one unnamed file.
+    type: dict
+    default: {}
   inventory_hosts:
     description:
       - Every host of the inventory, for example C(groups['all']), not only the hosts of this play and not limited by
@@ -221,8 +229,10 @@ def run(module: AnsibleModule) -> dict[str, t.Any]:
     client = client_from_params(module)
     identity = ledger_identity(client.client_id, client.accounts_url)
     cache = TokenCache(params["token_cache"], warn=module.warn)
+    files = {str(host): str(path) for host, path in (params["files"] or {}).items() if path not in (None, "")}
     options = {
         "hosts": hosts,
+        "files": files,
         "inventory_hosts": params["inventory_hosts"],
         "play_hosts": params["play_hosts"],
         "limited": params["limited"],
@@ -245,7 +255,7 @@ def run(module: AnsibleModule) -> dict[str, t.Any]:
             result["revoked"] = [d.fingerprint for d in decided.revocable]
         return result
     with cache.locked():
-        cache.record_deployments(identity, hosts, census=census)
+        cache.record_deployments(identity, hosts, census=census, files=files)
         decided = plan_from_cache(cache, identity, **options)
         _report(result, decided, params)
         if params["revoke_replaced"]:
@@ -285,6 +295,7 @@ def main() -> None:
         argument_spec=argument_spec(
             token_cache={"type": "path", "required": True},
             hosts={"type": "dict", "default": {}},
+            files={"type": "dict", "default": {}},
             inventory_hosts={"type": "list", "elements": "str", "required": True},
             play_hosts={"type": "list", "elements": "str", "required": True},
             later_hosts={"type": "list", "elements": "str", "default": []},

@@ -238,3 +238,38 @@ def test_check_mode_predicts_and_sends_nothing(fleet: Site) -> None:
     assert fleet.cache.read_bytes() == cache_before  # nothing recorded
     assert held(fleet)["app2"] == old
     assert_no_secrets(fleet, dry, old)
+
+
+def test_a_host_with_two_config_files_keeps_the_old_token_until_both_have_the_new_one(
+    fleet: Site, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The role applied twice in one play (an app and its worker): one file written must not free the other's token."""
+    import test_role_thrive_tokens
+
+    worker = (
+        '      vars:\n        thrive_tokens_config_path: "' + str(fleet.root) + '/{{{{ inventory_hostname }}}}/worker/w.json"\n'
+        "        thrive_tokens_config_format: json\n"
+    )
+    twice = test_role_thrive_tokens.PLAYBOOK.replace(
+        "    - role: zohothrive.oauth.thrive_tokens\n",
+        "    - role: zohothrive.oauth.thrive_tokens\n    - role: zohothrive.oauth.thrive_tokens\n" + worker,
+    )
+    monkeypatch.setattr(test_role_thrive_tokens, "PLAYBOOK", twice)
+    for host in fleet.hosts:
+        (fleet.root / host / "worker").mkdir()
+    fleet.new_code()
+    assert_ok(fleet.run())
+    worker_file = fleet.root / "app2" / "worker" / "w.json"
+    old = json.loads(worker_file.read_text())["refresh_token"]
+
+    (fleet.root / "app2" / "worker").rename(fleet.root / "app2" / "worker.off")  # app2's worker file cannot be written now
+    fleet.new_code()
+    partial = fleet.run()
+    assert partial.returncode != 0 and recap(partial)["app2"]["failed"] == 1
+    assert fleet.read("app2")["refresh_token"] != old  # its main file has the new token
+    assert active(fleet, old), "the token that app2's worker file still holds was revoked"
+
+    (fleet.root / "app2" / "worker.off").rename(fleet.root / "app2" / "worker")
+    assert_ok(fleet.run())
+    assert json.loads(worker_file.read_text())["refresh_token"] != old
+    assert not active(fleet, old)  # every file of every host moved on: now it is revoked

@@ -85,6 +85,27 @@ def test_a_forged_refresh_token_on_most_hosts_is_proven_false_and_skipped(site: 
     assert forged not in run.output
 
 
+def test_hosts_cannot_undo_a_rotation_with_an_older_genuine_token(site: Site) -> None:
+    """An older refresh token of this client passes the proving refresh; two valid claims for one code are refused."""
+    site.new_code()
+    assert_ok(site.run())
+    old = site.read(site.hosts[0])["refresh_token"]
+    site.new_code()
+    assert_ok(site.run())
+    new = site.read(site.hosts[0])["refresh_token"]
+    for host in site.hosts[:3]:  # most hosts now claim the current code with the old (still valid) token
+        site.config(host).write_text(site.config(host).read_text().replace(new, old))
+    site.cache.unlink()
+    before = {host: site.config(host).read_bytes() for host in site.hosts}
+
+    run = site.run()
+    assert run.returncode != 0
+    assert "different refresh tokens that Zoho accepts" in run.output and "None of them was adopted" in run.output
+    assert old not in run.output and new not in run.output
+    assert {host: site.config(host).read_bytes() for host in site.hosts} == before  # nothing written anywhere
+    assert site.emulator.state()["exchanges"] == 2
+
+
 # -- item 5: tokens Zoho issued are never discarded ---------------------------------------------------
 
 

@@ -457,10 +457,11 @@ def test_adoption_proves_the_most_common_refresh_token_and_never_uses_a_host_acc
         candidate(CODE_FP, RT),
     ]
     session.add(minted())
+    session.add(json_response({"error": "invalid_code"}))  # the stray claim is checked too: Zoho refuses it
     result = ensure_credentials(client, new_cache(cache_path), code=CODE, candidates=deployed)
     assert result.source == SOURCE_CANDIDATES
     assert result.tokens is not None and result.tokens.refresh_token == RT and result.tokens.access_token == MINTED
-    assert [call.data["refresh_token"] for call in session.calls] == [RT]
+    assert [call.data["refresh_token"] for call in session.calls] == [RT, stray]
 
 
 def test_candidates_of_another_code_do_not_prevent_the_exchange(client: ZohoOAuthClient, session: FakeSession, cache_path: str) -> None:
@@ -820,6 +821,30 @@ def test_a_forged_refresh_token_is_skipped_and_the_next_candidate_proven(
     assert any(fingerprint(forged)[:12] in warning for warning in result.warnings)
     assert not any(forged in warning for warning in result.warnings)
     assert on_disk(cache_path)["codes"][CODE_FP]["tokens"]["refresh_token"] == RT
+
+
+def test_two_valid_refresh_tokens_claiming_one_code_are_refused(client: ZohoOAuthClient, session: FakeSession, cache_path: str) -> None:
+    """Hosts given an older genuine token under the current code's fingerprint must not undo a rotation."""
+    deployed = [candidate(CODE_FP, OLD_RT), candidate(CODE_FP, OLD_RT), candidate(CODE_FP, RT)]
+    session.add(minted())
+    session.add(minted(sentinel("minted")))
+    with pytest.raises(ZohoInputError) as info:
+        ensure_credentials(client, new_cache(cache_path), code=CODE, candidates=deployed)
+    assert "2 different refresh tokens that Zoho accepts" in info.value.msg and "None of them was adopted" in info.value.msg
+    assert fingerprint(OLD_RT)[:12] in info.value.msg and OLD_RT not in info.value.msg and RT not in info.value.msg
+    assert grant_types(session) == ["refresh_token", "refresh_token"]  # never the code
+    again = new_cache(cache_path).load()
+    assert again.code_tokens(CODE_FP) is None and again.access_token_for(OLD_RT) is None and again.access_token_for(RT) is None
+
+
+def test_too_many_claimed_tokens_are_refused_before_anything_is_sent(
+    client: ZohoOAuthClient, session: FakeSession, cache_path: str
+) -> None:
+    deployed = [candidate(CODE_FP, sentinel("refresh")) for _host in range(6)]
+    with pytest.raises(ZohoInputError) as info:
+        ensure_credentials(client, new_cache(cache_path), code=CODE, candidates=deployed)
+    assert "6 different refresh tokens" in info.value.msg and "Nothing was sent" in info.value.msg
+    assert session.calls == []
 
 
 def test_when_every_candidate_is_refused_the_code_is_exchanged(client: ZohoOAuthClient, session: FakeSession, cache_path: str) -> None:

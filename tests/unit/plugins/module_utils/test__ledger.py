@@ -170,7 +170,7 @@ def test_record_writes_fingerprints_never_tokens(tmp_path: t.Any) -> None:
         assert cache.record_deployments(IDENTITY, {"h1": OLD_FP}, census=False) is True
         assert cache.record_deployments(IDENTITY, {"h1": OLD_FP}, census=False) is False  # unchanged: no write
     ledger = on_disk(path)["deployments"][IDENTITY]
-    assert ledger["hosts"]["h1"]["refresh_fp"] == OLD_FP and isinstance(ledger["hosts"]["h1"]["recorded"], int)
+    assert ledger["hosts"]["h1"][""]["refresh_fp"] == OLD_FP and isinstance(ledger["hosts"]["h1"][""]["recorded"], int)
     assert ledger["tokens"][OLD_FP]["census"] is False
     text = open(path, encoding="utf-8").read()
     assert OLD not in text.split('"replaced"')[0]  # only the pending list (which must hold the token to revoke it) has it
@@ -186,7 +186,28 @@ def test_a_census_marks_every_known_token_followed(tmp_path: t.Any) -> None:
         assert cache.census_fingerprints(IDENTITY) == {OLD_FP}
         cache.record_deployments(IDENTITY, {"h1": NEW_FP}, census=False)
         assert cache.census_fingerprints(IDENTITY) == {OLD_FP}  # a token first seen later is not followed yet
-    assert cache.deployed_fingerprints(IDENTITY) == {"h1": NEW_FP, "h2": OLD_FP}
+    assert cache.deployed_fingerprints(IDENTITY) == {"h1": {"": NEW_FP}, "h2": {"": OLD_FP}}
+
+
+def test_a_host_holds_a_token_while_any_of_its_files_does(tmp_path: t.Any) -> None:
+    """The role applied twice on one host: writing the new token to one file must not free the old one of the other."""
+    path = str(tmp_path / "tokens.json")
+    cache = seeded(path)
+    with cache.locked():
+        cache.record_deployments(IDENTITY, dict.fromkeys(H, OLD_FP), census=True, files=dict.fromkeys(H, "/etc/app.json"))
+        cache.record_deployments(IDENTITY, dict.fromkeys(H, OLD_FP), census=True, files=dict.fromkeys(H, "/etc/worker.json"))
+    this_run = {"h1": NEW_FP, "h2": NEW_FP, "h3": NEW_FP}
+    result = plan_from_cache(
+        cache, IDENTITY, hosts=this_run, files=dict.fromkeys(H, "/etc/app.json"), inventory_hosts=H, play_hosts=H, limited=False
+    )
+    assert not result.revocable and result.deferred[0].hosts == tuple(H)
+    assert cache.deployed_fingerprints(IDENTITY)["h1"] == {"/etc/app.json": OLD_FP, "/etc/worker.json": OLD_FP}  # read only
+    both = plan_from_cache(cache, IDENTITY, hosts=this_run, files=dict.fromkeys(H, "/etc/worker.json"), inventory_hosts=H, play_hosts=H, limited=False)
+    assert not both.revocable  # each file moved on in a different run: still held until both are recorded
+    with cache.locked():
+        cache.record_deployments(IDENTITY, this_run, census=True, files=dict.fromkeys(H, "/etc/app.json"))
+        cache.record_deployments(IDENTITY, this_run, census=True, files=dict.fromkeys(H, "/etc/worker.json"))
+    assert plan_from_cache(cache, IDENTITY, hosts={}, inventory_hosts=H, play_hosts=H, limited=False).revocable
 
 
 def test_a_cache_without_a_ledger_loads_as_empty(tmp_path: t.Any) -> None:
@@ -216,7 +237,7 @@ def test_damaged_rows_are_skipped_not_fatal(tmp_path: t.Any) -> None:
     with open(path, "w", encoding="utf-8") as handle:
         json.dump(data, handle)
     cache = TokenCache(path).load()
-    assert cache.deployed_fingerprints(IDENTITY) == {"h1": OLD_FP} and cache.census_fingerprints(IDENTITY) == {OLD_FP}
+    assert cache.deployed_fingerprints(IDENTITY) == {"h1": {"": OLD_FP}} and cache.census_fingerprints(IDENTITY) == {OLD_FP}
 
 
 def test_forget_deployed_token_keeps_the_host_rows(tmp_path: t.Any) -> None:
@@ -226,7 +247,7 @@ def test_forget_deployed_token_keeps_the_host_rows(tmp_path: t.Any) -> None:
         cache.record_deployments(IDENTITY, {"retired": OLD_FP}, census=True)
         cache.forget_deployed_token(IDENTITY, OLD_FP)
     assert OLD_FP not in on_disk(path)["deployments"][IDENTITY]["tokens"]
-    assert cache.deployed_fingerprints(IDENTITY) == {"retired": OLD_FP}
+    assert cache.deployed_fingerprints(IDENTITY) == {"retired": {"": OLD_FP}}
 
 
 def test_plan_from_cache_lays_this_run_over_the_rows_without_writing(tmp_path: t.Any) -> None:

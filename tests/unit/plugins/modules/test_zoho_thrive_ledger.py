@@ -72,7 +72,7 @@ def test_issue_limit_defers_and_names_the_hosts_that_still_hold_the_old_token(ru
     assert result["deferred"] == [{"fingerprint": OLD_FP, "hosts": ["h2", "h3"], "reason": "hosts of the inventory are still recorded as holding it"}]
     assert "h2, h3" in result["messages"][0]
     assert on_disk(cache_path)["replaced"][IDENTITY] == [OLD]
-    assert on_disk(cache_path)["deployments"][IDENTITY]["hosts"]["h1"]["refresh_fp"] == NEW_FP
+    assert on_disk(cache_path)["deployments"][IDENTITY]["hosts"]["h1"][""]["refresh_fp"] == NEW_FP
     assert OLD not in result.stdout and SECRET not in result.stdout
 
 
@@ -112,7 +112,7 @@ def test_without_revoke_replaced_it_only_records(run_module: t.Any, zoho: t.Any,
     result = run_module(module, args(cache_path, revoke_replaced=False))
     assert result["changed"] is False and result["revoked"] == [] and result["deferred"] == [] and zoho.calls == []
     assert result["recorded"] == H
-    assert on_disk(cache_path)["deployments"][IDENTITY]["hosts"]["h1"]["refresh_fp"] == NEW_FP
+    assert on_disk(cache_path)["deployments"][IDENTITY]["hosts"]["h1"][""]["refresh_fp"] == NEW_FP
 
 
 def test_check_mode_records_nothing_sends_nothing_and_predicts(run_module: t.Any, zoho: t.Any, cache_path: str) -> None:
@@ -149,7 +149,7 @@ def test_a_failed_revoke_fails_keeps_the_token_pending_and_names_the_fix(run_mod
     assert result.failed and words in result["msg"] and "next run" in result["msg"] and "thrive_tokens_revoke_replaced" in result["msg"]
     data = on_disk(cache_path)
     assert data["replaced"][IDENTITY] == [OLD] and OLD_FP in data["access_tokens"]
-    assert data["deployments"][IDENTITY]["hosts"]["h1"]["refresh_fp"] == NEW_FP  # the hosts were recorded first
+    assert data["deployments"][IDENTITY]["hosts"]["h1"][""]["refresh_fp"] == NEW_FP  # the hosts were recorded first
     assert OLD not in result.stdout and SECRET not in result.stdout
 
 
