@@ -9,12 +9,20 @@ PRIVATE: this module_utils file is internal to zohothrive.oauth and may change i
 Runs on target hosts that may have nothing but a bare system Python: json, ini and env need only
 the standard library; yaml needs PyYAML, which is imported only when a yaml file is handled.
 
-A merge changes only the managed keys. Unrelated keys, sections, comments and their order stay
-byte-identical where the format allows (json is re-serialised when something changes), missing
-keys are appended, and merging a file that already holds the values returns the identical text,
-so an unchanged file is never rewritten. A file that cannot be parsed raises ConfigFileError and
-is left alone. Messages name the file, the problem and the fix, and never contain a value of a
-managed key (nor any line of the file: parser messages that quote the file are not passed on).
+A merge is byte-faithful: every byte that is not a managed entry stays exactly as it was, in every
+format. Only the value of a managed entry is rewritten (its key, indentation, separator and, where
+the format has them, quoting style and trailing comment stay), and missing keys are added where
+the format puts them, following the file's own conventions (line endings, indentation, separators,
+byte-order mark). Values are read as the program that consumes the file reads them (json.loads,
+yaml.safe_load, configparser, and for env files both sh and systemd's EnvironmentFile=), so a value
+that a consumer reads differently counts as different and is repaired. Merging a file that already
+holds the values returns the identical text, so an unchanged file is never rewritten.
+
+What a format cannot hold safely is refused with a message that names the cause and the fix, and
+the file is left alone (see the module's documentation for the table). A file that cannot be
+parsed raises ConfigFileError too. Messages name the file, the problem and the fix, and never
+contain a value of a managed key (nor any line of the file: parser messages that quote the file
+are not passed on). Option names are written between backticks (see _labels.py).
 """
 
 from __future__ import annotations
@@ -24,6 +32,7 @@ import contextlib
 import errno
 import grp
 import hashlib
+import io
 import json
 import os
 import pwd
@@ -45,6 +54,7 @@ from ansible_collections.zohothrive.oauth.plugins.module_utils._fileio import (
 FORMATS = ("json", "yaml", "ini", "env")
 DEFAULT_SECTION = "zoho_thrive"
 BACKUPS_KEPT = 3
+BOM = "\ufeff"
 
 Value = t.Union[str, int]
 
@@ -54,10 +64,17 @@ class ConfigFileError(Exception):
 
 
 class Merge(t.NamedTuple):
-    """The result of :func:`merge`: the new full text and the managed keys whose entries it rewrote or added."""
+    """The result of :func:`merge`.
+
+    ``text`` is the new full text, ``changed_keys`` the managed keys whose entries it rewrote or
+    added. ``warnings`` are for the operator (never a value). ``line_endings`` is ``(before,
+    after)``, for example ``("CRLF", "LF")``, when the merge converted the file's line endings.
+    """
 
     text: str
     changed_keys: list[str]
+    warnings: tuple[str, ...] = ()
+    line_endings: tuple[str, str] | None = None
 
 
 # -- validation ---------------------------------------------------------------------------------
@@ -82,28 +99,31 @@ _ENV_REFUSED = re.compile(r"['\\\x00-\x1f\x7f]")
 
 def check_format(fmt: str) -> None:
     if fmt not in FORMATS:
-        raise ConfigFileError(f"Unknown config file format {fmt!r}; use one of {', '.join(FORMATS)}.")
+        raise ConfigFileError(f"Unknown config file format {fmt!r} in `format`; use one of {', '.join(FORMATS)}.")
 
 
 def check_section(section: str, *, path: str) -> None:
     if not section or section != section.strip() or "\n" in section or "\r" in section:
-        raise ConfigFileError(f"Invalid ini section name {section!r} for {path}: it must be non-empty, on one line, without surrounding spaces.")
+        raise ConfigFileError(
+            f"Invalid `ini_section` {section!r} for {path}: a section name must be non-empty, on one line, without surrounding spaces."
+        )
 
 
-def check_keys(keys: t.Iterable[str], fmt: str, *, path: str) -> list[str]:
-    """Validate managed key names for ``fmt``; return them as a list."""
+def check_keys(keys: t.Iterable[str], fmt: str, *, path: str, option: str = "values") -> list[str]:
+    """Validate managed key names for ``fmt``; return them as a list. ``option`` names where they came from."""
     check_format(fmt)
     result = []
     for key in keys:
         if not isinstance(key, str) or not _KEY_PATTERNS[fmt].fullmatch(key):
-            raise ConfigFileError(f"Cannot manage the key {key!r} in the {fmt} file {path}: a key must be {_KEY_RULES[fmt]}.")
+            raise ConfigFileError(f"Cannot manage the key {key!r} of `{option}` in the {fmt} file {path}: a key must be {_KEY_RULES[fmt]}.")
         result.append(key)
     if fmt == "ini":
         seen: dict[str, str] = {}
         for key in result:
             if key.lower() in seen and seen[key.lower()] != key:
                 raise ConfigFileError(
-                    f"The keys {seen[key.lower()]!r} and {key!r} are the same ini option for {path} (ini keys ignore case); give only one."
+                    f"The keys {seen[key.lower()]!r} and {key!r} of `{option}` are the same ini option for {path} (ini keys ignore case); "
+                    "give only one."
                 )
             seen[key.lower()] = key
     return result
@@ -112,12 +132,12 @@ def check_keys(keys: t.Iterable[str], fmt: str, *, path: str) -> list[str]:
 def check_values(values: t.Mapping[str, t.Any], fmt: str, *, path: str) -> dict[str, Value]:
     """Validate the managed keys and values for ``fmt``. Messages name the key, never the value."""
     if not values:
-        raise ConfigFileError(f"Nothing to write to {path}: give at least one managed key in values.")
+        raise ConfigFileError(f"Nothing to write to {path}: give at least one managed key in `values`.")
     check_keys(values, fmt, path=path)
     result: dict[str, Value] = {}
     for key, value in values.items():
         if isinstance(value, bool) or not isinstance(value, (str, int)):
-            raise ConfigFileError(f"Cannot write {key} to {path}: its value must be a string or an integer, not {type(value).__name__}.")
+            raise ConfigFileError(f"Cannot write {key} to {path}: its value in `values` must be a string or an integer, not {type(value).__name__}.")
         text = str(value)
         if fmt == "ini" and ("\n" in text or "\r" in text or text != text.strip()):
             raise ConfigFileError(
@@ -158,30 +178,107 @@ def _as_text(value: t.Any) -> str | None:
     return json.dumps(value, default=str)
 
 
+# -- text conventions shared by the formats -----------------------------------------------------
+
+_LINE_END = re.compile(r"\r\n|\r|\n")
+_LINE_END_NAMES = {"\r\n": "CRLF", "\n": "LF"}
+
+
+def _split_bom(text: str | None) -> tuple[str, str]:
+    """``(bom, body)``: the UTF-8 byte-order mark the file starts with ("" if none) and the rest."""
+    text = text or ""
+    return (BOM, text[1:]) if text.startswith(BOM) else ("", text)
+
+
 def _split_lines(text: str) -> list[str]:
-    """Lines with their line ends. Unlike ``str.splitlines`` only ``\\n`` ends a line, as for the parsers."""
+    """Lines with their line ends. Unlike ``str.splitlines`` only ``\\n`` ends a line (a CRLF line keeps its ``\\r\\n``)."""
     lines = [line + "\n" for line in text.split("\n")]
     lines[-1] = lines[-1][:-1]
     return lines if lines[-1] else lines[:-1]
 
 
-def _append_lines(lines: list[str], new: list[str]) -> list[str]:
-    if lines and not lines[-1].endswith("\n"):
-        lines[-1] += "\n"
+def _line_end(line: str) -> str:
+    """The line end of one line from :func:`_split_lines`: CRLF, LF or "" (the last line of a file without a final newline)."""
+    return "\r\n" if line.endswith("\r\n") else "\n" if line.endswith("\n") else ""
+
+
+def _lone_cr_line(text: str) -> int | None:
+    """Number of the first line holding a carriage return that is not part of a CRLF line end, if any."""
+    index = re.search(r"\r(?!\n)", text)
+    return None if index is None else text.count("\n", 0, index.start()) + 1
+
+
+def _newline(text: str, path: str) -> str:
+    """The line end that new lines of ``text`` get: CRLF or LF (LF when the file has none yet).
+
+    Raises ConfigFileError for a file whose lines cannot all be followed: a lone carriage return,
+    or a mix of CRLF and LF line ends.
+    """
+    line = _lone_cr_line(text)
+    if line is not None:
+        raise ConfigFileError(
+            f"Cannot edit {path} safely: line {line} holds a carriage return (CR) that is not followed by a line feed, which some "
+            "programs read as a line end and others as part of the line. Convert the file to LF (or CRLF) line endings, for "
+            "example with dos2unix; it was not changed."
+        )
+    first: dict[str, int] = {}
+    for number, match in enumerate(_LINE_END.finditer(text), start=1):
+        first.setdefault(match.group(), number)
+    if len(first) > 1:
+        crlf_line, lf_line = first["\r\n"], first["\n"]
+        raise ConfigFileError(
+            f"Cannot edit {path} safely: it mixes line endings (line {crlf_line} ends with CRLF, line {lf_line} with LF only), so a "
+            "written line cannot follow the file's convention. Convert it to one kind (dos2unix for LF, unix2dos for CRLF); it was "
+            "not changed."
+        )
+    return next(iter(first), "\n")
+
+
+def _apply(text: str, edits: list[tuple[int, int, str]]) -> str:
+    """Replace the ``(start, end, new)`` spans of ``text``; spans must not overlap."""
+    out = []
+    position = 0
+    for start, end, new in sorted(edits, key=lambda edit: (edit[0], edit[1])):
+        out.append(text[position:start])
+        out.append(new)
+        position = end
+    out.append(text[position:])
+    return "".join(out)
+
+
+def _append_lines(lines: list[str], new: list[str], newline: str) -> list[str]:
+    if lines and not _line_end(lines[-1]):
+        lines[-1] += newline
     return lines + new
 
 
 # -- json ---------------------------------------------------------------------------------------
+#
+# Only the value tokens of the managed top-level members are replaced; new members follow the
+# last one with the same separators and indentation. Line ends are whitespace to JSON, so any
+# style is kept as it is.
+
+_JSON_WS = re.compile(r"[ \t\n\r]*")
+
+
+class _JsonMember(t.NamedTuple):
+    key: str
+    lead_start: int  # after the "{" or "," before the member
+    key_start: int
+    key_end: int
+    value_start: int
+    value_end: int
 
 
 def _json_load(text: str | None, path: str) -> dict[str, t.Any]:
-    if text is None or not text.strip():
+    body = _split_bom(text)[1]
+    if not body.strip():
         return {}
     try:
-        data = json.loads(text)
+        data = json.loads(body)
     except ValueError as exc:
         where = f" (line {exc.lineno}, column {exc.colno}: {exc.msg})" if isinstance(exc, json.JSONDecodeError) else ""
-        raise ConfigFileError(f"Cannot parse {path} as JSON{where}. Fix the file or choose the right format; it was not changed.") from None
+        raise ConfigFileError(f"Cannot parse {path} as JSON{where}. Fix the file or choose the right `format`; it was not changed.") from None
     if not isinstance(data, dict):
         raise ConfigFileError(
             f"{path} holds a JSON {type(data).__name__}, not an object; the managed keys need a top-level JSON object. It was not changed."
@@ -189,19 +286,81 @@ def _json_load(text: str | None, path: str) -> dict[str, t.Any]:
     return data
 
 
+def _json_members(body: str) -> tuple[int, list[_JsonMember], int]:
+    """Where the top-level object of ``body`` (valid JSON) opens and closes, and its members' spans."""
+    decoder = json.JSONDecoder()
+    position = _JSON_WS.match(body, 0).end() + 1  # after "{"
+    opened = position
+    members = []
+    while True:
+        lead_start = position
+        position = _JSON_WS.match(body, position).end()
+        if body[position] == "}":
+            return opened, members, position
+        key, key_end = json.decoder.scanstring(body, position + 1)
+        value_start = _JSON_WS.match(body, _JSON_WS.match(body, key_end).end() + 1).end()  # after ":"
+        _value, value_end = decoder.raw_decode(body, value_start)
+        members.append(_JsonMember(key, lead_start, position, key_end, value_start, value_end))
+        position = _JSON_WS.match(body, value_end).end()
+        if body[position] == "}":
+            return opened, members, position
+        position += 1  # ","
+
+
 def _merge_json(text: str | None, values: dict[str, Value], path: str) -> Merge:
     data = _json_load(text, path)
     changed = changed_keys(data, values)
     if not changed and text is not None:
         return Merge(text, [])
-    data.update((key, values[key]) for key in changed)  # existing keys keep their place, new ones are appended
-    return Merge(json.dumps(data, indent=2) + "\n", changed)
+    bom, body = _split_bom(text)
+    ascii_only = body.isascii()  # a file with raw non-ASCII text gets raw non-ASCII values too
+
+    def dump(value: Value) -> str:
+        return json.dumps(value, ensure_ascii=ascii_only)
+
+    if not body.strip():
+        newline = "\r\n" if "\r\n" in body else "\n"
+        members = f",{newline}".join(f"  {dump(key)}: {dump(values[key])}" for key in changed)
+        return Merge(f"{bom}{{{newline}{members}{newline}}}{newline}", changed)
+    opened, members, closed = _json_members(body)
+    edits = [(member.value_start, member.value_end, dump(values[member.key])) for member in members if member.key in changed]
+    present = {member.key for member in members}
+    new_keys = [key for key in changed if key not in present]
+    if new_keys and members:
+        last = members[-1]
+        lead = body[last.lead_start : last.key_start]
+        colon = body[last.key_end : last.value_start]
+        if len(members) == 1 and not lead:
+            lead = " " if " " in colon else ""
+        edits.append((last.value_end, last.value_end, "".join(f",{lead}{dump(key)}{colon}{dump(values[key])}" for key in new_keys)))
+    elif new_keys:
+        match = _LINE_END.search(body)
+        newline = match.group() if match else "\n"
+        inner = f",{newline}".join(f"  {dump(key)}: {dump(values[key])}" for key in new_keys)
+        edits.append((opened, closed, f"{newline}{inner}{newline}"))
+    new_body = _apply(body, edits)
+    expected = dict(data)
+    expected.update(values)
+    after = json.loads(new_body)
+    if after != expected or changed_keys(after, values):  # a safety net: the edits above are exact
+        raise ConfigFileError(f"Cannot update the JSON file {path} safely; edit it by hand. It was not changed.")
+    return Merge(bom + new_body, changed)
 
 
 # -- yaml ---------------------------------------------------------------------------------------
+#
+# The file is composed with PyYAML, which gives the exact position of every top-level key and
+# value. A one-line scalar value is replaced in place, in its own quoting style when that style
+# can hold the new value (its trailing comment stays); a value over several lines (a block
+# scalar, a block collection) is replaced by one line. New keys go after the last entry of the
+# document, before an explicit end marker (``...``). The result is parsed again, and the merge is
+# refused if anything but the managed keys would change.
 
 # Plain words that YAML 1.1 (PyYAML) reads as booleans or null: such keys are written quoted.
 _YAML_SPECIAL_WORDS = frozenset("yes Yes YES no No NO true True TRUE false False FALSE on On ON off Off OFF null Null NULL".split())
+_YAML_STR = "tag:yaml.org,2002:str"
+# Characters that YAML 1.1 (PyYAML) reads as line ends besides CR and LF.
+_YAML_BREAKS = {"\x85": "U+0085 (NEXT LINE)", "\u2028": "U+2028 (LINE SEPARATOR)", "\u2029": "U+2029 (PARAGRAPH SEPARATOR)"}
 
 
 def _yaml_lib(path: str) -> t.Any:
@@ -210,21 +369,31 @@ def _yaml_lib(path: str) -> t.Any:
     except ImportError:
         raise ConfigFileError(
             f"Cannot handle the YAML file {path}: the Python library PyYAML is missing on this host. Install it for the Python "
-            "that runs Ansible modules (the python3-yaml package, or PyYAML with pip)."
+            "that runs Ansible modules (the python3-yaml package, or PyYAML with pip), or choose another `format`."
         ) from None
     return yaml
 
 
+def _yaml_error(exc: t.Any, path: str) -> ConfigFileError:
+    # The YAML error text quotes the offending line, which may hold a secret: pass on the position only.
+    if getattr(exc, "problem", None) == "but found another document":
+        return ConfigFileError(
+            f"{path} holds more than one YAML document (the next one starts on line {exc.problem_mark.line + 1}); the module "
+            "manages the keys of a file with one document. Move the managed keys into a file of their own; it was not changed."
+        )
+    mark = getattr(exc, "problem_mark", None)
+    where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
+    return ConfigFileError(f"Cannot parse {path} as YAML{where}. Fix the file or choose the right `format`; it was not changed.")
+
+
 def _yaml_load(text: str | None, path: str, yaml: t.Any) -> dict[t.Any, t.Any]:
-    if text is None or not text.strip():
+    body = _split_bom(text)[1]
+    if not body.strip():
         return {}
     try:
-        data = yaml.safe_load(text)
+        data = yaml.safe_load(body)
     except yaml.YAMLError as exc:
-        # The YAML error text quotes the offending line, which may hold a secret: pass on the position only.
-        mark = getattr(exc, "problem_mark", None)
-        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
-        raise ConfigFileError(f"Cannot parse {path} as YAML{where}. Fix the file or choose the right format; it was not changed.") from None
+        raise _yaml_error(exc, path) from None
     if data is None:
         return {}
     if not isinstance(data, dict):
@@ -239,6 +408,7 @@ def _yaml_key(key: str) -> str:
 
 
 def _yaml_scalar(value: Value) -> str:
+    """``value`` as a plain integer or a double-quoted string that YAML reads back exactly."""
     if isinstance(value, int):
         return str(value)
     out = ['"']
@@ -258,26 +428,68 @@ def _yaml_scalar(value: Value) -> str:
     return "".join(out)
 
 
-def _yaml_block_end(lines: list[str], start: int) -> int:
-    """Index after the last line of the value of the top-level key on line ``start``.
+def _yaml_render(value: Value, style: str | None, yaml: t.Any) -> str:
+    """``value`` in the quoting ``style`` of the value it replaces (None: plain) when that style holds it exactly, else double-quoted."""
+    if isinstance(value, int):
+        return str(value)
+    candidate = {None: value, "'": "'" + value.replace("'", "''") + "'"}.get(style)
+    if candidate and "\n" not in candidate and "\r" not in candidate:
+        try:
+            # Read back alone and followed by a comment, as it may be in the file.
+            if all(yaml.safe_load(f"k: {candidate}{tail}\n") == {"k": value} for tail in ("", " # c")):
+                return candidate
+        except yaml.YAMLError:
+            pass
+    return _yaml_scalar(value)
 
-    The value goes on over indented lines and over ``-`` sequence entries, which YAML allows at the
-    key's own indentation. Blank and comment lines inside the value go with it; those after it stay.
-    """
-    end = start + 1
-    index = start + 1
-    while index < len(lines):
-        line = lines[index]
-        stripped = line.strip()
-        if not stripped or stripped.startswith("#"):
-            index += 1
-            continue
-        if line[0] in " \t" or stripped == "-" or line.startswith("- "):
-            index += 1
-            end = index
-            continue
-        break
-    return end
+
+def _yaml_layout(body: str, path: str, yaml: t.Any) -> tuple[t.Any, int | None]:
+    """The top-level mapping node (None for an empty document) and where an explicit document end marker starts."""
+    try:
+        root = yaml.compose(body, Loader=yaml.SafeLoader)
+        events = list(yaml.parse(body, Loader=yaml.SafeLoader))
+    except yaml.YAMLError as exc:  # not expected: safe_load has parsed the same text
+        raise _yaml_error(exc, path) from None
+    if not isinstance(root, yaml.MappingNode):
+        root = None  # an empty document (safe_load refused anything else but a mapping)
+    elif root.flow_style:
+        raise ConfigFileError(
+            f"Cannot edit {path} safely: its top-level mapping is written in flow style ({{key: value, ...}}); the module edits block "
+            "style, one key: value entry per line. Rewrite the file in block style or choose another `format`; it was not changed."
+        )
+    ends = [event.start_mark.index for event in events if isinstance(event, yaml.DocumentEndEvent) and event.explicit]
+    return root, (ends[0] if ends else None)
+
+
+def _yaml_value_edit(body: str, key_node: t.Any, value_node: t.Any, value: Value, newline: str, yaml: t.Any) -> tuple[int, int, str]:
+    """The edit that gives the top-level key of ``key_node`` the value ``value``."""
+    start, end = value_node.start_mark.index, value_node.end_mark.index
+    style = getattr(value_node, "style", None)
+    if isinstance(value_node, yaml.ScalarNode) and style in (None, "'", '"') and value_node.start_mark.line == value_node.end_mark.line:
+        scalar = _yaml_render(value, style, yaml)
+        if start == end and body[start - 1 : start] not in (" ", "\t"):  # an empty value: "key:" gets "key: value"
+            scalar = " " + scalar
+        return start, end, scalar
+    # A value over several lines: the key's line up to the colon stays, the value's lines are replaced.
+    lines = _split_lines(body)
+    starts = [0]
+    for line in lines:
+        starts.append(starts[-1] + len(line))
+    key_line, key_column = key_node.start_mark.line, key_node.start_mark.column
+    colon = key_node.end_mark.index + len(body[key_node.end_mark.index :]) - len(body[key_node.end_mark.index :].lstrip(" \t"))
+    if body[colon : colon + 1] != ":":  # a complex key ("? key"): not a line of its own
+        return -1, -1, ""
+    rest = lines[key_line][colon - starts[key_line] + 1 :].rstrip("\r\n")
+    comment = re.fullmatch(r"[ \t]*(?:[|>][1-9+-]{0,2})?([ \t]+#.*)?", rest)
+    end_line = value_node.end_mark.line + (0 if value_node.end_mark.column == 0 else 1)
+    while end_line - 1 > key_line:
+        last = lines[end_line - 1]
+        indent = len(last) - len(last.lstrip(" "))
+        if last.strip() and not (last.lstrip().startswith("#") and indent <= key_column):
+            break
+        end_line -= 1  # blank lines and comments at the key's indentation or less after the value stay
+    line = body[starts[key_line] : colon + 1] + " " + _yaml_render(value, '"', yaml) + ((comment.group(1) or "") if comment else "")
+    return starts[key_line], starts[end_line] if end_line < len(lines) else len(body), line + newline
 
 
 def _merge_yaml(text: str | None, values: dict[str, Value], path: str) -> Merge:
@@ -286,38 +498,55 @@ def _merge_yaml(text: str | None, values: dict[str, Value], path: str) -> Merge:
     changed = changed_keys(before, values)
     if not changed and text is not None:
         return Merge(text, [])
-    lines = _split_lines(text or "")
-    for key in changed:
-        forms = [f'"{key}"', f"'{key}'"] + ([] if key in _YAML_SPECIAL_WORDS else [key])
-        pattern = re.compile(r"(?:%s)[ \t]*:(?=[ \t\r\n]|$)" % "|".join(re.escape(form) for form in forms))
-        new_line = f"{_yaml_key(key)}: {_yaml_scalar(values[key])}\n"
-        found = False
-        index = 0
-        while index < len(lines):
-            if pattern.match(lines[index]):
-                # An inline comment on the key's own line goes with the old value.
-                lines[index:_yaml_block_end(lines, index)] = [new_line]
-                found = True
-            index += 1
-        if not found:
-            lines = _append_lines(lines, [new_line])
-    new_text = "".join(lines)
+    bom, body = _split_bom(text)
+    newline = _newline(body, path)
+    for char, name in _YAML_BREAKS.items():
+        if char in body:
+            raise ConfigFileError(
+                f"Cannot edit {path} safely: line {body.count(chr(10), 0, body.index(char)) + 1} holds the character {name}, which "
+                "YAML reads as a line end. Replace it (for example with a space); it was not changed."
+            )
+    root, document_end = _yaml_layout(body, path, yaml) if body.strip() else (None, None)
+    edits = []
+    present = set()
+    for key_node, value_node in root.value if root is not None else ():
+        if isinstance(key_node, yaml.ScalarNode) and key_node.tag == _YAML_STR and key_node.value in values:
+            present.add(key_node.value)
+            if key_node.value in changed:  # every occurrence: safe_load keeps the last one
+                edit = _yaml_value_edit(body, key_node, value_node, values[key_node.value], newline, yaml)
+                if edit[0] < 0:
+                    raise ConfigFileError(
+                        f"Cannot edit {path} safely: the key {key_node.value!r} is written as a complex key (? key), not as key: value "
+                        "on a line of its own. Rewrite the entry in block style or choose another `format`; it was not changed."
+                    )
+                edits.append(edit)
+    indent = " " * (root.start_mark.column if root is not None else 0)
+    added = "".join(f"{indent}{_yaml_key(key)}: {_yaml_scalar(values[key])}{newline}" for key in changed if key not in present)
+    if added:
+        at = len(body) if document_end is None else document_end
+        edits.append((at, at, ("" if at == 0 or body[at - 1] == "\n" else newline) + added))
+    new_body = _apply(body, edits)
     # Text editing is only safe for top-level scalar keys: prove the result means what was intended.
     expected = dict(before)
     expected.update(values)
     try:
-        after = _yaml_load(new_text, path, yaml)
+        after = _yaml_load(new_body, path, yaml)
     except ConfigFileError:
         after = None
     if after != expected or changed_keys(after, values):
         raise ConfigFileError(
-            f"Cannot update the YAML file {path} safely: the managed keys must be top-level scalar keys in block style "
-            f"(key: value), one document per file. Edit the file by hand or choose another format; it was not changed."
+            f"Cannot update the YAML file {path} safely: writing the managed keys would change other values too (for example an "
+            "anchor on a managed value that another entry uses as an alias, a tag or a merge key). The managed keys must be "
+            "top-level keys with plain values of their own. Edit the file by hand or choose another `format`; it was not changed."
         )
-    return Merge(new_text, changed)
+    return Merge(bom + new_body, changed)
 
 
 # -- ini ----------------------------------------------------------------------------------------
+#
+# Read as configparser reads a file opened in text mode (universal newlines, no interpolation,
+# ";" and "#" start a comment only at the start of a line). A managed option keeps its key as
+# spelled, its indentation and its separator; new options follow the last option of the section.
 
 # configparser's own patterns (RawConfigParser.SECTCRE and OPTCRE), applied to stripped lines.
 _INI_SECTION = re.compile(r"\[(?P<header>.+)\]")
@@ -326,10 +555,11 @@ _INI_OPTION = re.compile(r"(?P<option>.*?)\s*(?P<vi>[=:])\s*(?P<value>.*)$")
 
 def _ini_parser(text: str | None, path: str) -> configparser.ConfigParser:
     parser = configparser.ConfigParser(interpolation=None)
-    if not text:
+    body = _split_bom(text)[1]
+    if not body:
         return parser
     try:
-        parser.read_string(text, source=path)
+        parser.read_file(io.StringIO(body, newline=None), source=path)
     except configparser.Error as exc:
         # configparser's messages quote the offending line, which may hold a secret: pass on the line number only.
         lineno = getattr(exc, "lineno", None)
@@ -338,7 +568,7 @@ def _ini_parser(text: str | None, path: str) -> configparser.ConfigParser:
         where = f" (line {lineno})" if lineno else ""
         raise ConfigFileError(
             f"Cannot parse {path} as an ini file{where}: {type(exc).__name__}. Python's configparser must be able to read it (every "
-            "option inside a [section], no duplicate sections or options). Fix the file or choose the right format; it was not changed."
+            "option inside a [section], no duplicate sections or options). Fix the file or choose the right `format`; it was not changed."
         ) from None
     return parser
 
@@ -389,13 +619,23 @@ def _ini_scan(lines: list[str]) -> list[tuple[str, str | None, str | None, int]]
     return result
 
 
-def _ini_line(line: str, value: Value) -> str:
-    """``key = value`` keeping the line's indentation and the key as spelled in the file."""
-    indent = line[: len(line) - len(line.lstrip())]
-    option = _INI_OPTION.match(line.strip())
-    key = option.group("option").rstrip() if option else line.strip()
+def _ini_parts(line: str) -> tuple[str, str]:
+    """``(prefix, end)`` of an option line: its text up to the value (indentation, key as spelled, separator) and its line end."""
+    end = _line_end(line)
+    content = line[: len(line) - len(end)]
+    indent = content[: len(content) - len(content.lstrip())]
+    option = _INI_OPTION.match(content.strip())
+    if option is None:  # not expected: _ini_scan calls it an option line
+        return content, end
+    prefix = indent + content.strip()[: option.start("value")]
+    if not option.group("value") and prefix[-2:-1].isspace():  # "key =" with no value: "key = new"
+        prefix += " "
+    return prefix, end
+
+
+def _ini_option(indent: str, key: str, separator: str, value: Value, newline: str) -> str:
     text = str(value)
-    return f"{indent}{key} = {text}\n" if text else f"{indent}{key} =\n"
+    return f"{indent}{key}{separator}{text}{newline}" if text else f"{indent}{key}{separator.rstrip()}{newline}"
 
 
 def _merge_ini(text: str | None, values: dict[str, Value], section: str, path: str) -> Merge:
@@ -404,33 +644,51 @@ def _merge_ini(text: str | None, values: dict[str, Value], section: str, path: s
     changed = changed_keys(current, {key: str(value) for key, value in values.items()})
     if not changed and text is not None:
         return Merge(text, [])
-    lines = _split_lines(text or "")
+    bom, body = _split_bom(text)
+    newline = _newline(body, path)
+    lines = _split_lines(body)
     scan = _ini_scan(lines)
     wanted = {key.lower(): key for key in changed}
     replace: dict[int, str] = {}
     drop: set[int] = set()
     last_content = -1
+    # New options look like the section's last option (indentation and separator), else like the file's first one.
+    section_style: tuple[str, str] | None = None
+    file_style: tuple[str, str] | None = None
     for index, (kind, line_section, option, owner) in enumerate(scan):
+        if kind == "option":
+            prefix = _ini_parts(lines[index])[0]
+            indent = prefix[: len(prefix) - len(prefix.lstrip())]
+            spelled = _INI_OPTION.match(lines[index].strip())
+            if spelled:
+                style = (indent, prefix[len(indent) + len(spelled.group("option")) :])
+                file_style = file_style or style
+                section_style = style if line_section == section else section_style
         if line_section != section or kind in ("blank", "comment"):
             continue
         last_content = index
         if kind == "option" and option in wanted:
-            replace[index] = _ini_line(lines[index], values[wanted.pop(option)])
+            prefix, end = _ini_parts(lines[index])
+            replace[index] = f"{prefix}{values[wanted.pop(option)]}{end}"
         elif kind == "continuation" and owner in replace:
             drop.update(range(owner + 1, index + 1))  # the old value's lines, with any blank or comment lines among them
-    new_lines = [f"{key} = {values[key]}\n" if str(values[key]) else f"{key} =\n" for key in wanted.values()]
     out: list[str] = []
-    for index, line in enumerate(lines):
-        if index not in drop:
-            out.append(replace.get(index, line))
-        if index == last_content and new_lines:
-            if not out[-1].endswith("\n"):
-                out[-1] += "\n"
-            out.extend(new_lines)
-    if last_content < 0:
-        separator = ["\n"] if out and out[-1].strip() else []
-        out = _append_lines(out, separator + [f"[{section}]\n"] + new_lines)
-    new_text = "".join(out)
+    if last_content >= 0:
+        indent, separator = section_style or file_style or ("", " = ")
+        new_lines = [_ini_option(indent, key, separator, values[key], newline) for key in wanted.values()]
+        for index, line in enumerate(lines):
+            if index not in drop:
+                out.append(replace.get(index, line))
+            if index == last_content and new_lines:
+                if not _line_end(out[-1]):
+                    out[-1] += newline
+                out.extend(new_lines)
+    else:
+        separator = (file_style or ("", " = "))[1]
+        blank = [newline] if lines and lines[-1].strip() else []
+        new_lines = [_ini_option("", key, separator, values[key], newline) for key in wanted.values()]
+        out = _append_lines(list(lines), blank + [f"[{section}]{newline}"] + new_lines, newline)
+    new_body = "".join(out)
     # Prove the edit means what was intended: the managed options set, everything else the same.
     expected = _ini_parser(text, path)
     if section != configparser.DEFAULTSECT and not expected.has_section(section):
@@ -438,7 +696,7 @@ def _merge_ini(text: str | None, values: dict[str, Value], section: str, path: s
     for key in changed:
         expected.set(section, key, str(values[key]))
     try:
-        after = _ini_snapshot(_ini_parser(new_text, path))
+        after = _ini_snapshot(_ini_parser(new_body, path))
     except ConfigFileError:
         after = None
     if after != _ini_snapshot(expected):
@@ -446,19 +704,163 @@ def _merge_ini(text: str | None, values: dict[str, Value], section: str, path: s
             f"Cannot update the ini file {path} safely: merging the keys into [{section}] would change other settings. "
             "Edit the file by hand; it was not changed."
         )
-    return Merge(new_text, changed)
+    return Merge(bom + new_body, changed)
 
 
 # -- env ----------------------------------------------------------------------------------------
+#
+# An env file has two consumers that must read the same values: sh (". file", "set -a; . file")
+# and systemd's EnvironmentFile=. The reader models both for one line (the parsers below) and a
+# managed value counts as held only where both read exactly it; anything else is rewritten. sh
+# reads a CR at the end of a line as part of the value and systemd as a line end, so a file with
+# CRLF line ends is converted to LF, with a warning. A byte-order mark, a lone CR and values over
+# several lines are refused.
 
 _ENV_LINE = re.compile(r"(?P<lead>[ \t]*(?:export[ \t]+)?)(?P<key>[A-Za-z_][A-Za-z0-9_]*)(?P<space>[ \t]*=[ \t]*)(?P<raw>.*?)[ \t]*")
+_ENV_OPEN = "open"  # _env_sh: an unclosed quote or a trailing backslash, the value goes on over the next line
+_ENV_MORE = "more"  # _env_sh: sh would expand something or run a command
+
+
+def _env_sh(raw: str) -> tuple[str, str]:
+    """What sh assigns from ``KEY=<raw>`` (``raw``: the rest of the line), as ``(value, "")``.
+
+    ``("", _ENV_OPEN)`` when the value goes on over the next line, ``("", _ENV_MORE)`` when sh
+    would do more than assign a literal (expand ``$``, a backquote or ``~``, run a command after
+    a blank, or meet an operator such as ``;``). A blank followed by ``#`` starts a comment.
+    """
+    out: list[str] = []
+    index, size = 0, len(raw)
+    while index < size:
+        char = raw[index]
+        if char == "'":
+            close = raw.find("'", index + 1)
+            if close < 0:
+                return "", _ENV_OPEN
+            out.append(raw[index + 1 : close])
+            index = close + 1
+        elif char == '"':
+            index += 1
+            while True:
+                if index >= size:
+                    return "", _ENV_OPEN
+                char = raw[index]
+                if char == '"':
+                    index += 1
+                    break
+                if char in "$`":
+                    return "", _ENV_MORE
+                if char == "\\":
+                    if index + 1 >= size:
+                        return "", _ENV_OPEN
+                    following = raw[index + 1]
+                    out.append(following if following in '$`"\\' else "\\" + following)
+                    index += 2
+                    continue
+                out.append(char)
+                index += 1
+        elif char == "\\":
+            if index + 1 >= size:
+                return "", _ENV_OPEN
+            out.append(raw[index + 1])
+            index += 2
+        elif char in " \t":
+            rest = raw[index:].lstrip(" \t")
+            if rest and not rest.startswith("#"):
+                return "", _ENV_MORE
+            break
+        elif char in "$`;&|<>()" or (char == "~" and (index == 0 or raw[index - 1] == ":")):
+            return "", _ENV_MORE
+        else:
+            out.append(char)
+            index += 1
+    return "".join(out), ""
+
+
+def _env_systemd(raw: str) -> str:
+    """What systemd's EnvironmentFile= assigns from ``KEY=<raw>`` (its parser, src/basic/env-file.c, for one line)."""
+    out: list[str] = []
+    state = "pre"
+    trailing = -1  # where trailing whitespace of an unquoted value starts
+    for char in raw:
+        if state in ("pre", "value") and char in "\r\n":
+            break  # systemd ends a line at CR as well as at LF
+        if state == "pre":
+            if char == "'":
+                state = "single"
+            elif char == '"':
+                state = "double"
+            elif char == "\\":
+                state = "escape"
+            elif char not in " \t":
+                state, trailing = "value", -1
+                out.append(char)
+        elif state == "value":
+            if char == "\\":
+                state, trailing = "escape", -1
+            else:
+                if char not in " \t":
+                    trailing = -1
+                elif trailing < 0:
+                    trailing = len(out)
+                out.append(char)
+        elif state == "escape":
+            state = "value"
+            if char not in "\r\n":
+                out.append(char)
+        elif state == "single":
+            if char == "'":
+                state = "pre"
+            else:
+                out.append(char)
+        elif state == "double":
+            if char == '"':
+                state = "pre"
+            elif char == "\\":
+                state = "double-escape"
+            else:
+                out.append(char)
+        else:  # double-escape
+            state = "double"
+            if char in '"\\`$':
+                out.append(char)
+            elif char != "\n":
+                out.extend(("\\", char))
+    if state == "value" and trailing >= 0:
+        del out[trailing:]
+    return "".join(out)
+
+
+def _env_reading(match: re.Match[str]) -> tuple[str, bool]:
+    """``(value, agreed)``: the value as sh reads it (as systemd does where sh would not just assign), and whether both read that."""
+    raw = match.group("raw")
+    systemd = _env_systemd(raw)
+    if match.group("space") != "=":  # "KEY =v" runs the command KEY in sh; "KEY= v" runs v
+        return systemd, False
+    value, why = _env_sh(raw)
+    if why:
+        return systemd, False
+    return value, value == systemd
 
 
 def _env_scan(text: str | None, path: str) -> list[tuple[str, re.Match[str] | None]]:
-    """``(line, match)`` per line; match is None for blank and comment lines."""
+    """``(line, match)`` per line; match is None for blank and comment lines. Lines keep their line end (and a CR before it)."""
+    text = text or ""
+    if text.startswith(BOM):
+        raise ConfigFileError(
+            f"Cannot use the env file {path}: the file starts with a UTF-8 byte-order mark, which sh reads as part of the first "
+            r"line and systemd's EnvironmentFile= as part of the first key. Remove it (for example: sed -i '1s/^\xEF\xBB\xBF//' FILE); "
+            "it was not changed."
+        )
+    lone = _lone_cr_line(text)
+    if lone is not None:
+        raise ConfigFileError(
+            f"Cannot use the env file {path}: line {lone} holds a carriage return (CR) that is not followed by a line feed; systemd's "
+            "EnvironmentFile= reads it as a line end, sh as part of the line. Convert the file to LF line endings (for example "
+            "with dos2unix); it was not changed."
+        )
     result: list[tuple[str, re.Match[str] | None]] = []
-    for number, line in enumerate(_split_lines(text or ""), start=1):
-        body = line.rstrip("\r\n")
+    for number, line in enumerate(_split_lines(text), start=1):
+        body = line[:-1] if line.endswith("\n") else line  # a CR before the LF stays: sh reads it
         stripped = body.strip()
         if not stripped or stripped.startswith("#"):
             result.append((line, None))
@@ -467,59 +869,79 @@ def _env_scan(text: str | None, path: str) -> list[tuple[str, re.Match[str] | No
         if match is None:
             raise ConfigFileError(
                 f"Cannot parse {path} as an env file: line {number} is not a KEY=value assignment, a comment or a blank line "
-                "(multi-line values are not supported either). Fix the file or choose the right format; it was not changed."
+                "(multi-line values are not supported either). Fix the file or choose the right `format`; it was not changed."
+            )
+        if _env_sh(match.group("raw").rstrip("\r"))[1] == _ENV_OPEN:
+            raise ConfigFileError(
+                f"Cannot parse {path} as an env file: line {number} opens a quote that it does not close, or ends with a backslash, "
+                "so its value goes on over the next line; multi-line values are not supported. Put the value on one line or choose "
+                "the right `format`; it was not changed."
             )
         result.append((line, match))
     return result
 
 
-def _env_unquote(raw: str) -> str:
-    if len(raw) >= 2 and raw[0] == raw[-1] and raw[0] in "'\"":
-        return raw[1:-1]
-    return raw
+def _env_style(raw: str) -> str:
+    """The quoting of a value as written: ``'``, ``"`` or "" (unquoted)."""
+    return raw[0] if len(raw) >= 2 and raw[0] == raw[-1] and raw[0] in "'\"" else ""
 
 
-def _env_render(value: Value) -> str:
+def _env_render(value: Value, style: str = "") -> str:
+    """``value`` as both sh and systemd read it, in the quoting ``style`` of the file where that is exact."""
     text = str(value)
+    if style == '"' and not re.search(r'[$`"\\]', text):
+        return f'"{text}"'
+    if style == "'":
+        return f"'{text}'"
     return text if _ENV_SAFE.fullmatch(text) else f"'{text}'"
 
 
 def _env_holds(match: re.Match[str], value: Value) -> bool:
     """Whether the assignment gives exactly ``value`` to both sh and systemd."""
-    if match.group("space") != "=":
-        return False
-    text = str(value)
-    forms = {_env_render(value), f"'{text}'"}
-    if not re.search(r'[$`"\\]', text):  # double quotes are literal only without these
-        forms.add(f'"{text}"')
-    return match.group("raw") in forms
+    read, agreed = _env_reading(match)
+    return agreed and read == str(value)
 
 
 def _env_current(scan: list[tuple[str, re.Match[str] | None]], keys: t.Iterable[str]) -> dict[str, str | None]:
     found: dict[str, str] = {}
     for _line, match in scan:
         if match is not None:
-            found[match.group("key")] = _env_unquote(match.group("raw"))  # the last assignment wins
+            found[match.group("key")] = _env_reading(match)[0]  # the last assignment wins
     return {key: found.get(key) for key in keys}
 
 
 def _merge_env(text: str | None, values: dict[str, Value], path: str) -> Merge:
     scan = _env_scan(text, path)
+    crlf = "\r\n" in (text or "")
     present = {match.group("key") for _line, match in scan if match is not None}
     rewritten: set[str] = set()
     out: list[str] = []
+    style = ""  # quoting of new entries: that of the file's last assignment
     for line, match in scan:
-        key = match.group("key") if match is not None else None
-        if match is not None and key in values and not _env_holds(match, values[key]):
-            body = line.rstrip("\r\n")
-            line = f"{match.group('lead')}{key}={_env_render(values[key])}{line[len(body):]}"  # every occurrence
+        if crlf and line.endswith("\r\n"):
+            line = line[:-2] + "\n"
+        if match is None:
+            out.append(line)
+            continue
+        key = match.group("key")
+        style = _env_style(match.group("raw").rstrip("\r"))
+        if key in values and not _env_holds(match, values[key]):  # every occurrence
+            line = f"{match.group('lead')}{key}={_env_render(values[key], style)}{_line_end(line)}"
             rewritten.add(key)
         out.append(line)
     changed = [key for key in values if key in rewritten or key not in present]
-    if not changed and text is not None:
+    if not changed and not crlf and text is not None:
         return Merge(text, [])
-    out = _append_lines(out, [f"{key}={_env_render(values[key])}\n" for key in values if key not in present])
-    return Merge("".join(out), changed)
+    out = _append_lines(out, [f"{key}={_env_render(values[key], style)}\n" for key in values if key not in present], "\n")
+    new_text = "".join(out)
+    if not crlf:
+        return Merge(new_text, changed)
+    warning = (
+        f"{path} had Windows (CRLF) line endings. sh reads the carriage return at the end of a line as part of the value (systemd's "
+        "EnvironmentFile= does not), so the values sh saw were not the values in the file. The file is written with LF line "
+        "endings; save it with LF line endings when you edit it (for example with dos2unix)."
+    )
+    return Merge(new_text, changed, (warning,), ("CRLF", "LF"))
 
 
 # -- public API ---------------------------------------------------------------------------------
@@ -529,7 +951,8 @@ def merge(text: str | None, fmt: str, values: t.Mapping[str, Value], *, section:
     """Merge ``values`` into ``text`` (None: no file yet) and return the new full text.
 
     ``path`` is used in messages only. The returned text is ``text`` itself when it already holds
-    every value.
+    every value and needs no repair. Raises ConfigFileError for a file that cannot be parsed or
+    edited safely (the message names the cause and the fix).
     """
     desired = check_values(values, fmt, path=path)
     if fmt == "json":
@@ -542,9 +965,17 @@ def merge(text: str | None, fmt: str, values: t.Mapping[str, Value], *, section:
     return _merge_env(text, desired, path)
 
 
-def parse_values(text: str | None, fmt: str, keys: t.Iterable[str], *, section: str = DEFAULT_SECTION, path: str = "the config file") -> dict[str, str | None]:
-    """Current values of ``keys`` in ``text`` as strings (None when missing). Raises for unparsable text."""
-    keys = check_keys(keys, fmt, path=path)
+def parse_values(
+    text: str | None, fmt: str, keys: t.Iterable[str], *, section: str = DEFAULT_SECTION, path: str = "the config file", option: str = "values"
+) -> dict[str, str | None]:
+    """Current values of ``keys`` in ``text`` as strings (None when missing), as the consuming program reads them.
+
+    json: json.loads; yaml: yaml.safe_load (non-string values in their JSON form); ini:
+    configparser on the file opened in text mode; env: as sh reads the last assignment of each key
+    (as systemd's EnvironmentFile= reads it where sh would expand something or run a command).
+    Raises ConfigFileError for unparsable text. ``option`` names where the keys came from.
+    """
+    keys = check_keys(keys, fmt, path=path, option=option)
     if fmt == "json":
         data = _json_load(text, path)
     elif fmt == "yaml":
@@ -590,7 +1021,7 @@ def _located(target: Target) -> t.Iterator[Location | None]:
 
 
 def _link_refused(location: Location) -> ConfigFileError:
-    return ConfigFileError(f"{location.path} is a symbolic link; it is not followed. Point the task at the real file.")
+    return ConfigFileError(f"{location.path} is a symbolic link; it is not followed. Point `path` at the real file.")
 
 
 def file_stat(target: Target) -> os.stat_result | None:
@@ -680,7 +1111,7 @@ def set_attributes(location: Location, expected: os.stat_result, *, mode: int, u
 
 def _check_regular(location: Location, result: os.stat_result) -> None:
     if not stat.S_ISREG(result.st_mode):
-        raise ConfigFileError(f"{location.path} exists but is not a regular file; give the path of the config file itself.")
+        raise ConfigFileError(f"{location.path} exists but is not a regular file; give the path of the config file itself in `path`.")
     try:
         location.check(result)
     except FileIOError as exc:
@@ -688,15 +1119,35 @@ def _check_regular(location: Location, result: os.stat_result) -> None:
 
 
 def parse_mode(mode: t.Any) -> int:
-    """File permission bits from an int or an octal string such as ``'0640'``."""
+    """File permission bits from an octal string such as ``'0640'``, ``'640'`` or ``'0o640'``, or an integer.
+
+    Strings are read as octal, as ansible-core's file modules do. An integer is taken as the number
+    it is, except one whose decimal digits read like an octal mode (all of them 0-7, for example
+    640): YAML makes an unquoted ``mode: 640`` the number 640, which is the mode 01200, so such an
+    integer is refused, naming the quoted form. Integers that are the same either way (0-7) and
+    integers with an 8 or a 9 (an unquoted ``0600`` arrives as 384) are accepted. Raises
+    ConfigFileError; the message names the option as `mode`.
+    """
     if isinstance(mode, int) and not isinstance(mode, bool):
+        digits = str(mode)
+        if re.fullmatch(r"[0-7]+", digits) and int(digits, 8) != mode:
+            quoted = digits.zfill(4)
+            meaning = f"the mode 0{mode:03o}" if mode <= 0o7777 else "no valid mode (it is above 07777 in octal)"
+            raise ConfigFileError(
+                f"`mode` is the integer {mode}, which is ambiguous: its digits read like the octal mode '{quoted}', but the number "
+                f"{mode} is {meaning}. (YAML reads an unquoted 640 as the number 640, and an unquoted 0640 as the number 416.) Give "
+                f"the mode as a quoted octal string, for example '{quoted}'."
+            )
         number = mode
     elif isinstance(mode, str) and re.fullmatch(r"(?:0o)?[0-7]{3,4}", mode.strip()):
         number = int(mode.strip().replace("0o", ""), 8)
     else:
-        raise ConfigFileError(f"Invalid mode {mode!r}: give an octal string such as '0640' (quoted in YAML) or an integer.")
+        shown = repr(mode) if isinstance(mode, (str, int, float)) or mode is None else type(mode).__name__
+        raise ConfigFileError(
+            f"Invalid `mode` {shown}: give an octal string such as '0640' (quoted in YAML); symbolic modes such as u=rw are not supported."
+        )
     if not 0 <= number <= 0o7777:
-        raise ConfigFileError(f"Invalid mode {mode!r}: it must be between 0000 and 07777 in octal.")
+        raise ConfigFileError(f"Invalid `mode` {mode!r}: it must be between 0000 and 07777 in octal.")
     return number
 
 
@@ -709,7 +1160,7 @@ def resolve_uid(owner: str | None) -> int:
     try:
         return pwd.getpwnam(owner).pw_uid
     except KeyError:
-        raise ConfigFileError(f"Unknown user {owner!r} on this host: create the user first or give a numeric uid.") from None
+        raise ConfigFileError(f"Unknown user {owner!r} in `owner` on this host: create the user first or give a numeric uid.") from None
 
 
 def resolve_gid(group: str | None) -> int:
@@ -721,7 +1172,7 @@ def resolve_gid(group: str | None) -> int:
     try:
         return grp.getgrnam(group).gr_gid
     except KeyError:
-        raise ConfigFileError(f"Unknown group {group!r} on this host: create the group first or give a numeric gid.") from None
+        raise ConfigFileError(f"Unknown group {group!r} in `group` on this host: create the group first or give a numeric gid.") from None
 
 
 def lock_path(path: str) -> str:

@@ -95,43 +95,114 @@ def fsync_directory(directory: str) -> None:
 
 
 @contextlib.contextmanager
-def exclusive_lock(lock_path: str, *, timeout: float = 300.0, poll: float = 0.1, dir_fd: int | None = None, shown: str | None = None) -> t.Iterator[None]:
+def exclusive_lock(
+    lock_path: str, *, timeout: float = 300.0, poll: float = 0.1, dir_fd: int | None = None, shown: str | None = None, remove: bool = False
+) -> t.Iterator[None]:
     """Hold an exclusive ``flock`` on ``lock_path`` (created 0600) for the ``with`` block.
 
     Waits up to ``timeout`` seconds for another holder (another fork or playbook run) to finish.
     The lock file is opened with ``O_NOFOLLOW`` (a planted link is refused, never followed) and
     must be a regular file. With ``dir_fd``, ``lock_path`` is a name in that open directory and
     ``shown`` its path for messages.
+
+    With ``remove``, the lock file is deleted when the block ends (while the lock is still held),
+    so nothing is left behind; it is deleted only if it is an empty regular file with no other
+    link, owned by root or the user running this code, so a file that is not a lock of ours is
+    never removed. Holders that delete the file and waiters work together through
+    lock-then-verify: after the ``flock`` is granted, the name must still lead to the locked file;
+    if a holder deleted it meanwhile (and maybe another run created a new one), the waiter starts
+    over with the file now there. Raises :class:`UnsafePathError` for a link and
+    :class:`FileIOError` for anything else, naming ``shown``.
     """
     shown = shown or lock_path
-    try:
-        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK, 0o600, dir_fd=dir_fd)
-    except OSError as exc:
-        if exc.errno in _LINK_ERRNOS:
-            raise UnsafePathError(
-                f"The lock file {shown} is a symbolic link; it is not followed. Remove it (no run is using it: a lock is never a link)."
-            ) from None
-        raise FileIOError(f"Cannot open the lock file {shown}: {_strerror(exc)}.") from None
-    lock_path = shown
-    try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise FileIOError(f"The lock file {shown} is not a regular file; remove it.")
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    deadline = time.monotonic() + timeout
+    while True:
+        fd = _open_lock(lock_path, dir_fd, shown)
+        try:
+            locked = os.fstat(fd)
+            if not stat.S_ISREG(locked.st_mode):
+                raise FileIOError(_LOCK_NOT_REGULAR.format(shown=shown))
+            while True:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except OSError as exc:
+                    if exc.errno not in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
+                        raise FileIOError(f"Cannot lock {shown}: {_strerror(exc)}.") from None
+                    if time.monotonic() >= deadline:
+                        raise FileIOError(f"Timed out after {timeout:g}s waiting for the lock {shown}; another run still holds it.") from None
+                    time.sleep(poll)  # waiting for another process, not standing in for synchronisation
+            if _same_file(_lstat(lock_path, dir_fd), locked):
                 break
-            except OSError as exc:
-                if exc.errno not in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
-                    raise FileIOError(f"Cannot lock {lock_path}: {_strerror(exc)}.") from None
-                if time.monotonic() >= deadline:
-                    raise FileIOError(
-                        f"Timed out after {timeout:g}s waiting for the lock {lock_path}; another run still holds it."
-                    ) from None
-                time.sleep(poll)  # waiting for another process, not standing in for synchronisation
+        except BaseException:
+            os.close(fd)
+            raise
+        os.close(fd)  # the holder before us deleted the file we waited on: lock the one there now
+    try:
         yield
     finally:
-        os.close(fd)  # closing releases the lock
+        try:
+            if remove and _removable_lock(fd, lock_path, dir_fd):
+                with contextlib.suppress(OSError):
+                    os.unlink(lock_path, dir_fd=dir_fd)  # before the lock is released: see the docstring
+        finally:
+            os.close(fd)  # closing releases the lock
+
+
+_LOCK_LINK = "The lock file {shown} is a symbolic link; it is not followed. Remove it (no run is using it: a lock is never a link)."
+_LOCK_NOT_REGULAR = "The lock file {shown} is not a regular file; remove it."
+
+
+def _open_lock(lock_path: str, dir_fd: int | None, shown: str) -> int:
+    try:
+        return os.open(lock_path, os.O_RDWR | os.O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK, 0o600, dir_fd=dir_fd)
+    except OSError as exc:
+        if exc.errno in _LINK_ERRNOS:
+            raise UnsafePathError(_LOCK_LINK.format(shown=shown)) from None
+        if exc.errno == errno.EISDIR:
+            raise FileIOError(_LOCK_NOT_REGULAR.format(shown=shown)) from None
+        raise FileIOError(f"Cannot open the lock file {shown}: {_strerror(exc)}.") from None
+
+
+def check_lock_file(lock_path: str, *, dir_fd: int | None = None, shown: str | None = None) -> None:
+    """Raise what :func:`exclusive_lock` would raise for what is at ``lock_path`` now (a link, not a regular file), changing nothing.
+
+    For check mode: it predicts the refusal of a real run without creating the lock file.
+    """
+    st = _lstat(lock_path, dir_fd)
+    if st is not None and stat.S_ISLNK(st.st_mode):
+        raise UnsafePathError(_LOCK_LINK.format(shown=shown or lock_path))
+    if st is not None and not stat.S_ISREG(st.st_mode):
+        raise FileIOError(_LOCK_NOT_REGULAR.format(shown=shown or lock_path))
+
+
+def _lstat(name: str, dir_fd: int | None) -> os.stat_result | None:
+    try:
+        return os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
+    except OSError:
+        return None
+
+
+def _same_file(first: os.stat_result | None, second: os.stat_result | None) -> bool:
+    return first is not None and second is not None and (first.st_dev, first.st_ino) == (second.st_dev, second.st_ino)
+
+
+def _removable_lock(fd: int, lock_path: str, dir_fd: int | None) -> bool:
+    """Whether the locked file is a lock file of ours that may go: still the one named, regular, empty, one link, ours."""
+    st = os.fstat(fd)
+    return (
+        _same_file(_lstat(lock_path, dir_fd), st)
+        and stat.S_ISREG(st.st_mode)
+        and st.st_size == 0
+        and st.st_nlink == 1
+        and st.st_uid in (0, os.geteuid())
+    )
+
+
+def lock_file_present(lock_path: str, *, dir_fd: int | None = None) -> bool:
+    """Whether ``lock_path`` names a regular file (a lock file left by an earlier run or version), without following a link."""
+    st = _lstat(lock_path, dir_fd)
+    return st is not None and stat.S_ISREG(st.st_mode)
 
 
 # -- untrusted paths -----------------------------------------------------------------------------
@@ -313,7 +384,7 @@ def _check_directory(st: os.stat_result, directory: str, trusted: frozenset[int]
         raise UnsafePathError(
             f"Refusing {directory}: the directory belongs to {user}, who could swap what it holds to redirect the write to another "
             f"file. Make it owned by root (or by the user that runs the task), or, if {user} is meant to own the file, say so with "
-            "the owner option."
+            "`owner`."
         )
     if st.st_mode & 0o022 and not st.st_mode & stat.S_ISVTX:
         if st.st_mode & 0o002:
@@ -425,9 +496,11 @@ __all__ = (
     "UnsafePathError",
     "atomic_write",
     "atomic_write_at",
+    "check_lock_file",
     "exclusive_lock",
     "fsync_directory",
     "group_name",
+    "lock_file_present",
     "open_location",
     "user_name",
 )

@@ -12,12 +12,18 @@ version_added: 0.1.0
 description:
   - Sets managed keys, for example C(refresh_token) and C(access_token), in a JSON, YAML, ini or env file on the target
     host, and leaves everything else in the file as it was.
-  - Only the managed keys change. Unrelated keys, sections, comments and their order stay byte-identical, except that a
-    JSON file is re-serialised with two-space indentation when a value changes. Missing keys are appended.
+  - Only the managed keys change, in every format. Every byte that is not a managed entry stays exactly as it was, that is
+    unrelated keys, sections, comments, their order, blank lines, indentation, non-ASCII text, a UTF-8 byte-order mark and
+    a missing final line break. A written entry follows the file's own conventions (line endings, indentation, separator,
+    quoting). Missing keys are added where the format puts them. See O(format) for what each format does and refuses.
+  - Values are compared as the program that reads the file reads them (C(json.loads), C(yaml.safe_load), Python's
+    C(configparser), and for env files both C(sh) and systemd's C(EnvironmentFile=)), so a value that the application
+    would read differently, for example with a trailing carriage return, counts as different and is repaired.
   - The file is replaced atomically (a temporary file of mode 0600 in the same directory, flushed to disk and renamed
     over the old one), so readers see the old or the new file, never a mix, and the file is never more readable than
     O(mode). A file that already holds the values is not touched.
-  - A file that cannot be parsed is never rewritten; the task fails and names the file.
+  - A file that cannot be parsed, or that the module cannot edit without changing something else, is never rewritten;
+    the task fails, naming the file, the exact cause (for example a line that mixes line endings) and the fix.
   - With O(state=read) the module reads the current values of O(read_keys) instead, for example to decide whether new
     tokens are needed.
   - Runs on the target host with nothing but Python's standard library, except for O(format=yaml).
@@ -61,18 +67,38 @@ options:
   format:
     description:
       - How the file is read and written.
-      - V(json) needs a top-level object; an empty or missing file becomes a new object.
-      - V(yaml) needs a top-level mapping in block style. The managed keys must be top-level keys with scalar values;
-        their lines are edited in place and the values written as double-quoted strings (integers plain). The result
-        is parsed again and the task fails, writing nothing, if anything but the managed keys would change. Needs
-        PyYAML on the target.
+      - V(json) needs a top-level object; an empty, whitespace-only or missing file becomes a new object. Only the value
+        of a managed top-level member is replaced (members of nested objects are never touched); new members follow the
+        last member with its indentation and separators. Line endings are whitespace to JSON and stay as they are.
+      - V(yaml) needs one document with a top-level mapping in block style (document markers C(---) and C(...), and
+        directives, are fine). A managed key's value is replaced in place; a one-line value keeps its quoting style
+        (plain, single or double quotes) when that style holds the new value exactly, else it is double-quoted
+        (integers plain), and a trailing comment on its line stays. A value over several lines (a block scalar or a
+        collection) becomes one line. New keys go after the last entry, before an end marker C(...). The result is
+        parsed again and the task fails, writing nothing, if anything but the managed keys would change. Needs PyYAML
+        on the target.
       - V(ini) edits the options of the section O(ini_section), creating the section at the end if it is missing. The
-        file must be readable by Python's C(configparser) (no duplicate sections or options, no option outside a
-        section). Option names ignore case. Values are written as C(key = value), without interpolation.
+        file is read as Python's C(configparser) reads it (no interpolation; C(;) and C(#) start a comment only at the
+        start of a line, so text after a value is part of it). It must have no duplicate sections or options and no option
+        outside a section. Section names are case-sensitive, option names are not. A managed option keeps its spelling,
+        indentation and separator (C(key = value), C(key=value), a colon instead of C(=), tabs); new options copy the section's
+        last option.
       - V(env) writes C(KEY=value) lines (an existing C(export KEY=value) keeps its C(export)). Values are written so
-        that both C(sh) (C(. file)) and systemd's C(EnvironmentFile=) read them unchanged, unquoted when they contain
-        only letters, digits and C(_./:@%+,=-), otherwise in single quotes. A key set several times is updated
-        everywhere.
+        that both C(sh) (C(. file), C(set -a; . file)) and systemd's C(EnvironmentFile=) read them unchanged, in the
+        quoting the line had when that is exact, otherwise unquoted when they contain only letters, digits and
+        C(_./:@%+,=-), else in single quotes. A managed line that the two read differently (a trailing C(# comment),
+        blanks around C(=), C($) in double quotes, a carriage return) is rewritten, and its trailing comment goes
+        with the old value. A key set several times is updated everywhere.
+      - Line endings. V(json) keeps any. V(yaml) and V(ini) keep LF or CRLF and write new lines the same way; a file
+        that mixes CRLF and LF, or holds a lone carriage return, is refused when it has to be edited, naming the line
+        (convert it with C(dos2unix) or C(unix2dos)). V(env) files are converted from CRLF to LF, with a warning, because C(sh)
+        reads the carriage return as part of every value and systemd does not, so such a file never gave the
+        application the values it shows. A lone carriage return in an env file is refused.
+      - A UTF-8 byte-order mark is kept in V(json), V(yaml) and V(ini) files (and ignored when reading them, as
+        programs that can read such files do); an V(env) file that starts with one is refused, because C(sh) and
+        systemd read it as part of the first line. Files must be UTF-8.
+      - Empty (0 bytes) and whitespace-only files are treated as files without entries. Appended entries always end with
+        a line break, also in a file that had none at its end.
     type: str
     choices: [json, yaml, ini, env]
     default: json
@@ -91,13 +117,27 @@ options:
     default: present
   values:
     description:
-      - Managed key names and the values to write, strings or integers. Required with O(state=present).
+      - Managed key names and the values to write, strings or integers. Required with O(state=present) (it may be
+        empty in check mode when O(pending) names keys).
       - Every value is treated as a secret and masked in all output of the task, so do not manage short values such
         as port numbers with this module.
       - With O(format=ini) a value must not contain a line break or start or end with whitespace. With O(format=env)
         it must not contain a single quote, a backslash, a line break or another control character. Key names must
         suit the format, for example C([A-Za-z_][A-Za-z0-9_]*) for V(env).
     type: dict
+  pending:
+    description:
+      - Managed keys that a real run will give a value that is not known yet, for check mode. For example the role
+        C(zohothrive.oauth.thrive_tokens) cannot know in check mode the tokens that a real run would mint, so it names
+        their keys here instead of passing a placeholder value.
+      - The module predicts everything for them as for a new value (C(changed), RV(changed_keys), the diff, and a
+        refusal a real run would meet) and never writes or returns a value for them. RV(fingerprints) shows their
+        current values.
+      - Only with check mode; a real run with O(pending) fails, since it has nothing to write for them. A key may not be
+        both in O(values) and in O(pending).
+    type: list
+    elements: str
+    default: []
   read_keys:
     description:
       - Key names whose current values O(state=read) returns. Required with O(state=read).
@@ -112,7 +152,13 @@ options:
     elements: str
   mode:
     description:
-      - Permissions of the file, as an octal string such as V('0640') (quote it in YAML) or an integer.
+      - Permissions of the file, as an octal string such as V('0640') or V('640') (quote it in YAML; a string is always
+        read as octal), or an integer.
+      - An integer whose decimal digits read like an octal mode, such as the V(640) that an unquoted C(640) in YAML
+        gives, is refused, because the number 640 is the mode C(01200). Quote the mode instead. Integers that mean the same
+        either way (V(0) to V(7)) and integers with an 8 or a 9 among their digits are taken as the number they are (an
+        unquoted C(0600) arrives as 384, which is C(0600)); an unquoted C(0640) arrives as 416 and is refused like
+        V(640). Symbolic modes (C(u=rw)) are not supported.
       - Applied to new and existing files, like O(ansible.builtin.file#module:mode).
       - The default keeps the tokens readable by the file's owner only. Give the application's group read access
         with O(group) and V('0640') rather than making the file world-readable, which triggers a warning.
@@ -130,6 +176,14 @@ options:
       - Name or numeric id of the group of the file.
       - If not set, a new file gets the default group and an existing file keeps its group.
     type: str
+  option_labels:
+    description:
+      - How messages and warnings name this module's options, for roles that expose them under other names; maps option
+        name to label.
+      - For example, with V(thrive_tokens_config_mode) as the label of V(mode), a failure names C(`thrive_tokens_config_mode`)
+        instead of C(`mode`).
+    type: dict
+    default: {}
   backup:
     description:
       - Before replacing the file, keep a copy of the old one as C(<path>.<YYYYmmddTHHMMSS>.bak) (UTC time), mode
@@ -140,7 +194,16 @@ options:
 requirements:
   - PyYAML on the target host, only for O(format=yaml) (the C(python3-yaml) package on most distributions).
 notes:
-  - Writers of one file take turns through a lock file C(.<name>.lock) next to it, which is left in place.
+  - Writers of one file take turns through a lock file C(.<name>.lock) next to it, which exists only while a run writes
+    the file; no lock file is left behind. The file is held with C(flock) and deleted by the holder before it lets go;
+    a waiter checks after getting the lock that the name still leads to the file it locked, and starts over otherwise
+    (lock-then-verify), so deleting the file never lets two writers in at once. A lock file was chosen over locking the
+    directory (which leaves nothing even while running) because C(flock) on a directory fails on NFS, serialises every
+    file of the directory and can be held by any user who can read the directory.
+  - Earlier versions left C(.<name>.lock) in place. The next run that writes or checks the file (not in check mode, not
+    with O(state=read)) removes it, but only if it is a regular, empty file with no other hard link, owned by root or
+    the user running the module; anything else with that name is left alone. A C(.<name>.lock) that a process killed
+    while writing leaves behind is removed the same way.
   - The target host is not trusted. The module often runs as root (C(become)) in directories that other users own,
     so it walks O(path) one directory at a time from C(/), like systemd-tmpfiles, and refuses a path that someone
     other than root, the user running the module or O(owner) could have changed. Nothing owned by an unprivileged
@@ -152,7 +215,7 @@ notes:
     through the open file, never by path.
   - Replacing an existing file keeps its owner and group unless O(owner) or O(group) say otherwise; that needs root
     when they differ from the user running the module. The new file gets the default SELinux context of its directory.
-  - Inline comments on the line of a managed key in a YAML file are dropped when the value changes.
+  - Messages name options between backticks, for example C(`mode`); O(option_labels) renames them.
 seealso:
   - module: zohothrive.oauth.zoho_thrive_refresh
   - module: zohothrive.oauth.zoho_thrive_token_exchange
@@ -266,15 +329,15 @@ from ansible_collections.zohothrive.oauth.plugins.module_utils._fileio import (
     Location,
     MissingDirectoryError,
     atomic_write_at,
+    check_lock_file,
     exclusive_lock,
+    lock_file_present,
     open_location,
 )
+from ansible_collections.zohothrive.oauth.plugins.module_utils._labels import OPTION_LABELS_SPEC, check_labels, relabel
 
 LOCK_TIMEOUT = 120.0
-LINK_HINT = (
-    "Point path (thrive_tokens_config_path in the role thrive_tokens) at the real file, or set follow: true "
-    "(thrive_tokens_config_follow) if the link and its directories are trusted."
-)
+LINK_HINT = "Point `path` at the real file, or set `follow` to true if the link and its directories are trusted."
 
 
 class Plan(t.NamedTuple):
@@ -286,6 +349,8 @@ class Plan(t.NamedTuple):
     uid: int  # for the replacement file; -1 leaves it to the system
     gid: int
     stat: os.stat_result | None = None  # fstat of the file that was read, None if there was none
+    warnings: tuple[str, ...] = ()  # from the merge, for the operator
+    line_endings: tuple[str, str] | None = None  # (before, after) when the merge converts them
 
     @property
     def changed(self) -> bool:
@@ -308,7 +373,7 @@ def make_plan(location: Location, params: dict[str, t.Any], mode: int, uid: int,
         # A replacement keeps the existing owner and group unless others are asked for.
         uid = st.st_uid if uid == -1 and st.st_uid != os.geteuid() else uid
         gid = st.st_gid if gid == -1 else gid
-    return Plan(before, merged.text, merged.changed_keys, current, attributes, uid, gid, st)
+    return Plan(before, merged.text, merged.changed_keys, current, attributes, uid, gid, st, merged.warnings, merged.line_endings)
 
 
 def apply_plan(location: Location, plan: Plan, mode: int, *, backup: bool) -> str | None:
@@ -338,7 +403,10 @@ def diff(plan: Plan, values: dict[str, t.Any]) -> dict[str, str]:
     """Key names and states only: never a value, never a fingerprint."""
     before = ["(file): absent\n"] if plan.before is None else []
     after = ["(file): created\n"] if plan.before is None else []
-    for name, (now, wanted) in plan.attributes.items():
+    attributes = dict(plan.attributes)
+    if plan.line_endings:
+        attributes["line endings"] = plan.line_endings
+    for name, (now, wanted) in attributes.items():
         before.append(f"(file {name}): {now}\n")
         after.append(f"(file {name}): {wanted}\n")
     for key in values:
@@ -358,12 +426,26 @@ def locate(params: dict[str, t.Any], uid: int) -> Location:
     return open_location(params["path"], follow=params["follow"], trusted_uids=[uid], link_hint=LINK_HINT)
 
 
-def present(module: AnsibleModule, path: str) -> dict[str, t.Any]:
+# What check mode merges for a key of `pending` (see that option): never written, never returned.
+PENDING_PLACEHOLDER = "zoho-thrive-check-mode-pending-value"
+
+
+def present(module: AnsibleModule, path: str, warn: t.Callable[[str], None]) -> dict[str, t.Any]:
     params = module.params
-    values = check_values(params["values"] or {}, params["format"], path=path)
+    pending = check_keys(params["pending"] or [], params["format"], path=path, option="pending")
+    if pending and not module.check_mode:
+        raise ConfigFileError(
+            f"`pending` names keys without a value ({', '.join(pending)}); it is for check mode only. A real run needs every value in `values`."
+        )
+    both = [key for key in pending if key in (params["values"] or {})]
+    if both:
+        raise ConfigFileError(f"The keys {', '.join(both)} are both in `values` and in `pending`; give each key in one of them.")
+    values = dict(check_values(params["values"], params["format"], path=path)) if params["values"] or not pending else {}
+    values.update((key, PENDING_PLACEHOLDER) for key in pending)
+    values = check_values(values, params["format"], path=path)
     mode = parse_mode(params["mode"])
     if mode & 0o007:
-        module.warn(f"mode {mode:04o} lets every user of the host access {path}, which holds secrets.")
+        warn(f"`mode` {mode:04o} lets every user of the host access {path}, which holds secrets.")
     uid, gid = resolve_uid(params["owner"]), resolve_gid(params["group"])
     try:
         location: Location | None = locate(params, uid)
@@ -373,7 +455,7 @@ def present(module: AnsibleModule, path: str) -> dict[str, t.Any]:
                 f"Cannot create {path}: the directory {exc.directory} does not exist. Create it first, for example with ansible.builtin.file "
                 "and state=directory."
             ) from None
-        module.warn(f"The directory {exc.directory} does not exist; a real run fails unless an earlier task creates it.")
+        warn(f"The directory {exc.directory} does not exist; a real run fails unless an earlier task creates it.")
         location = None
     with contextlib.ExitStack() as stack:
         if location is None:
@@ -383,11 +465,17 @@ def present(module: AnsibleModule, path: str) -> dict[str, t.Any]:
             path = location.path
             plan = make_plan(location, dict(params, values=values), mode, uid, gid)
         backup_file = None
-        if plan.changed and not module.check_mode and location is not None:
-            lock = lock_name(location.name)
-            with exclusive_lock(lock, timeout=LOCK_TIMEOUT, dir_fd=location.dir_fd, shown=os.path.join(location.directory, lock)):
+        lock = lock_name(location.name) if location is not None else ""
+        shown = os.path.join(location.directory, lock) if location is not None else ""
+        if module.check_mode and location is not None and plan.changed:
+            check_lock_file(lock, dir_fd=location.dir_fd, shown=shown)  # the refusal a real run would meet
+        # A lock file left by an earlier version is taken (and so removed) even when nothing changes.
+        if not module.check_mode and location is not None and (plan.changed or lock_file_present(lock, dir_fd=location.dir_fd)):
+            with exclusive_lock(lock, timeout=LOCK_TIMEOUT, dir_fd=location.dir_fd, shown=shown, remove=True):
                 plan = make_plan(location, dict(params, values=values), mode, uid, gid)  # another writer may have been first
                 backup_file = apply_plan(location, plan, mode, backup=params["backup"])
+    for warning in plan.warnings:
+        warn(warning)
     now_in_file = plan.current if module.check_mode else {key: str(value) for key, value in values.items()}
     result: dict[str, t.Any] = {
         "changed": plan.changed,
@@ -404,17 +492,17 @@ def present(module: AnsibleModule, path: str) -> dict[str, t.Any]:
 
 def read(module: AnsibleModule, path: str) -> dict[str, t.Any]:
     params = module.params
-    keys = check_keys(params["read_keys"], params["format"], path=path)
+    keys = check_keys(params["read_keys"], params["format"], path=path, option="read_keys")
     aliases = params["read_aliases"] or keys
     if len(aliases) != len(keys) or len(set(aliases)) != len(aliases):
-        raise ConfigFileError(f"read_aliases must name each of the {len(keys)} read_keys once, in the same order.")
+        raise ConfigFileError(f"`read_aliases` must name each of the {len(keys)} `read_keys` once, in the same order.")
     try:
         with locate(params, resolve_uid(params["owner"])) as location:
             path = location.path
             text = read_file(location)[0]
     except MissingDirectoryError:
         text = None
-    values = parse_values(text, params["format"], keys, section=params["ini_section"], path=path)
+    values = parse_values(text, params["format"], keys, section=params["ini_section"], path=path, option="read_keys")
     named = {alias: values[key] for alias, key in zip(aliases, keys)}
     return {
         "changed": False,
@@ -446,6 +534,7 @@ def main() -> None:
             "ini_section": {"type": "str", "default": "zoho_thrive"},
             "state": {"type": "str", "choices": ["present", "read"], "default": "present"},
             "values": {"type": "dict", "no_log": True},
+            "pending": {"type": "list", "elements": "str", "default": [], "no_log": False},
             "read_keys": {"type": "list", "elements": "str", "no_log": False},
             "read_aliases": {"type": "list", "elements": "str"},
             "mode": {"type": "raw", "default": "0600"},
@@ -453,15 +542,24 @@ def main() -> None:
             "group": {"type": "str"},
             "backup": {"type": "bool", "default": False},
             "follow": {"type": "bool", "default": False},
+            "option_labels": dict(OPTION_LABELS_SPEC),
         },
         required_if=[("state", "present", ["values"]), ("state", "read", ["read_keys"])],
         supports_check_mode=True,
     )
+    try:
+        labels = check_labels(module.params["option_labels"])
+    except ValueError as exc:
+        module.fail_json(msg=str(exc))
+
+    def warn(message: str) -> None:
+        module.warn(relabel(message, labels))
+
     path = os.path.abspath(module.params["path"])
     try:
-        result = present(module, path) if module.params["state"] == "present" else read(module, path)
+        result = present(module, path, warn) if module.params["state"] == "present" else read(module, path)
     except (ConfigFileError, FileIOError) as exc:
-        module.fail_json(msg=str(exc))
+        module.fail_json(msg=relabel(str(exc), labels))
     module.exit_json(**result)
 
 

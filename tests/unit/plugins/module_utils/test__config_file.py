@@ -10,6 +10,7 @@ import configparser
 import hashlib
 import json
 import os
+import re
 import stat
 import subprocess
 import sys
@@ -21,6 +22,7 @@ import yaml
 from ansible_collections.zohothrive.oauth.plugins.module_utils import _config_file
 from ansible_collections.zohothrive.oauth.plugins.module_utils._config_file import (
     ConfigFileError,
+    Value,
     changed_keys,
     check_values,
     fingerprint,
@@ -46,10 +48,8 @@ def mode_of(path: t.Any) -> int:
 
 def sh_value(directory: t.Any, name: str, key: str) -> str:
     """The value ``sh`` gets for ``key`` after sourcing ``name``."""
-    result = subprocess.run(
-        ["sh", "-c", f'. ./{name}; printf %s "${key}"'], cwd=str(directory), check=True, capture_output=True, text=True
-    )
-    return result.stdout
+    result = subprocess.run(["sh", "-c", f'. ./{name}; printf %s "${key}"'], cwd=str(directory), check=True, capture_output=True)
+    return result.stdout.decode("utf-8")  # bytes: text mode would turn a CR into a line feed
 
 
 # -- shared rules -------------------------------------------------------------------------------
@@ -119,9 +119,8 @@ def test_json_keeps_unrelated_keys_and_their_order() -> None:
     text = '{"name": "app", "refresh_token": "old", "nested": {"a": [1, 2]}, "n": 3}'
     result = merge(text, "json", {"refresh_token": SECRET, "access_token": "new"}, path=PATH)
     assert result.changed_keys == ["refresh_token", "access_token"]
-    assert result.text == json.dumps(
-        {"name": "app", "refresh_token": SECRET, "nested": {"a": [1, 2]}, "n": 3, "access_token": "new"}, indent=2
-    ) + "\n"
+    # Byte-faithful: only the value token is replaced, the new member follows the last one in the file's own style.
+    assert result.text == f'{{"name": "app", "refresh_token": "{SECRET}", "nested": {{"a": [1, 2]}}, "n": 3, "access_token": "new"}}'
     assert list(json.loads(result.text)) == ["name", "refresh_token", "nested", "n", "access_token"]
 
 
@@ -193,7 +192,7 @@ def test_yaml_keeps_comments_and_unrelated_keys_byte_identical() -> None:
     assert result.text == (
         "# Application settings\n"
         "name: app    # the name\n"
-        f'refresh_token: "{SECRET}"\n'
+        f"refresh_token: {SECRET}\n"  # plain, as the old value was
         'access_token: "new"\n'
         "\n"
         "nested:\n"
@@ -243,20 +242,22 @@ def test_yaml_special_word_key_is_quoted() -> None:
 def test_yaml_quoted_key_is_found() -> None:
     text = "'refresh_token': old\n\"access_token\": old\n"
     result = merge(text, "yaml", {"refresh_token": "n", "access_token": "m"}, path=PATH)
-    assert result.text == 'refresh_token: "n"\naccess_token: "m"\n'
+    assert result.text == "'refresh_token': n\n\"access_token\": m\n"  # the keys stay as written
 
 
 @pytest.mark.parametrize(
-    "text",
+    "text, message",
     [
-        "{refresh_token: old, other: 1}\n",  # flow style: the key is not on a line of its own
-        "token: &anchor old\nother: *anchor\n",  # another key uses the old value
-        "a: 1\n...\n",  # a key appended after the document end marker
+        ("{refresh_token: old, other: 1}\n", "its top-level mapping is written in flow style"),  # the key is not on a line of its own
+        ("token: &anchor old\nother: *anchor\n", "would change other values too"),  # another key uses the old value
+        ("? token\n:\n  - old\n", "is written as a complex key"),  # "? token\n: old\n" is edited in place
+        ("a: 1\n---\nb: 2\n", "holds more than one YAML document (the next one starts on line 2)"),
     ],
 )
-def test_yaml_refuses_what_it_cannot_edit_safely(text: str) -> None:
-    with pytest.raises(ConfigFileError, match="managed keys must be top-level scalar keys"):
+def test_yaml_refuses_what_it_cannot_edit_safely(text: str, message: str) -> None:
+    with pytest.raises(ConfigFileError, match=re.escape(message)) as info:
         merge(text, "yaml", {"token": "new", "refresh_token": "n"}, path=PATH)
+    assert "it was not changed" in str(info.value)
 
 
 @pytest.mark.parametrize("text, kind", [("- a\n- b\n", "list"), ("just text\n", "str")])
@@ -363,7 +364,7 @@ def test_ini_keys_that_differ_in_case_only_are_refused() -> None:
 
 @pytest.mark.parametrize("section", ["", " padded", "two\nlines"])
 def test_ini_bad_section_name(section: str) -> None:
-    with pytest.raises(ConfigFileError, match="Invalid ini section name"):
+    with pytest.raises(ConfigFileError, match="Invalid `ini_section`"):
         merge(None, "ini", {"token": "a"}, section=section, path=PATH)
 
 
@@ -412,9 +413,9 @@ def test_env_updates_every_occurrence_and_keeps_everything_else() -> None:
     assert result.text == (
         "# Environment of myapp\n"
         "export PATH_PREFIX=/opt/app\n"
-        "  TOKEN=1000.abc\n"
+        "  TOKEN=1000.abc\n"  # the comment went with the old value: systemd reads it as part of the value
         "\n"
-        "TOKEN=1000.abc\n"
+        'TOKEN="1000.abc"\n'  # in the quoting the line had
         "OTHER='x y'\n"
         "NEW_KEY='a b'\n"
     )
@@ -466,10 +467,16 @@ def test_env_integer_value() -> None:
 
 @pytest.mark.parametrize(
     "text, line",
-    [(f"if true; then TOKEN={SECRET}; fi\n", 1), (f'# multi-line value\nTOKEN="{SECRET}\nmore"\n', 3), (f"A=1\n{SECRET}\n", 2)],
+    [
+        (f"if true; then TOKEN={SECRET}; fi\n", "line 1 is not a KEY=value"),
+        (f'# multi-line value\nTOKEN="{SECRET}\nmore"\n', "line 2 opens a quote that it does not close"),
+        (f"A=1\nTOKEN='{SECRET}\n", "line 2 opens a quote that it does not close"),
+        (f"A=1\nTOKEN={SECRET}\\\n", "line 2 opens a quote that it does not close, or ends with a backslash"),
+        (f"A=1\n{SECRET}\n", "line 2 is not a KEY=value"),
+    ],
 )
-def test_env_unparsable_line_is_refused_without_content(text: str, line: int) -> None:
-    with pytest.raises(ConfigFileError, match=f"Cannot parse {PATH} as an env file: line {line} is not a KEY=value") as info:
+def test_env_unparsable_line_is_refused_without_content(text: str, line: str) -> None:
+    with pytest.raises(ConfigFileError, match=f"Cannot parse {PATH} as an env file: {line}") as info:
         merge(text, "env", {"TOKEN": "a"}, path=PATH)
     assert SECRET not in str(info.value)
 
@@ -481,11 +488,14 @@ def test_env_read_strips_matching_quotes_and_takes_the_last_assignment() -> None
         "PATH_PREFIX": "/opt/app",
         "MISSING": None,
     }
-    assert parse_values("A='x\"\n", "env", ["A"], path=PATH) == {"A": "'x\""}
+    assert parse_values("A='x\"'\n", "env", ["A"], path=PATH) == {"A": 'x"'}
 
 
-def test_crlf_line_ends_are_kept() -> None:
-    assert merge("A=1\r\nTOKEN=a\r\n", "env", {"TOKEN": "b"}, path=PATH).text == "A=1\r\nTOKEN=b\r\n"
+def test_crlf_env_file_is_converted_to_lf_with_a_warning() -> None:
+    result = merge("A=1\r\nTOKEN=a\r\n", "env", {"TOKEN": "b"}, path=PATH)
+    assert result.text == "A=1\nTOKEN=b\n"
+    assert result.line_endings == ("CRLF", "LF") and len(result.warnings) == 1
+    assert result.warnings[0].startswith(f"{PATH} had Windows (CRLF) line endings.")
 
 
 # -- files --------------------------------------------------------------------------------------
@@ -511,14 +521,17 @@ def test_read_text_refuses_directories_and_non_utf8(tmp_path: t.Any) -> None:
         read_text(str(tmp_path / "latin1"))
 
 
-@pytest.mark.parametrize("mode, expected", [("0600", 0o600), ("640", 0o640), ("0o644", 0o644), (0o640, 0o640), ("2750", 0o2750), (0, 0)])
+@pytest.mark.parametrize(
+    "mode, expected",
+    [("0600", 0o600), ("640", 0o640), ("0o644", 0o644), (" 0640 ", 0o640), (0o600, 0o600), (0o750, 0o750), ("2750", 0o2750), (0, 0), (7, 7)],
+)
 def test_parse_mode(mode: t.Any, expected: int) -> None:
     assert parse_mode(mode) == expected
 
 
-@pytest.mark.parametrize("mode", ["u=rw", "0800", "06000000", True, None, 1.5, 0o10000, -1])
+@pytest.mark.parametrize("mode", ["u=rw", "0800", "06000000", True, None, 1.5, 0o10000, -1, [6, 4, 0]])
 def test_parse_mode_refuses(mode: t.Any) -> None:
-    with pytest.raises(ConfigFileError, match="Invalid mode"):
+    with pytest.raises(ConfigFileError, match="Invalid `mode`"):
         parse_mode(mode)
 
 
@@ -627,3 +640,446 @@ def test_planted_backup_names_never_make_pruning_delete_real_backups(tmp_path: t
 
 def test_lock_name() -> None:
     assert _config_file.lock_name("zoho.env") == ".zoho.env.lock"
+
+
+# -- issue 7, item 1: byte-faithful merges (the inputs of the issue) --------------------------------
+
+ISSUE_RT = "1000." + "a" * 32 + "." + "b" * 32  # 70 characters, like a Zoho refresh token
+
+
+def test_issue_input_crlf_env_file_is_repaired_and_then_stable(tmp_path: t.Any) -> None:
+    text = "LOG_LEVEL=info\r\nZOHO_THRIVE_REFRESH_TOKEN=1000.old.old\r\n"
+    (tmp_path / "app.env").write_bytes(text.encode())
+    assert sh_value(tmp_path, "app.env", "ZOHO_THRIVE_REFRESH_TOKEN") == "1000.old.old\r"  # what sh really reads
+    assert parse_values(text, "env", ["ZOHO_THRIVE_REFRESH_TOKEN"], path=PATH) == {"ZOHO_THRIVE_REFRESH_TOKEN": "1000.old.old\r"}
+    values = {"ZOHO_THRIVE_REFRESH_TOKEN": ISSUE_RT, "ZOHO_THRIVE_ACCESS_TOKEN": "1000.x.y"}
+    first = merge(text, "env", values, path=PATH)
+    assert first.text == f"LOG_LEVEL=info\nZOHO_THRIVE_REFRESH_TOKEN={ISSUE_RT}\nZOHO_THRIVE_ACCESS_TOKEN=1000.x.y\n"
+    assert first.changed_keys == ["ZOHO_THRIVE_REFRESH_TOKEN", "ZOHO_THRIVE_ACCESS_TOKEN"]
+    assert first.line_endings == ("CRLF", "LF")
+    assert any("CRLF" in note and "sh" in note for note in first.warnings)
+    (tmp_path / "app.env").write_bytes(first.text.encode())
+    assert sh_value(tmp_path, "app.env", "ZOHO_THRIVE_REFRESH_TOKEN") == ISSUE_RT
+    assert sh_value(tmp_path, "app.env", "LOG_LEVEL") == "info"  # repaired too: sh read "info\r" before
+    second = merge(first.text, "env", values, path=PATH)
+    assert second.changed_keys == [] and second.text == first.text and second.warnings == ()
+
+
+def test_crlf_env_file_already_holding_the_values_is_still_repaired() -> None:
+    """The damage is in the file, not in the values: a file that sh reads wrongly is never reported as unchanged."""
+    text = "ZOHO_THRIVE_REFRESH_TOKEN=1000.old.old\r\n"
+    result = merge(text, "env", {"ZOHO_THRIVE_REFRESH_TOKEN": "1000.old.old"}, path=PATH)
+    assert result.changed_keys == ["ZOHO_THRIVE_REFRESH_TOKEN"]
+    assert result.text == "ZOHO_THRIVE_REFRESH_TOKEN=1000.old.old\n"
+
+
+def test_issue_input_yaml_with_document_markers() -> None:
+    text = "---\n# generator\nlog_level: info\n...\n"
+    result = merge(text, "yaml", {"refresh_token": ISSUE_RT, "expires_at": 5}, path=PATH)
+    assert result.text == f'---\n# generator\nlog_level: info\nrefresh_token: "{ISSUE_RT}"\nexpires_at: 5\n...\n'
+    assert yaml.safe_load(result.text) == {"log_level": "info", "refresh_token": ISSUE_RT, "expires_at": 5}
+    assert merge(result.text, "yaml", {"refresh_token": ISSUE_RT, "expires_at": 5}, path=PATH).changed_keys == []
+
+
+# -- issue 7, item 6: an unquoted YAML mode ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("mode, quoted, meant", [(640, "0640", "01200"), (600, "0600", "01130"), (755, "0755", "01363"), (1750, "1750", "03326")])
+def test_issue_input_integer_mode_whose_digits_read_as_octal_is_refused(mode: int, quoted: str, meant: str) -> None:
+    with pytest.raises(ConfigFileError) as info:
+        parse_mode(mode)
+    message = str(info.value)
+    assert message.startswith(f"`mode` is the integer {mode}")
+    assert f"'{quoted}'" in message and meant in message
+
+
+# -- issue 7, item 1: the class, every format x every kind of text ----------------------------------
+#
+# Each case: the file before, the managed values, and either the exact file after (every byte that
+# is not a managed entry kept) or the refusal (a fragment naming the cause). Accepted cases are then
+# read back with the module's reader and the real consumer (json.loads, yaml.safe_load,
+# configparser on the file opened in text mode, sh and bash), and merged again.
+
+NEW = "1000.n3w.t0ken"
+MATRIX_VALUES = {
+    "json": {"token": NEW, "added": "v2"},
+    "yaml": {"token": NEW, "added": "v2"},
+    "ini": {"token": NEW, "added": "v2"},
+    "env": {"TOKEN": NEW, "ADDED": "v2"},
+}
+
+
+class Refused(str):
+    """A matrix outcome: the merge is refused with a message containing this text."""
+
+
+MIXED = "mixes line endings (line 1 ends with CRLF, line 2 with LF only)"
+LONE_CR = "line 1 holds a carriage return (CR) that is not followed by a line feed"
+
+MATRIX: dict[str, dict[str, tuple[str, str]]] = {
+    "json": {
+        "bom": ('\ufeff{\n  "name": "app",\n  "token": "0ld-s3cret"\n}\n', f'\ufeff{{\n  "name": "app",\n  "token": "{NEW}",\n  "added": "v2"\n}}\n'),
+        "lf": ('{\n  "name": "app",\n  "token": "0ld-s3cret"\n}\n', f'{{\n  "name": "app",\n  "token": "{NEW}",\n  "added": "v2"\n}}\n'),
+        "crlf": ('{\r\n  "name": "app",\r\n  "token": "0ld-s3cret"\r\n}\r\n', f'{{\r\n  "name": "app",\r\n  "token": "{NEW}",\r\n  "added": "v2"\r\n}}\r\n'),
+        "mixed": ('{\r\n  "name": "app",\n  "token": "0ld-s3cret"\r\n}\n', f'{{\r\n  "name": "app",\n  "token": "{NEW}",\n  "added": "v2"\r\n}}\n'),
+        "lone-cr": ('{\r  "name": "app",\r  "token": "0ld-s3cret"\r}\r', f'{{\r  "name": "app",\r  "token": "{NEW}",\r  "added": "v2"\r}}\r'),
+        "non-ascii": ('{"name": "Zo\u00eb \u2713 \u2028", "token": "0ld-s3cret"}', f'{{"name": "Zo\u00eb \u2713 \u2028", "token": "{NEW}", "added": "v2"}}'),
+        "markers": (
+            '{\n  "nested": {"token": "keep", "list": [1, {"token": 2}]},\n  "token": "0ld-s3cret",\n  "token": "dup"\n}\n',
+            f'{{\n  "nested": {{"token": "keep", "list": [1, {{"token": 2}}]}},\n  "token": "{NEW}",\n  "token": "{NEW}",\n  "added": "v2"\n}}\n',
+        ),
+        "comments": ('{"token": "0ld-s3cret"} // note\n', Refused("Cannot parse /etc/app/conf as JSON (line 1, column 25: Extra data)")),
+        "no-final-newline": ('{\n  "token": "0ld-s3cret"\n}', f'{{\n  "token": "{NEW}",\n  "added": "v2"\n}}'),
+        "empty": ("", f'{{\n  "token": "{NEW}",\n  "added": "v2"\n}}\n'),
+        "whitespace-only": (" \n\t\n", f'{{\n  "token": "{NEW}",\n  "added": "v2"\n}}\n'),
+        "tabs": ('{\n\t"name":\t"app",\n\t"token":\t"0ld-s3cret"\n}\n', f'{{\n\t"name":\t"app",\n\t"token":\t"{NEW}",\n\t"added":\t"v2"\n}}\n'),
+    },
+    "yaml": {
+        "bom": ("\ufeffname: app\ntoken: 0ld-s3cret\n", f'\ufeffname: app\ntoken: {NEW}\nadded: "v2"\n'),
+        "lf": ("name: app\ntoken: 0ld-s3cret\n", f'name: app\ntoken: {NEW}\nadded: "v2"\n'),
+        "crlf": ("name: app\r\ntoken: 0ld-s3cret\r\n", f'name: app\r\ntoken: {NEW}\r\nadded: "v2"\r\n'),
+        "mixed": ("name: app\r\ntoken: 0ld-s3cret\n", Refused(MIXED)),
+        "lone-cr": ("name: app\rtoken: 0ld-s3cret\r", Refused(LONE_CR)),
+        "non-ascii": ("name: Zo\u00eb \u2713 # caf\u00e9\ntoken: 0ld-s3cret\n", f'name: Zo\u00eb \u2713 # caf\u00e9\ntoken: {NEW}\nadded: "v2"\n'),
+        "markers": ("%YAML 1.1\n---\nname: app\ntoken: 0ld-s3cret\n...\n", f'%YAML 1.1\n---\nname: app\ntoken: {NEW}\nadded: "v2"\n...\n'),
+        "comments": ("name: app # c1\ntoken: '0ld-s3cret' # c2\n# end\n", f"name: app # c1\ntoken: '{NEW}' # c2\n# end\nadded: \"v2\"\n"),
+        "no-final-newline": ("name: app\ntoken: 0ld-s3cret", f'name: app\ntoken: {NEW}\nadded: "v2"\n'),
+        "empty": ("", f'token: "{NEW}"\nadded: "v2"\n'),
+        "whitespace-only": ("  \n\n", f'  \n\ntoken: "{NEW}"\nadded: "v2"\n'),
+        "tabs": ('name: "a\tb"\ntoken:\told\n', Refused("Cannot parse /etc/app/conf as YAML (line 2, column 7)")),
+    },
+    "ini": {
+        "bom": ("\ufeff[app]\nname = x\n\n[zoho_thrive]\ntoken = 0ld-s3cret\n", f"\ufeff[app]\nname = x\n\n[zoho_thrive]\ntoken = {NEW}\nadded = v2\n"),
+        "lf": ("[app]\nname = x\n\n[zoho_thrive]\ntoken = 0ld-s3cret\n", f"[app]\nname = x\n\n[zoho_thrive]\ntoken = {NEW}\nadded = v2\n"),
+        "crlf": (
+            "[app]\r\nname = x\r\n\r\n[zoho_thrive]\r\ntoken = 0ld-s3cret\r\n",
+            f"[app]\r\nname = x\r\n\r\n[zoho_thrive]\r\ntoken = {NEW}\r\nadded = v2\r\n",
+        ),
+        "mixed": ("[zoho_thrive]\r\ntoken = 0ld-s3cret\n", Refused(MIXED)),
+        "lone-cr": ("[zoho_thrive]\rtoken = 0ld-s3cret\r", Refused(LONE_CR)),
+        "non-ascii": (
+            "[app]\nname = Zo\u00eb \u2713\n; caf\u00e9\n[zoho_thrive]\ntoken = 0ld-s3cret\n",
+            f"[app]\nname = Zo\u00eb \u2713\n; caf\u00e9\n[zoho_thrive]\ntoken = {NEW}\nadded = v2\n",
+        ),
+        "markers": (
+            "[DEFAULT]\nshared = 1\n\n[zoho_thrive ]\ntoken = decoy1\n\n[Zoho_Thrive]\ntoken = decoy2\n\n[default]\ntoken = decoy3\n\n"
+            "[zoho_thrive] ; the managed section\ntoken = 0ld-s3cret\n\n[later]\nx = y\n",
+            "[DEFAULT]\nshared = 1\n\n[zoho_thrive ]\ntoken = decoy1\n\n[Zoho_Thrive]\ntoken = decoy2\n\n[default]\ntoken = decoy3\n\n"
+            f"[zoho_thrive] ; the managed section\ntoken = {NEW}\nadded = v2\n\n[later]\nx = y\n",
+        ),
+        "comments": (
+            "[zoho_thrive]\n; full-line comment\n# another\ntoken = 0ld-s3cret ; part of the value for configparser\nother = keep # so is this\n",
+            f"[zoho_thrive]\n; full-line comment\n# another\ntoken = {NEW}\nother = keep # so is this\nadded = v2\n",
+        ),
+        "no-final-newline": ("[zoho_thrive]\ntoken = 0ld-s3cret", f"[zoho_thrive]\ntoken = {NEW}\nadded = v2\n"),
+        "empty": ("", f"[zoho_thrive]\ntoken = {NEW}\nadded = v2\n"),
+        "whitespace-only": (" \n\t\n", f" \n\t\n[zoho_thrive]\ntoken = {NEW}\nadded = v2\n"),
+        "tabs": ("[zoho_thrive]\n\ttoken\t=\told\n\tother\t=\tx\n", f"[zoho_thrive]\n\ttoken\t=\t{NEW}\n\tother\t=\tx\n\tadded\t=\tv2\n"),
+    },
+    "env": {
+        "bom": ("\ufeffNAME=app\nTOKEN=0ld-s3cret\n", Refused("the file starts with a UTF-8 byte-order mark")),
+        "lf": ("NAME=app\nTOKEN=0ld-s3cret\n", f"NAME=app\nTOKEN={NEW}\nADDED=v2\n"),
+        "crlf": ("NAME=app\r\nTOKEN=0ld-s3cret\r\n", f"NAME=app\nTOKEN={NEW}\nADDED=v2\n"),  # converted, with a warning
+        "mixed": ("NAME=app\r\nTOKEN=0ld-s3cret\n", f"NAME=app\nTOKEN={NEW}\nADDED=v2\n"),  # converted, with a warning
+        "lone-cr": ("NAME=app\rTOKEN=0ld-s3cret\r", Refused(LONE_CR)),
+        "non-ascii": ("NAME='Zo\u00eb \u2713'\n# caf\u00e9\nTOKEN=0ld-s3cret\n", f"NAME='Zo\u00eb \u2713'\n# caf\u00e9\nTOKEN={NEW}\nADDED=v2\n"),
+        "markers": (
+            "# header\nTOKEN=first\nexport NAME=app\nexport TOKEN='0ld-s3cret'\n",
+            f"# header\nTOKEN={NEW}\nexport NAME=app\nexport TOKEN='{NEW}'\nADDED='v2'\n",
+        ),
+        "comments": ("NAME=app # c\nTOKEN=0ld-s3cret # c2\n", f"NAME=app # c\nTOKEN={NEW}\nADDED=v2\n"),
+        "no-final-newline": ("NAME=app\nTOKEN=0ld-s3cret", f"NAME=app\nTOKEN={NEW}\nADDED=v2\n"),
+        "empty": ("", f"TOKEN={NEW}\nADDED=v2\n"),
+        "whitespace-only": (" \n\t\n", f" \n\t\nTOKEN={NEW}\nADDED=v2\n"),
+        "tabs": ("\tNAME=app\n\tTOKEN=0ld-s3cret\t\n", f"\tNAME=app\n\tTOKEN={NEW}\nADDED=v2\n"),
+    },
+}
+MATRIX_CASES = [(fmt, case) for fmt in MATRIX for case in MATRIX[fmt]]
+REFUSED = {(fmt, case) for fmt, case in MATRIX_CASES if isinstance(MATRIX[fmt][case][1], Refused)}
+
+
+def consumer_read(tmp_path: t.Any, fmt: str, data: bytes, keys: list[str]) -> dict[str, str | None]:
+    """The values of ``keys`` as the consuming program reads the file ``data``: json.loads, yaml.safe_load, configparser, sh and bash."""
+    path = tmp_path / f"consumed.{fmt}"
+    path.write_bytes(data)
+    if fmt == "json":
+        loaded = json.loads(data) if data.strip(b" \t\r\n\xef\xbb\xbf") else {}
+        return {key: None if loaded.get(key) is None else str(loaded[key]) for key in keys}
+    if fmt == "yaml":
+        loaded = yaml.safe_load(data.decode("utf-8")) or {}
+        return {key: None if loaded.get(key) is None else str(loaded[key]) for key in keys}
+    if fmt == "ini":
+        parser = configparser.ConfigParser(interpolation=None)
+        with open(path, encoding="utf-8-sig") as handle:  # text mode: universal newlines, as applications read it
+            parser.read_file(handle)
+        return {key: parser.get("zoho_thrive", key, fallback=None) if parser.has_section("zoho_thrive") else None for key in keys}
+    results = []
+    for shell in ("sh", "bash"):
+        script = 'set -a; . "$1"; ' + " ".join(f'if [ -n "${{{key}+x}}" ]; then printf "%s\\0" "${key}"; else printf "\\1\\0"; fi;' for key in keys)
+        run = subprocess.run([shell, "-c", script, shell, str(path)], capture_output=True, check=True, env={"PATH": os.environ["PATH"]})
+        results.append({key: None if value == b"\x01" else value.decode("utf-8") for key, value in zip(keys, run.stdout.split(b"\0"))})
+    assert results[0] == results[1], "sh and bash disagree"
+    return results[0]
+
+
+UNRELATED = {"json": ["name"], "yaml": ["name"], "ini": ["name", "other"], "env": ["NAME"]}
+
+
+@pytest.mark.parametrize("fmt, case", MATRIX_CASES, ids=[f"{fmt}-{case}" for fmt, case in MATRIX_CASES])
+def test_every_format_with_every_kind_of_text(tmp_path: t.Any, fmt: str, case: str) -> None:
+    before, outcome = MATRIX[fmt][case]
+    values = MATRIX_VALUES[fmt]
+    if (fmt, case) in REFUSED:
+        with pytest.raises(ConfigFileError) as info:
+            merge(before, fmt, values, path=PATH)
+        assert outcome in str(info.value)
+        assert "it was not changed" in str(info.value) and "0ld-s3cret" not in str(info.value)
+        return
+    result = merge(before, fmt, values, path=PATH)
+    assert result.text == outcome  # byte for byte: only the managed entries differ
+    assert result.changed_keys == list(values)
+    converted = fmt == "env" and "\r" in before
+    assert bool(result.warnings) is converted and (result.line_endings == ("CRLF", "LF")) is converted
+    keys = list(values)
+    expected = {key: str(value) for key, value in values.items()}
+    assert consumer_read(tmp_path, fmt, result.text.encode("utf-8"), keys) == expected
+    assert parse_values(result.text, fmt, keys, path=PATH) == expected
+    # Unrelated entries read as before (an env file's CRs were damage, removed on purpose).
+    if fmt != "json" or before.strip():
+        before_bytes = (before.replace("\r\n", "\n") if converted else before).encode("utf-8")
+        unrelated = UNRELATED[fmt]
+        assert consumer_read(tmp_path, fmt, result.text.encode("utf-8"), unrelated) == consumer_read(tmp_path, fmt, before_bytes, unrelated)
+    again = merge(result.text, fmt, values, path=PATH)
+    assert again.changed_keys == [] and again.text == result.text and again.warnings == ()
+
+
+@pytest.mark.parametrize("fmt, case", MATRIX_CASES, ids=[f"{fmt}-{case}" for fmt, case in MATRIX_CASES])
+def test_the_modules_reader_agrees_with_the_consumer_before_the_merge(tmp_path: t.Any, fmt: str, case: str) -> None:
+    before = MATRIX[fmt][case][0]
+    keys = list(MATRIX_VALUES[fmt]) + UNRELATED[fmt]
+    try:
+        read = parse_values(before, fmt, keys, path=PATH)
+    except ConfigFileError:  # what the reader refuses, the merge refuses too
+        assert (fmt, case) in REFUSED
+        return
+    assert read == consumer_read(tmp_path, fmt, before.encode("utf-8"), keys)
+
+
+# -- env: the reader agrees with sh and bash, and with systemd where it says so ---------------------
+
+ENV_LINES = [
+    "K=abc",
+    "K='a b # c'",
+    'K="a b"',
+    "K=abc   ",
+    "K=abc # comment",
+    "K=a'b c'd",
+    'K="a\\"b\\\\c\\d"',
+    "K=a\\ b",
+    "export K=v",
+    "  K=v",
+    "\tK=v\t",
+    "K=v\r",
+    "K='v'\r",
+    "K=a#b",
+    "K=",
+    "K=''",
+    "K=caf\u00e9",
+    'K="x"y\'z\'',
+    "K=a=b",
+]
+
+
+@pytest.mark.parametrize("line", ENV_LINES)
+def test_env_reader_reads_what_sh_and_bash_read(tmp_path: t.Any, line: str) -> None:
+    text = line + "\n"
+    assert parse_values(text, "env", ["K"], path=PATH) == consumer_read(tmp_path, "env", text.encode("utf-8"), ["K"])
+
+
+@pytest.mark.parametrize(
+    "raw, systemd",
+    [
+        ("abc", "abc"),
+        ("abc   ", "abc"),
+        ("abc # c", "abc # c"),  # systemd has no inline comments
+        ("'a b' ", "a b"),
+        ('"a\\"b\\\\c\\d"', 'a"b\\c\\d'),  # escapes: only " \\ ` $ lose their backslash
+        ("a\\ b", "a b"),
+        ("v\r", "v"),  # CR ends the line
+        (" v", "v"),  # blanks before the value are skipped
+        ("'a'b\"c\"", 'ab"c"'),  # after a closing quote, a quote is an ordinary character (sh reads abc)
+        ("", ""),
+    ],
+)
+def test_env_systemd_model(raw: str, systemd: str) -> None:
+    assert _config_file._env_systemd(raw) == systemd
+
+
+@pytest.mark.parametrize(
+    "line, value, held",
+    [
+        ("K=abc", "abc", True),
+        ("K='abc'", "abc", True),
+        ('K="abc"', "abc", True),
+        ("K=abc  ", "abc", True),
+        ("export K=abc", "abc", True),
+        ("K=abc # c", "abc", False),  # systemd reads "abc # c"
+        ("K=abc\r", "abc", False),  # sh reads "abc\r"
+        ("K= abc", "abc", False),  # sh runs "abc"
+        ("K =abc", "abc", False),  # sh runs "K"
+        ('K="$X"', "$X", False),  # sh expands $X
+        ("K=a\\bc", "abc", True),  # both read abc
+        ("K='a'b\"c\"", 'ab"c"', False),  # sh reads abc
+        ("K='a b'", "a b", True),
+        ("K=a b", "a b", False),
+    ],
+)
+def test_env_a_value_is_held_only_where_sh_and_systemd_both_read_it(line: str, value: str, held: bool) -> None:
+    result = merge(line + "\n", "env", {"K": value}, path=PATH)
+    assert (result.changed_keys == []) is held
+    if not held:
+        assert parse_values(result.text.replace("\r", ""), "env", ["K"], path=PATH) == {"K": value}
+
+
+def test_env_new_entries_follow_the_quoting_of_the_files_last_assignment() -> None:
+    assert merge("A='x'\n", "env", {"B": "y"}, path=PATH).text == "A='x'\nB='y'\n"
+    assert merge('A="x"\n', "env", {"B": "y", "C": "a$b"}, path=PATH).text == "A=\"x\"\nB=\"y\"\nC='a$b'\n"  # $ is not literal in double quotes
+    assert merge("A=x\n", "env", {"B": "y"}, path=PATH).text == "A=x\nB=y\n"
+
+
+@pytest.mark.parametrize("text", ["\ufeffA=1\n", "\ufeff"])
+def test_env_bom_is_refused_when_reading_too(text: str) -> None:
+    with pytest.raises(ConfigFileError, match="starts with a UTF-8 byte-order mark.*sed -i"):
+        parse_values(text, "env", ["A"], path=PATH)
+
+
+# -- yaml: more of the class ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "before, after",
+    [
+        # block scalar, a comment on its key line stays, blank and comment lines after it stay
+        ("a: 1\ntoken: |  # note\n  old\n  lines\n\n# after\nb: 2\n", 'a: 1\ntoken: "N"  # note\n\n# after\nb: 2\n'),
+        # a block sequence at the key's indentation, with a comment inside it (goes) and one after it (stays)
+        ("token:\n- a\n# inside\n- b\n# after\nb: 2\n", 'token: "N"\n# after\nb: 2\n'),
+        # an empty value, with and without a comment
+        ("token:\nb: 2\n", "token: N\nb: 2\n"),
+        ("token:   # fill me\nb: 2\n", "token: N   # fill me\nb: 2\n"),
+        # an indented top-level mapping: new keys get its indentation
+        ("---\n  a: 1\n  token: old\n", '---\n  a: 1\n  token: N\n  added: "v"\n'),
+        # a duplicated key: safe_load keeps the last, both are written
+        ("token: a\nb: 1\ntoken: b\n", "token: N\nb: 1\ntoken: N\n"),
+        # a value on the line after its key
+        ("token:\n  old\nb: 2\n", "token:\n  N\nb: 2\n"),
+        # a multi-line plain scalar
+        ("token: old\n  more\nb: 2\n", 'token: "N"\nb: 2\n'),
+        # double quotes stay double quotes
+        ('token: "old"  # c\n', 'token: "N"  # c\n'),
+        # CRLF with a block value
+        ("token: |\r\n  old\r\nb: 2\r\n", 'token: "N"\r\nb: 2\r\n'),
+        # a BOM and a value over several lines on the first line
+        ("\ufefftoken:\n- a\nb: 2\n", '\ufefftoken: "N"\nb: 2\n'),
+    ],
+)
+def test_yaml_values_are_replaced_in_place(before: str, after: str) -> None:
+    values: dict[str, Value] = {"token": "N"} if "added" not in after else {"token": "N", "added": "v"}
+    result = merge(before, "yaml", values, path=PATH)
+    assert result.text == after
+    assert yaml.safe_load(result.text.lstrip("\ufeff"))["token"] == "N"
+
+
+@pytest.mark.parametrize(
+    "old, new, written",
+    [
+        ("plain", "it's", "it's"),
+        ("plain", "yes", '"yes"'),  # plain would read as a boolean
+        ("plain", "a: b", '"a: b"'),
+        ("plain", "x #y", '"x #y"'),
+        ("plain", "", '""'),
+        ("'single'", "it's", "'it''s'"),
+        ("'single'", "caf\u00e9", "'caf\u00e9'"),
+        ("'single'", "tab\there", "'tab\there'"),
+        ("'single'", "line\nbreak", '"line\\x0abreak"'),
+        ('"double"', "plain-enough", '"plain-enough"'),
+    ],
+)
+def test_yaml_quoting_style_is_kept_when_it_holds_the_value(old: str, new: str, written: str) -> None:
+    result = merge(f"token: {old}  # c\n", "yaml", {"token": new}, path=PATH)
+    assert result.text == f"token: {written}  # c\n"
+    assert yaml.safe_load(result.text) == {"token": new}
+
+
+@pytest.mark.parametrize("char, name", [("\u2028", "U+2028 (LINE SEPARATOR)"), ("\x85", "U+0085 (NEXT LINE)")])
+def test_yaml_unicode_line_ends_are_refused_naming_the_line(char: str, name: str) -> None:
+    with pytest.raises(ConfigFileError, match=re.escape(f"line 2 holds the character {name}")):
+        merge(f"a: 1\nb: 'x{char}y'\ntoken: old\n", "yaml", {"token": "N"}, path=PATH)
+
+
+def test_yaml_mixed_line_endings_are_accepted_while_nothing_is_written() -> None:
+    text = "name: app\r\ntoken: N\n"
+    assert merge(text, "yaml", {"token": "N"}, path=PATH).text == text
+    assert parse_values(text, "yaml", ["token"], path=PATH) == {"token": "N"}
+
+
+# -- json: more of the class ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "before, after",
+    [
+        ("{}", '{\n  "token": "N"\n}'),
+        ("{ }\n", '{\n  "token": "N"\n}\n'),
+        ("{\r\n}\r\n", '{\r\n  "token": "N"\r\n}\r\n'),
+        ('{"a":1}', '{"a":1,"token":"N"}'),
+        ('{"a": 1}', '{"a": 1, "token": "N"}'),
+        ('{"a": 1, "b": 2}', '{"a": 1, "b": 2, "token": "N"}'),
+        ('{"tok\\u0065n": 1}', '{"tok\\u0065n": "N"}'),  # the key is matched as JSON reads it and stays as written
+        ('{"token": {"deep": [1, 2]}}', '{"token": "N"}'),
+        ('{"token": null}', '{"token": "N"}'),
+    ],
+)
+def test_json_edits_are_exact(before: str, after: str) -> None:
+    assert merge(before, "json", {"token": "N"}, path=PATH).text == after
+
+
+def test_json_non_ascii_values_follow_the_file() -> None:
+    assert merge('{"a": "x"}', "json", {"t": "caf\u00e9"}, path=PATH).text == '{"a": "x", "t": "caf\\u00e9"}'
+    assert merge('{"a": "\u00fc"}', "json", {"t": "caf\u00e9"}, path=PATH).text == '{"a": "\u00fc", "t": "caf\u00e9"}'
+
+
+def test_json_integer_values() -> None:
+    assert merge('{"n": "5"}', "json", {"n": 5}, path=PATH).text == '{"n": 5}'
+
+
+# -- ini: more of the class -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "before, after",
+    [
+        ("[zoho_thrive]\ntoken: old\n", "[zoho_thrive]\ntoken: N\nadded: v\n"),
+        ("[zoho_thrive]\ntoken=old\n", "[zoho_thrive]\ntoken=N\nadded=v\n"),
+        ("[zoho_thrive]\ntoken =\n", "[zoho_thrive]\ntoken = N\nadded = v\n"),
+        ("[a]\nx: 1\n", "[a]\nx: 1\n\n[zoho_thrive]\ntoken: N\nadded: v\n"),  # a new section copies the file's separator
+        ("[zoho_thrive]\ntoken = old\n  continued\n\n  more\nb = 1\n", "[zoho_thrive]\ntoken = N\nb = 1\nadded = v\n"),
+    ],
+)
+def test_ini_edits_follow_the_file(before: str, after: str) -> None:
+    assert merge(before, "ini", {"token": "N", "added": "v"}, path=PATH).text == after
+
+
+def test_ini_reader_reads_lone_cr_files_as_applications_do() -> None:
+    assert parse_values("[zoho_thrive]\rtoken = a\rother = b\r", "ini", ["token", "other"], path=PATH) == {"token": "a", "other": "b"}
+
+
+@pytest.mark.parametrize(
+    "before, after",
+    [
+        ("---\n...\n", '---\ntoken: "N"\n...\n'),  # an empty document between markers
+        ("--- # generator\n", '--- # generator\ntoken: "N"\n'),
+        ("a: 1\n...\n# after the end\n", 'a: 1\ntoken: "N"\n...\n# after the end\n'),
+    ],
+)
+def test_yaml_new_keys_go_inside_the_document(before: str, after: str) -> None:
+    assert merge(before, "yaml", {"token": "N"}, path=PATH).text == after

@@ -430,3 +430,108 @@ def test_atomic_write_at_never_follows_a_planted_temporary_name(tmp_path: t.Any,
     finally:
         os.close(dir_fd)
     assert (tmp_path / "f").read_bytes() == b"data" and not (tmp_path / "planted").exists()
+
+
+# -- lock files that are not left behind (issue 7, item 7) ------------------------------------------
+
+
+def test_lock_file_is_kept_by_default(tmp_path: t.Any) -> None:
+    """The token store keeps its lock file next to the cache; only callers that ask for it get it removed."""
+    with exclusive_lock(str(tmp_path / "x.lock"), timeout=1):
+        pass
+    assert listing(tmp_path) == ["x.lock"]
+
+
+def test_removed_lock_file_exists_only_while_held(tmp_path: t.Any) -> None:
+    lock = tmp_path / "x.lock"
+    with exclusive_lock(str(lock), timeout=1, remove=True):
+        assert lock.exists() and mode_of(lock) == 0o600
+    assert listing(tmp_path) == []
+    with pytest.raises(RuntimeError):
+        with exclusive_lock(str(lock), timeout=1, remove=True):
+            raise RuntimeError("boom")
+    assert listing(tmp_path) == []  # removed on errors too
+
+
+def test_a_waiter_whose_lock_file_was_removed_starts_over(tmp_path: t.Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Lock-then-verify: the waiter got the flock of a file that its holder removed; another run holds the new file."""
+    import fcntl
+
+    lock = tmp_path / "x.lock"
+    first = os.open(lock, os.O_RDWR | os.O_CREAT, 0o600)
+    fcntl.flock(first, fcntl.LOCK_EX)
+    first_inode = os.fstat(first).st_ino
+    other: list[int] = []
+    polls: list[float] = []
+
+    def poll_sleep(delay: float) -> None:
+        polls.append(delay)
+        if len(polls) == 1:  # the holder removes the file and lets go; another run creates and locks a new one at once
+            os.unlink(lock)
+            other.append(os.open(lock, os.O_RDWR | os.O_CREAT, 0o600))
+            fcntl.flock(other[0], fcntl.LOCK_EX)
+            os.close(first)
+        elif len(polls) == 3:
+            os.close(other[0])  # the other run finishes
+
+    monkeypatch.setattr(_fileio, "time", _FakeTime(poll_sleep))
+    with exclusive_lock(str(lock), timeout=60, poll=0.25, remove=True):
+        held = os.stat(lock).st_ino
+        assert len(polls) == 3  # it waited for the other run, not only for the first holder
+    assert held != first_inode
+    assert listing(tmp_path) == []
+
+
+@pytest.mark.parametrize("kind", ["non-empty", "hard-linked"])
+def test_a_lock_named_file_that_is_not_an_empty_lock_is_never_removed(tmp_path: t.Any, kind: str) -> None:
+    lock = tmp_path / "x.lock"
+    lock.write_bytes(b"not a lock" if kind == "non-empty" else b"")
+    if kind == "hard-linked":
+        os.link(lock, tmp_path / "elsewhere")
+    with exclusive_lock(str(lock), timeout=1, remove=True):
+        pass
+    assert lock.exists() and lock.read_bytes() == (b"not a lock" if kind == "non-empty" else b"")
+
+
+@needs_root
+def test_a_lock_file_of_another_user_is_never_removed(tmp_path: t.Any) -> None:
+    lock = tmp_path / "x.lock"
+    lock.write_bytes(b"")
+    os.chown(lock, OTHER, OTHER)
+    with exclusive_lock(str(lock), timeout=1, remove=True):
+        pass
+    assert lock.exists()
+
+
+def test_lock_file_present(tmp_path: t.Any) -> None:
+    assert not _fileio.lock_file_present(str(tmp_path / "x.lock"))
+    (tmp_path / "x.lock").write_bytes(b"")
+    assert _fileio.lock_file_present(str(tmp_path / "x.lock"))
+    (tmp_path / "y.lock").symlink_to(tmp_path / "x.lock")
+    assert not _fileio.lock_file_present(str(tmp_path / "y.lock"))  # a link is not followed
+    (tmp_path / "z.lock").mkdir()
+    assert not _fileio.lock_file_present(str(tmp_path / "z.lock"))
+
+
+def test_trust_message_names_the_owner_option_in_backticks(tmp_path: t.Any) -> None:
+    st = os.stat(tmp_path)
+    fake = os.stat_result((st.st_mode, st.st_ino, st.st_dev, st.st_nlink, OTHER, st.st_gid, st.st_size, 0, 0, 0))
+    with pytest.raises(_fileio.UnsafePathError, match="say so with `owner`."):
+        _fileio._check_directory(fake, str(tmp_path), frozenset({0}))
+
+
+def test_check_lock_file_predicts_the_refusals_of_exclusive_lock(tmp_path: t.Any) -> None:
+    _fileio.check_lock_file(str(tmp_path / "missing.lock"))  # nothing there: fine, and nothing is created
+    (tmp_path / "empty.lock").write_bytes(b"")
+    _fileio.check_lock_file(str(tmp_path / "empty.lock"))
+    assert listing(tmp_path) == ["empty.lock"]
+    (tmp_path / "link.lock").symlink_to(tmp_path / "nowhere")
+    (tmp_path / "dir.lock").mkdir()
+    for name, error in (("link.lock", _fileio.UnsafePathError), ("dir.lock", FileIOError)):
+        with pytest.raises(error) as predicted:
+            _fileio.check_lock_file(str(tmp_path / name))
+        with pytest.raises(error) as real:
+            with exclusive_lock(str(tmp_path / name), timeout=0):
+                pass
+        assert str(predicted.value) == str(real.value)
+    assert not (tmp_path / "nowhere").exists()

@@ -66,7 +66,7 @@ def test_creates_a_new_file_0600_even_with_umask_000(run_module: t.Any, tmp_path
     assert "backup_file" not in result
     assert json.loads(target.read_text()) == {"refresh_token": RT, "access_token": AT}
     assert mode_of(target) == 0o600
-    assert listing(tmp_path) == [".app.json.lock", "app.json"]  # no temporary file left behind
+    assert listing(tmp_path) == ["app.json"]  # no temporary file and no lock file left behind
 
 
 def test_second_run_changes_nothing_and_does_not_touch_the_file(run_module: t.Any, tmp_path: t.Any) -> None:
@@ -103,15 +103,15 @@ def test_only_a_wrong_mode_is_fixed_in_place(run_module: t.Any, tmp_path: t.Any)
     assert snapshot(target)[:2] == (content, inode)
 
 
-@pytest.mark.parametrize("mode", ["0640", "640", 0o640])
-def test_explicit_mode_applies_to_new_and_existing_files(run_module: t.Any, tmp_path: t.Any, mode: t.Any) -> None:
+@pytest.mark.parametrize("mode, expected", [("0640", 0o640), ("640", 0o640), ("0o640", 0o640), (0o600, 0o600), (0o750, 0o750)])
+def test_explicit_mode_applies_to_new_and_existing_files(run_module: t.Any, tmp_path: t.Any, mode: t.Any, expected: int) -> None:
     target = tmp_path / "app.json"
     assert run_module(module, args(target, mode=mode))["changed"] is True
-    assert mode_of(target) == 0o640
-    os.chmod(target, 0o600)
+    assert mode_of(target) == expected
+    os.chmod(target, 0o400)
     result = run_module(module, args(target, mode=mode, values={"refresh_token": "other"}))
     assert result["changed"] is True and result["changed_keys"] == ["refresh_token"]
-    assert mode_of(target) == 0o640
+    assert mode_of(target) == expected
     assert run_module(module, args(target, mode=mode, values={"refresh_token": "other"}))["changed"] is False
 
 
@@ -123,7 +123,7 @@ def test_world_readable_mode_warns(run_module: t.Any, tmp_path: t.Any) -> None:
 
 def test_invalid_mode_fails(run_module: t.Any, tmp_path: t.Any) -> None:
     result = run_module(module, args(tmp_path / "app.json", mode="u=rw"))
-    assert result.failed and "Invalid mode 'u=rw'" in result["msg"]
+    assert result.failed and "Invalid `mode` 'u=rw'" in result["msg"]
     assert listing(tmp_path) == []
 
 
@@ -198,7 +198,7 @@ def test_final_symlink_is_refused_by_default(run_module: t.Any, tmp_path: t.Any,
     result = run_module(module, args(link, format="env", values={"TOKEN": RT}, mode="0640"), check_mode=check_mode)
     assert result.failed
     assert result["msg"].startswith(f"{link} is a symbolic link to {target}; it is not followed.")
-    assert "follow: true" in result["msg"] and "thrive_tokens_config_path" in result["msg"]
+    assert result["msg"].endswith("Point `path` at the real file, or set `follow` to true if the link and its directories are trusted.")
     assert untouched(target) == before
     assert link.is_symlink() and sorted(os.listdir(tmp_path)) == ["etc", "zoho.env"]  # no lock, no temporary file
 
@@ -233,8 +233,9 @@ def test_planted_lock_link_is_refused_and_creates_nothing(run_module: t.Any, tmp
     planted = tmp_path / "elsewhere" / "arbitrary-empty-file"
     planted.parent.mkdir()
     (tmp_path / ".app.json.lock").symlink_to(planted)
+    predicted = run_module(module, args(tmp_path / "app.json"), check_mode=True)
     result = run_module(module, args(tmp_path / "app.json"))
-    assert result.failed
+    assert result.failed and predicted.failed and predicted["msg"] == result["msg"]  # check mode predicts the refusal
     assert f"The lock file {tmp_path / '.app.json.lock'} is a symbolic link; it is not followed." in result["msg"]
     assert not planted.exists() and os.listdir(planted.parent) == []
     assert (tmp_path / "app.json").read_text() == "{}"
@@ -277,7 +278,7 @@ def test_follow_true_updates_the_file_a_trusted_link_points_at(run_module: t.Any
     assert link.is_symlink()
     assert json.loads(real.read_text()) == {"refresh_token": RT, "access_token": AT}
     assert run_module(module, args(link, follow=True))["changed"] is False
-    assert sorted(os.listdir(tmp_path)) == [".real.json.lock", "link.json", "real.json"]  # the lock is next to the real file
+    assert sorted(os.listdir(tmp_path)) == ["link.json", "real.json"]  # the lock was next to the real file, and is gone
 
 
 def test_attribute_only_change_goes_through_descriptors(run_module: t.Any, tmp_path: t.Any, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -356,7 +357,7 @@ def test_directory_of_another_user_is_trusted_only_for_that_users_file(run_modul
     os.chown(app, OTHER, OTHER)
     refused = run_module(module, args(app / "zoho.json"))
     assert refused.failed and f"Refusing {app}: the directory belongs to {NOBODY}" in refused["msg"]
-    assert "owner option" in refused["msg"] and os.listdir(app) == []
+    assert "say so with `owner`." in refused["msg"] and os.listdir(app) == []
     result = run_module(module, args(app / "zoho.json", owner=NOBODY, mode="0640"))
     assert not result.failed, result.get("msg")
     assert os.stat(app / "zoho.json").st_uid == OTHER and mode_of(app / "zoho.json") == 0o640
@@ -454,7 +455,7 @@ def test_yaml_file_keeps_its_comments(run_module: t.Any, tmp_path: t.Any) -> Non
     target.write_text("# settings\nname: app  # keep\nrefresh_token: old\n")
     result = run_module(module, args(target, format="yaml"))
     assert result["changed"] is True
-    assert target.read_text() == f'# settings\nname: app  # keep\nrefresh_token: "{RT}"\naccess_token: "{AT}"\n'
+    assert target.read_text() == f'# settings\nname: app  # keep\nrefresh_token: {RT}\naccess_token: "{AT}"\n'  # plain as it was
     assert yaml.safe_load(target.read_text()) == {"name": "app", "refresh_token": RT, "access_token": AT}
 
 
@@ -626,7 +627,7 @@ def test_read_aliases_must_match_the_keys_one_to_one(run_module: t.Any, tmp_path
     target = tmp_path / "app.env"
     target.write_text(f"A={RT}\n")
     result = run_module(module, {"path": str(target), "format": "env", "state": "read", "read_keys": ["A", "B"], "read_aliases": aliases})
-    assert result.failed and "read_aliases must name each of the 2 read_keys once" in result["msg"]
+    assert result.failed and "`read_aliases` must name each of the 2 `read_keys` once" in result["msg"]
     assert RT not in result["msg"]
 
 
@@ -674,3 +675,288 @@ def test_values_option_is_no_log(monkeypatch: pytest.MonkeyPatch) -> None:
         assert documented[name]["type"] == option["type"], name
         assert documented[name].get("default") == option.get("default"), name
         assert documented[name].get("choices") == option.get("choices"), name
+
+
+# -- issue 7: byte-faithful files, no lock file left behind, option labels --------------------------
+
+ISSUE_RT = "1000." + "a" * 32 + "." + "b" * 32  # 70 characters
+
+
+def sh_reads(directory: t.Any, name: str, key: str) -> str:
+    shell = subprocess.run(["sh", "-c", f'. ./{name}; printf %s "${key}"'], cwd=str(directory), check=True, capture_output=True, text=True)
+    return shell.stdout
+
+
+def test_issue_input_crlf_env_file_two_runs(run_module: t.Any, tmp_path: t.Any) -> None:
+    target = tmp_path / "app.env"
+    target.write_bytes(b"LOG_LEVEL=info\r\nZOHO_THRIVE_REFRESH_TOKEN=1000.old.old\r\n")
+    call = args(target, format="env", values={"ZOHO_THRIVE_REFRESH_TOKEN": ISSUE_RT}, _ansible_diff=True)
+    predicted = run_module(module, call, check_mode=True)
+    first = run_module(module, call)
+    assert not first.failed, first.get("msg")
+    assert first["changed"] is True and first["changed_keys"] == ["ZOHO_THRIVE_REFRESH_TOKEN"]
+    assert any("CRLF" in warning for warning in first.warning_messages)
+    assert (predicted["changed"], predicted["changed_keys"], predicted["diff"]) == (first["changed"], first["changed_keys"], first["diff"])
+    assert "(file line endings): CRLF\n" in first["diff"]["before"] and "(file line endings): LF\n" in first["diff"]["after"]
+    assert target.read_bytes() == f"LOG_LEVEL=info\nZOHO_THRIVE_REFRESH_TOKEN={ISSUE_RT}\n".encode()
+    assert len(sh_reads(tmp_path, "app.env", "ZOHO_THRIVE_REFRESH_TOKEN")) == 70
+    second = run_module(module, call)
+    assert second["changed"] is False and second["changed_keys"] == [] and second.warning_messages == []
+
+
+def test_issue_input_yaml_document_markers(run_module: t.Any, tmp_path: t.Any) -> None:
+    target = tmp_path / "app.yml"
+    target.write_text("---\n# generator\nlog_level: info\n...\n")
+    result = run_module(module, args(target, format="yaml"))
+    assert not result.failed, result.get("msg")
+    assert target.read_text() == f'---\n# generator\nlog_level: info\nrefresh_token: "{RT}"\naccess_token: "{AT}"\n...\n'
+    assert run_module(module, args(target, format="yaml"))["changed"] is False
+
+
+def test_no_lock_file_is_left_behind(run_module: t.Any, tmp_path: t.Any) -> None:
+    target = tmp_path / "app.json"
+    assert run_module(module, args(target))["changed"] is True
+    os.chmod(target, 0o644)
+    assert run_module(module, args(target))["changed"] is True  # a mode-only change takes the lock too
+    assert run_module(module, args(target, values={"refresh_token": "other"}))["changed"] is True
+    assert listing(tmp_path) == ["app.json"]
+
+
+def test_unquoted_yaml_mode_is_refused_with_the_quoted_form(run_module: t.Any, tmp_path: t.Any) -> None:
+    result = run_module(module, args(tmp_path / "app.json", mode=640, option_labels={"mode": "thrive_tokens_config_mode"}))
+    assert result.failed
+    assert result["msg"].startswith("`thrive_tokens_config_mode` is the integer 640")
+    assert "'0640'" in result["msg"] and "01200" in result["msg"]
+    assert listing(tmp_path) == []
+
+
+# Check mode and --diff predict the real run exactly: the same refusal, the same keys, the same diff and warnings.
+PREDICTED_CASES = {
+    "env-crlf": ("env", b"NAME=app\r\nTOKEN=old\r\n", {"TOKEN": RT}),
+    "env-crlf-unchanged-values": ("env", f"TOKEN={RT}\r\n".encode(), {"TOKEN": RT}),
+    "env-bom": ("env", b"\xef\xbb\xbfTOKEN=old\n", {"TOKEN": RT}),
+    "env-lone-cr": ("env", b"A=1\rTOKEN=old\n", {"TOKEN": RT}),
+    "env-comment": ("env", b"TOKEN=old # c\n", {"TOKEN": RT}),
+    "yaml-markers": ("yaml", b"---\nname: app\n...\n", {"token": RT}),
+    "yaml-mixed": ("yaml", b"name: app\r\ntoken: old\n", {"token": RT}),
+    "yaml-bom-crlf": ("yaml", b"\xef\xbb\xbfname: app\r\ntoken: old # c\r\n", {"token": RT, "added": 5}),
+    "ini-lone-cr": ("ini", b"[zoho_thrive]\rtoken = old\r", {"token": RT}),
+    "ini-tabs": ("ini", b"[zoho_thrive]\n\ttoken\t=\told\n", {"token": RT, "added": "x"}),
+    "json-nested": ("json", b'{"nested": {"token": "keep"}, "token": "old"}', {"token": RT, "added": 1}),
+    "json-broken": ("json", b'{"token": "old",}', {"token": RT}),
+}
+
+
+@pytest.mark.parametrize("case", sorted(PREDICTED_CASES))
+def test_check_mode_and_diff_predict_the_real_run(run_module: t.Any, tmp_path: t.Any, case: str) -> None:
+    fmt, content, values = PREDICTED_CASES[case]
+    target = tmp_path / f"app.{fmt}"
+    target.write_bytes(content)
+    os.chmod(target, 0o600)
+    call = args(target, format=fmt, values=values, _ansible_diff=True)
+    predicted = run_module(module, call, check_mode=True)
+    assert target.read_bytes() == content and listing(tmp_path) == [target.name]  # check mode changes nothing
+    real = run_module(module, call)
+    for field in ("failed", "msg", "changed", "changed_keys", "created", "diff"):
+        assert predicted.get(field) == real.get(field), field
+    assert predicted.warning_messages == real.warning_messages
+    if real.failed:
+        assert target.read_bytes() == content  # a refusal changes nothing, not even the mode
+        assert RT not in real["msg"] and "old" not in real["msg"].replace("hold", "")
+    else:
+        again = run_module(module, call)
+        assert again["changed"] is False and again["changed_keys"] == []
+    assert listing(tmp_path) == [target.name]  # no lock, no temporary file
+
+
+# -- lock files left by earlier versions ----------------------------------------------------------
+
+
+def test_lock_file_of_an_earlier_version_is_removed_by_the_next_real_run(run_module: t.Any, tmp_path: t.Any) -> None:
+    target = tmp_path / "app.json"
+    run_module(module, args(target))
+    (tmp_path / ".app.json.lock").write_bytes(b"")  # as earlier versions left it
+    os.chmod(tmp_path / ".app.json.lock", 0o600)
+    before = snapshot(target)
+    assert run_module(module, args(target), check_mode=True)["changed"] is False
+    assert listing(tmp_path) == [".app.json.lock", "app.json"]  # check mode changes nothing
+    result = run_module(module, args(target))
+    assert result["changed"] is False  # housekeeping, not a change of the managed file
+    assert listing(tmp_path) == ["app.json"] and snapshot(target) == before
+    read = run_module(module, {"path": str(target), "state": "read", "read_keys": ["refresh_token"]})
+    assert not read.failed and listing(tmp_path) == ["app.json"]
+
+
+@pytest.mark.parametrize("kind", ["non-empty", "hard-linked", "directory", "symlink"])
+def test_something_else_named_like_a_lock_file_is_left_alone(run_module: t.Any, tmp_path: t.Any, kind: str) -> None:
+    target = tmp_path / "app.json"
+    run_module(module, args(target))
+    lock = tmp_path / ".app.json.lock"
+    if kind == "non-empty":
+        lock.write_bytes(b"someone's notes")
+    elif kind == "hard-linked":
+        lock.write_bytes(b"")
+        os.link(lock, tmp_path / "other-name")
+    elif kind == "directory":
+        lock.mkdir()
+    else:
+        lock.symlink_to(tmp_path / "nowhere")
+    result = run_module(module, args(target))  # nothing to change: the module does not touch what is not its lock
+    assert not result.failed, result.get("msg")
+    assert result["changed"] is False
+    assert os.path.lexists(lock) and not (tmp_path / "nowhere").exists()
+
+
+@needs_root
+def test_lock_file_of_another_user_is_left_alone(run_module: t.Any, tmp_path: t.Any) -> None:
+    target = tmp_path / "app.json"
+    run_module(module, args(target))
+    lock = tmp_path / ".app.json.lock"
+    lock.write_bytes(b"")
+    os.chown(lock, OTHER, OTHER)
+    assert not run_module(module, args(target, values={"refresh_token": "new"})).failed
+    assert lock.exists()
+
+
+CONCURRENT_WRITER = """
+import json, sys
+from ansible.module_utils import basic
+sys.argv = [sys.argv[0], sys.argv[1]]
+from ansible_collections.zohothrive.oauth.plugins.modules import zoho_thrive_config
+zoho_thrive_config.main()
+"""
+
+
+@pytest.mark.parametrize("fmt", ["env", "json"])
+def test_concurrent_writers_of_one_file_lose_no_update(tmp_path: t.Any, fmt: str) -> None:
+    """Eight module runs at once, each adding its own key: the lock serialises them, every key arrives, no lock file stays."""
+    import sys
+
+    root = str(module.__file__).rsplit("/ansible_collections/", 1)[0]
+    target = tmp_path / f"app.{fmt}"
+    target.write_text("" if fmt == "env" else "{}")
+    os.chmod(target, 0o600)
+    procs = []
+    for number in range(8):
+        arguments = tmp_path / f"args{number}.json"
+        arguments.write_text(json.dumps({"ANSIBLE_MODULE_ARGS": {"path": str(target), "format": fmt, "values": {f"KEY_{number}": f"v{number}"}}}))
+        env = dict(os.environ, PYTHONPATH=root)
+        procs.append(subprocess.Popen([sys.executable, "-c", CONCURRENT_WRITER, str(arguments)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env))
+    outputs = [proc.communicate(timeout=120) for proc in procs]
+    for proc, (out, err) in zip(procs, outputs):
+        assert proc.returncode == 0, (out, err)
+        assert json.loads(out)["changed"] is True
+    found = _config_file.read_managed(str(target), fmt, [f"KEY_{number}" for number in range(8)])
+    assert found == {f"KEY_{number}": f"v{number}" for number in range(8)}
+    assert sorted(name for name in listing(tmp_path) if not name.startswith("args")) == [target.name]
+
+
+# -- option_labels ----------------------------------------------------------------------------------
+
+ROLE_LABELS = {
+    "path": "thrive_tokens_config_path",
+    "follow": "thrive_tokens_config_follow",
+    "mode": "thrive_tokens_config_mode",
+    "format": "thrive_tokens_config_format",
+    "owner": "thrive_tokens_config_owner",
+    "values": "thrive_tokens_keys",
+}
+
+
+def test_option_labels_rename_options_in_failures(run_module: t.Any, tmp_path: t.Any) -> None:
+    target = victim(tmp_path)
+    link = tmp_path / "zoho.env"
+    link.symlink_to(target)
+    result = run_module(module, args(link, format="env", values={"TOKEN": RT}, option_labels=ROLE_LABELS))
+    assert result.failed
+    assert result["msg"].endswith(
+        "Point `thrive_tokens_config_path` at the real file, or set `thrive_tokens_config_follow` to true if the link and its directories are trusted."
+    )
+    broken = tmp_path / "broken.json"
+    broken.write_text("{")
+    result = run_module(module, args(broken, option_labels=ROLE_LABELS))
+    assert result.failed and "choose the right `thrive_tokens_config_format`" in result["msg"]
+    result = run_module(module, args(tmp_path / "app.json", owner="no-such-user-zt", option_labels=ROLE_LABELS))
+    assert result.failed and "in `thrive_tokens_config_owner` on this host" in result["msg"]
+
+
+def test_option_labels_rename_options_in_warnings(run_module: t.Any, tmp_path: t.Any) -> None:
+    result = run_module(module, args(tmp_path / "app.json", mode="0644", option_labels=ROLE_LABELS))
+    assert any(warning.startswith("`thrive_tokens_config_mode` 0644 lets every user") for warning in result.warning_messages)
+    plain = run_module(module, args(tmp_path / "other.json", mode="0644"))
+    assert any(warning.startswith("`mode` 0644 lets every user") for warning in plain.warning_messages)
+
+
+@pytest.mark.parametrize("labels, message", [({"mode": "bad label!"}, "a label that is not a plain variable name"), ({"1x": "y"}, "not an option name")])
+def test_invalid_option_labels_fail_before_anything_is_done(run_module: t.Any, tmp_path: t.Any, labels: dict[str, str], message: str) -> None:
+    result = run_module(module, args(tmp_path / "app.json", option_labels=labels))
+    assert result.failed and message in result["msg"] and "`option_labels`" in result["msg"]
+    assert listing(tmp_path) == []
+
+
+def test_messages_name_options_in_backticks(run_module: t.Any, tmp_path: t.Any) -> None:
+    cases = [
+        (args(tmp_path / "a.json", values={}), "`values`"),
+        (args(tmp_path / "a.ini", format="ini", ini_section=" x"), "Invalid `ini_section`"),
+        (args(tmp_path / "a.json", group="no-such-group-zt"), "in `group` on this host"),
+        (args(tmp_path / "a.json", mode="u=rw"), "Invalid `mode`"),
+        ({"path": str(tmp_path / "a.env"), "format": "env", "state": "read", "read_keys": ["1bad"]}, "of `read_keys`"),
+    ]
+    for call, fragment in cases:
+        result = run_module(module, call)
+        assert result.failed and fragment in result["msg"], (fragment, result.get("msg"))
+
+
+# -- pending: keys whose value check mode cannot know (for the role's check mode, issue 7 item 5) ----
+
+
+def test_pending_keys_are_predicted_as_changing_without_a_value(run_module: t.Any, tmp_path: t.Any) -> None:
+    target = tmp_path / "app.env"
+    target.write_text(f"ZOHO_THRIVE_REFRESH_TOKEN={RT}\nZOHO_THRIVE_API_DOMAIN=https://www.zohoapis.com\n")
+    os.chmod(target, 0o600)
+    before = snapshot(target)
+    call = args(
+        target,
+        format="env",
+        values={"ZOHO_THRIVE_API_DOMAIN": "https://www.zohoapis.com"},
+        pending=["ZOHO_THRIVE_REFRESH_TOKEN", "ZOHO_THRIVE_ACCESS_TOKEN"],
+        _ansible_diff=True,
+    )
+    result = run_module(module, call, check_mode=True)
+    assert not result.failed, result.get("msg")
+    assert result["changed"] is True
+    assert result["changed_keys"] == ["ZOHO_THRIVE_REFRESH_TOKEN", "ZOHO_THRIVE_ACCESS_TOKEN"]
+    assert result["diff"]["after"] == "ZOHO_THRIVE_API_DOMAIN: unchanged\nZOHO_THRIVE_REFRESH_TOKEN: changed\nZOHO_THRIVE_ACCESS_TOKEN: added\n"
+    assert result["fingerprints"] == {
+        "ZOHO_THRIVE_API_DOMAIN": sha("https://www.zohoapis.com"),
+        "ZOHO_THRIVE_REFRESH_TOKEN": sha(RT),  # what the file holds now
+        "ZOHO_THRIVE_ACCESS_TOKEN": None,
+    }
+    assert module.PENDING_PLACEHOLDER not in result.stdout
+    assert snapshot(target) == before
+
+
+def test_pending_predicts_the_refusal_of_the_real_run(run_module: t.Any, tmp_path: t.Any) -> None:
+    target = tmp_path / "app.yml"
+    target.write_text("refresh_token: &t old\nother: *t\n")
+    result = run_module(module, args(target, format="yaml", values={"api_domain": "x"}, pending=["refresh_token"]), check_mode=True)
+    assert result.failed and "would change other values too" in result["msg"]
+
+
+@pytest.mark.parametrize(
+    "extra, check_mode, message",
+    [
+        ({"pending": ["refresh_token"]}, False, "`pending` names keys without a value (refresh_token); it is for check mode only"),
+        ({"pending": ["access_token"]}, True, "The keys access_token are both in `values` and in `pending`"),
+        ({"pending": ["bad key"], "format": "env"}, True, "Cannot manage the key 'bad key' of `pending`"),
+    ],
+)
+def test_pending_misuse_fails(run_module: t.Any, tmp_path: t.Any, extra: dict[str, t.Any], check_mode: bool, message: str) -> None:
+    result = run_module(module, args(tmp_path / "app.json", **extra), check_mode=check_mode)
+    assert result.failed and message in result["msg"]
+    assert listing(tmp_path) == []
+
+
+def test_pending_alone_needs_no_values(run_module: t.Any, tmp_path: t.Any) -> None:
+    result = run_module(module, args(tmp_path / "app.json", values={}, pending=["refresh_token"]), check_mode=True)
+    assert not result.failed and result["changed_keys"] == ["refresh_token"] and result["created"] is True
