@@ -10,11 +10,15 @@ Rules this file enforces (reliability-security notes, sections 1 and 4):
 - secrets travel only in a form-encoded POST body, never in the URL;
 - redirects are never followed (a 307/308 would re-send the body elsewhere);
 - TLS is verified unless the operator says otherwise; ~/.netrc is never consulted;
-- success means a JSON object with a non-empty ``access_token`` and no ``error`` key, whatever
-  the HTTP status, because Zoho answers most errors with HTTP 200;
-- retries: anything whose request cannot have been sent may be retried; refresh and revoke are
-  also retried on 429, 5xx and failures after sending, with capped full-jitter backoff that
-  honours ``Retry-After``. A grant code that may have reached Zoho is never re-sent;
+- success means a JSON object with a non-empty ``access_token`` and no ``error`` key, in a 2xx or
+  4xx answer, because Zoho answers most errors with HTTP 200;
+- every other answer is classified by :data:`ANSWER_TABLE` by what it proves about the request:
+  not processed (the grant code is still usable), refused by Zoho, or unknown (the code may be
+  spent); see :func:`classify_answer` (issue 7);
+- retries: anything whose request cannot have been sent, or was proven not processed by a
+  throttle (429, 425), may be retried; refresh and revoke are also retried on 5xx, 2xx answers
+  that are not JSON, and failures after sending, with capped full-jitter backoff that honours
+  ``Retry-After``. A grant code that may have reached Zoho is never re-sent;
 - every wait is bounded: ``timeout`` is a total deadline per attempt (connect, send, headers and
   body), kept by socket timeouts and by a watchdog that cuts the connection once it has passed;
   answers over :data:`MAX_RESPONSE_BYTES` are refused, and retries stop once
@@ -28,6 +32,7 @@ from __future__ import annotations
 
 import email.utils
 import functools
+import http
 import json
 import math
 import os
@@ -38,19 +43,21 @@ import ssl
 import threading
 import time
 import typing as t
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from ansible_collections.zohothrive.oauth.plugins.module_utils._dc import host_problem
+from ansible_collections.zohothrive.oauth.plugins.module_utils._dc import check_origin, host_problem
 from ansible_collections.zohothrive.oauth.plugins.module_utils._errors import (
     ZohoCodeMayBeSpentError,
     ZohoInputError,
+    ZohoNotProcessedError,
     ZohoOAuthError,
     ZohoProtocolError,
     ZohoServerError,
     ZohoTLSError,
     ZohoTransportError,
     ZohoUnexpectedError,
+    answer_snippet,
     api_error,
     operation_name,
     sanitize_server_text,
@@ -78,6 +85,7 @@ MIN_TIMEOUT = 1  # seconds; bounds of the timeout option (the client itself acce
 MAX_TIMEOUT = 3600
 MAX_RESPONSE_BYTES = 1024 * 1024  # a Zoho token answer is well under 2 KiB
 _READ_CHUNK = 16 * 1024
+_SNIPPET_BYTES = 16 * 1024  # read of an answer whose status alone decides: enough for a message
 _WATCHDOG_GRACE = 0.5  # seconds after the deadline: a socket read timing out at the deadline reports first, with its own message
 
 
@@ -95,19 +103,29 @@ class RetryPolicy:
 NO_RETRY = RetryPolicy(attempts=1)
 
 
+DEFAULT_EXPIRES_IN = 3600  # seconds: Zoho documents one hour for an access token; some answers omit the field
+
+
 @dataclass(frozen=True)
 class TokenSet:
-    """Tokens from a successful exchange or refresh. ``expires_in`` is in seconds."""
+    """Tokens from a successful exchange or refresh. ``expires_in`` is in seconds.
+
+    The optional fields ``api_domain``, ``token_type`` and ``scope`` are None when the answer did
+    not carry them (absent, null, empty or only whitespace): "absent", never ``""`` or ``[]``, so
+    that a caller can keep the value it already knows (issue 7, item 3). ``scope`` is otherwise a
+    non-empty list of scope names. ``refresh_token`` is None when Zoho issued none.
+    """
 
     access_token: str
     expires_in: int
     expires_at: int
     api_domain: str | None = None
     token_type: str | None = None
-    scope: list[str] = field(default_factory=list)
+    scope: list[str] | None = None
     refresh_token: str | None = None
 
     def as_dict(self) -> dict[str, t.Any]:
+        """Plain data (JSON-serialisable); an absent optional field is None."""
         return {
             "access_token": self.access_token,
             "refresh_token": self.refresh_token,
@@ -115,41 +133,59 @@ class TokenSet:
             "token_type": self.token_type,
             "expires_in": self.expires_in,
             "expires_at": self.expires_at,
-            "scope": list(self.scope),
+            "scope": list(self.scope) if self.scope else None,
         }
 
     @classmethod
     def from_dict(cls, data: t.Mapping[str, t.Any], *, now: float) -> TokenSet:
-        """Rebuild from :meth:`as_dict` output (a cache entry); ``expires_in`` is recomputed."""
+        """Rebuild from :meth:`as_dict` output (a cache entry); ``expires_in`` is recomputed.
+
+        Older entries stored an absent scope as ``[]`` and could hold ``""`` for the other
+        optional fields: they read back as None (absent), like a field that is missing.
+        """
         expires_at = int(data["expires_at"])
         return cls(
             access_token=str(data["access_token"]),
-            refresh_token=data.get("refresh_token"),
-            api_domain=data.get("api_domain"),
-            token_type=data.get("token_type"),
+            refresh_token=_optional_text(data.get("refresh_token")),
+            api_domain=_optional_text(data.get("api_domain")),
+            token_type=_optional_text(data.get("token_type")),
             expires_in=max(0, expires_at - int(now)),
             expires_at=expires_at,
-            scope=list(data.get("scope") or []),
+            scope=parse_scope(data.get("scope")),
         )
 
 
-def parse_scope(value: t.Any) -> list[str]:
-    """Zoho separates scopes with commas or spaces; return them as a list."""
-    if value is None:
-        return []
-    if isinstance(value, (list, tuple)):
-        items = [str(v) for v in value]
+def _optional_text(value: t.Any) -> str | None:
+    """A string field of an answer or cache entry: stripped, or None when absent, null, empty, blank or not a string."""
+    if not isinstance(value, str) or not value.strip():
+        return None
+    return value.strip()
+
+
+def parse_scope(value: t.Any) -> list[str] | None:
+    """Zoho separates scopes with commas or spaces; return them as a list, or None when there are none (absent).
+
+    A string or a list of strings (a cache entry) is read; any other type counts as absent.
+    """
+    if isinstance(value, str):
+        items = value.replace(",", " ").split()
+    elif isinstance(value, (list, tuple)):
+        items = [v for v in value if isinstance(v, str)]
     else:
-        items = str(value).replace(",", " ").split()
-    return [item.strip() for item in items if item.strip()]
+        return None
+    return [item.strip() for item in items if item.strip()] or None
 
 
 def parse_expires_in(payload: t.Mapping[str, t.Any]) -> int:
     """Lifetime in seconds: ``expires_in_sec`` when present (legacy answers, where
-    ``expires_in`` is then in milliseconds), else ``expires_in``."""
-    raw = payload.get("expires_in_sec", payload.get("expires_in"))
-    if raw is None:
-        return 3600  # Zoho documents one hour; some answers omit the field
+    ``expires_in`` is then in milliseconds), else ``expires_in``; :data:`DEFAULT_EXPIRES_IN` when
+    both are absent (missing, null, empty or blank). Raises :class:`ZohoProtocolError` for a
+    value that is not a whole number of seconds between 1 and 366 days."""
+    raw = payload.get("expires_in_sec")
+    if _absent(raw):
+        raw = payload.get("expires_in")
+    if _absent(raw):
+        return DEFAULT_EXPIRES_IN
     try:
         seconds = int(str(raw).strip())
     except (TypeError, ValueError):
@@ -162,24 +198,291 @@ def parse_expires_in(payload: t.Mapping[str, t.Any]) -> int:
     return seconds
 
 
+def _absent(value: t.Any) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
 def parse_token_response(payload: t.Any, *, now: float) -> TokenSet:
-    """Apply the success rule to a decoded JSON answer. Raises unless it is a success."""
+    """Apply the success rule to a decoded JSON answer. Raises :class:`ZohoProtocolError` unless it is a success.
+
+    Optional fields that are absent, null, empty or blank come out as None (see :class:`TokenSet`).
+    """
     if not isinstance(payload, dict):
         raise ZohoProtocolError(f"Zoho answered with JSON of type {type(payload).__name__}, not an object.")
-    access_token = payload.get("access_token")
-    if "error" in payload or not isinstance(access_token, str) or not access_token.strip():
+    if not _is_token_success(payload):
         raise ZohoProtocolError("Zoho's answer carries no access_token.")
+    access_token = payload["access_token"]
     expires_in = parse_expires_in(payload)
-    refresh_token = payload.get("refresh_token")
     return TokenSet(
         access_token=access_token,
-        refresh_token=refresh_token if isinstance(refresh_token, str) and refresh_token else None,
-        api_domain=payload.get("api_domain") if isinstance(payload.get("api_domain"), str) else None,
-        token_type=payload.get("token_type") if isinstance(payload.get("token_type"), str) else None,
+        refresh_token=_optional_text(payload.get("refresh_token")),
+        api_domain=_optional_text(payload.get("api_domain")),
+        token_type=_optional_text(payload.get("token_type")),
         expires_in=expires_in,
         expires_at=int(now) + expires_in,
         scope=parse_scope(payload.get("scope")),
     )
+
+
+def _is_token_success(payload: t.Any) -> bool:
+    """The success rule of the token endpoint: a JSON object with a non-empty ``access_token`` and no ``error`` key."""
+    if not isinstance(payload, dict) or "error" in payload:
+        return False
+    access_token = payload.get("access_token")
+    return isinstance(access_token, str) and bool(access_token.strip())
+
+
+def _is_revoke_success(payload: t.Any) -> bool:
+    return isinstance(payload, dict) and payload.get("status") == "success" and "error" not in payload
+
+
+def _is_zoho_error(payload: t.Any) -> bool:
+    """Zoho's error shape: a JSON object whose ``error`` names a reason (a non-empty value)."""
+    if not isinstance(payload, dict) or "error" not in payload:
+        return False
+    error = payload["error"]
+    return error is not None and bool(str(error).strip())
+
+
+# ---------------------------------------------------------------------------------------------
+# What an HTTP answer proves about the request (issue 7, item 2). The one table the client uses.
+
+SUCCESS = "success"  # the request was processed and succeeded
+NOT_PROCESSED = "not_processed"  # proven not processed by Zoho's token endpoint: a grant code in it is still usable
+REFUSED = "refused"  # Zoho processed the request and refused it, naming the reason
+UNKNOWN = "unknown"  # the request may have been processed: a grant code in it may be spent
+
+RETRY_NEVER = "never"
+RETRY_ALWAYS = "always"  # proven not processed and transient: any operation may repeat it, a grant code exchange too
+RETRY_IDEMPOTENT = "idempotent"  # refresh and revoke only (repeating them is harmless)
+
+ANY_BODY = "any"
+SUCCESS_BODY = "success"  # exchange/refresh: a JSON object with a non-empty access_token and no error key; revoke: status=success
+ERROR_BODY = "error"  # a JSON object whose error key names a reason
+NOT_JSON_BODY = "not_json"  # empty, HTML, text, cut short, or otherwise not valid JSON
+
+
+class _NotJSON:
+    """The decoded "payload" of a body that is not valid JSON (JSON ``null`` decodes to None, so None cannot mean that)."""
+
+    def __repr__(self) -> str:
+        return "NOT_JSON"
+
+
+NOT_JSON: t.Any = _NotJSON()
+
+OPERATIONS = frozenset({"exchange", "refresh", "revoke"})
+
+
+@dataclass(frozen=True)
+class AnswerClass:
+    """One row of :data:`ANSWER_TABLE`.
+
+    A row matches an answer when its HTTP status is in ``statuses`` (empty: any status), its body
+    meets ``body`` (one of the ``*_BODY`` conditions) and the operation is in ``operations``.
+    ``outcome`` is what the answer proves (``SUCCESS``, ``NOT_PROCESSED``, ``REFUSED`` or
+    ``UNKNOWN``); ``retry`` whether another attempt may follow (``RETRY_*``). ``answer``
+    describes the answers of the row, ``proves`` why the outcome follows and ``fix`` what the
+    operator should check (all for messages and the ``zohothrive.oauth.answers`` doc fragment).
+    """
+
+    name: str
+    statuses: frozenset[int]
+    outcome: str
+    answer: str
+    proves: str
+    fix: str = ""
+    body: str = ANY_BODY
+    operations: frozenset[str] = OPERATIONS
+    retry: str = RETRY_NEVER
+
+
+def _statuses(*codes: int | range) -> frozenset[int]:
+    found: set[int] = set()
+    for code in codes:
+        found.update(code if isinstance(code, range) else (code,))
+    return frozenset(found)
+
+
+_ORIGIN_FIX = (
+    "Set `accounts_url` to the bare origin of a Zoho accounts server, such as https://accounts.zoho.eu (the collection adds "
+    "/oauth/v2/token itself), or leave it unset and set `data_center`"
+)
+_PROXY_FIX = "Check the proxy settings (HTTPS_PROXY, ALL_PROXY, NO_PROXY) of the host that runs the module, and `accounts_url`"
+
+#: Every answer class, in matching order (the first matching row wins). Rows are chosen conservatively: an answer is
+#: NOT_PROCESSED only when HTTP semantics (RFC 9110, 6585, 8470) say that the server refused the request before acting
+#: on it, in a way that a server which consumed the code would not use. Anything else that is not Zoho's own success or
+#: error answer is UNKNOWN. 408 and 503 are UNKNOWN: proxies send them after forwarding the request (an upstream timeout
+#: or reset). A 303, and in practice a 301 or 302, may follow a processed POST; a 307 or 308 asks to repeat the request.
+ANSWER_TABLE: tuple[AnswerClass, ...] = (
+    AnswerClass(
+        "success",
+        _statuses(range(200, 300), range(400, 500)),
+        SUCCESS,
+        "a 2xx or 4xx answer with tokens: a JSON object with a non-empty access_token and no error key (revocation: status=success)",
+        "Zoho processed the request and issued the tokens",
+        body=SUCCESS_BODY,
+    ),
+    AnswerClass(
+        "redirect-elsewhere",
+        _statuses(307, 308),
+        NOT_PROCESSED,
+        "a redirect that asks to repeat the request elsewhere (HTTP 307, 308)",
+        "the server did not process the request but sent it elsewhere; redirects are never followed because they would re-send the secrets",
+        "Set `accounts_url` (or `data_center`) to the accounts server that answers itself",
+    ),
+    AnswerClass(
+        "no-endpoint",
+        _statuses(404, 410),
+        NOT_PROCESSED,
+        "not found or gone (HTTP 404, 410), whatever the body",
+        "there is no token endpoint at this address",
+        _ORIGIN_FIX,
+    ),
+    AnswerClass(
+        "method-not-allowed",
+        _statuses(405, 501),
+        NOT_PROCESSED,
+        "method not allowed or not implemented (HTTP 405, 501)",
+        "the server at this address does not accept the POST request, so it is not a Zoho token endpoint",
+        _ORIGIN_FIX,
+    ),
+    AnswerClass(
+        "proxy-authentication",
+        _statuses(407),
+        NOT_PROCESSED,
+        "proxy authentication required (HTTP 407)",
+        "a proxy between this host and Zoho asks for credentials and did not forward the request",
+        "Give the proxy's credentials in the HTTPS_PROXY URL, or list the accounts server in NO_PROXY",
+    ),
+    AnswerClass(
+        "network-authentication",
+        _statuses(511),
+        NOT_PROCESSED,
+        "network authentication required (HTTP 511)",
+        "a captive portal or network gateway intercepted the request before it reached Zoho",
+        "Sign this host in to the network, or use a network with direct access to Zoho",
+    ),
+    AnswerClass(
+        "request-refused",
+        _statuses(411, 413, 414, 415, 417, 431),
+        NOT_PROCESSED,
+        "the request's size or form refused before it was read (HTTP 411, 413, 414, 415, 417, 431)",
+        "the server refused to read the request, so it could not see the code or the token in its body",
+        "Something between this host and Zoho (a proxy or firewall) limits or rewrites requests. " + _PROXY_FIX,
+    ),
+    AnswerClass(
+        "wrong-server-or-protocol",
+        _statuses(421, 426, 505),
+        NOT_PROCESSED,
+        "misdirected request, upgrade required or HTTP version not supported (HTTP 421, 426, 505)",
+        "the server does not serve this host name or protocol for the request",
+        _PROXY_FIX,
+    ),
+    AnswerClass(
+        "throttled",
+        _statuses(425, 429),
+        NOT_PROCESSED,
+        "too many requests or too early (HTTP 429, 425), whatever the body",
+        "the server throttled the request before processing it",
+        "Wait a few minutes (or what Retry-After says) and run again; the request is retried within the retry limits",
+        retry=RETRY_ALWAYS,
+    ),
+    AnswerClass(
+        "revoke-refused",
+        _statuses(400),
+        REFUSED,
+        "a revocation answered with HTTP 400, whatever the body",
+        "Zoho answers the revocation of an unknown, revoked or foreign token with HTTP 400",
+        operations=frozenset({"revoke"}),
+    ),
+    AnswerClass(
+        "zoho-error",
+        _statuses(range(200, 300), range(400, 500)),
+        REFUSED,
+        "any other 2xx or 4xx answer with a JSON object whose error key names a reason, such as {\"error\": \"invalid_code\"}",
+        "Zoho processed the request and refused it (Zoho answers most errors with HTTP 200)",
+        body=ERROR_BODY,
+    ),
+    AnswerClass(
+        "server-error",
+        _statuses(range(500, 600)),
+        UNKNOWN,
+        "any other 5xx answer (500, 502, 503, 504...), whatever the body",
+        "Zoho, or a proxy that may already have forwarded the request, failed while handling it",
+        "Try again later",
+        retry=RETRY_IDEMPOTENT,
+    ),
+    AnswerClass(
+        "other-redirect",
+        _statuses(range(300, 400)),
+        UNKNOWN,
+        "any other redirect (HTTP 300 to 306)",
+        "a 303, and in practice a 301 or 302, may be sent after the request was processed; redirects are never followed",
+        "Check `accounts_url` and `data_center`",
+    ),
+    AnswerClass(
+        "2xx-not-json",
+        _statuses(range(200, 300)),
+        UNKNOWN,
+        "a 2xx answer that is not JSON: HTML, text, empty or cut short",
+        "a proxy, captive portal or outage is in the way, or `accounts_url` does not point at a Zoho accounts server",
+        body=NOT_JSON_BODY,
+        retry=RETRY_IDEMPOTENT,
+    ),
+    AnswerClass(
+        "2xx-without-tokens",
+        _statuses(range(200, 300)),
+        UNKNOWN,
+        "a 2xx answer with JSON that holds neither tokens nor an error",
+        "the answer does not follow Zoho's protocol",
+    ),
+    AnswerClass(
+        "other-4xx",
+        _statuses(range(400, 500)),
+        UNKNOWN,
+        "any other 4xx answer without Zoho's error object (400, 401, 403, 408, 409, 422...), whatever else the body holds",
+        "it names no Zoho error, and it may come from Zoho or from a proxy after the request was forwarded",
+    ),
+    AnswerClass(
+        "other-status",
+        frozenset(),
+        UNKNOWN,
+        "any other status (1xx, or outside 100 to 599)",
+        "the answer does not follow HTTP or Zoho's protocol",
+    ),
+)
+
+
+def classify_answer(status: int, payload: t.Any, *, operation: str) -> AnswerClass:
+    """The first row of :data:`ANSWER_TABLE` that matches an answer.
+
+    ``payload`` is the decoded JSON body, or :data:`NOT_JSON` for a body that is not valid JSON
+    (or could not be read); ``operation`` is ``exchange``, ``refresh`` or ``revoke``. The body
+    matters only for the success and error rows: a status that proves the request was not
+    processed decides whatever the body is (HTML, empty, text or JSON).
+    """
+    for row in ANSWER_TABLE:
+        if row.statuses and status not in row.statuses:
+            continue
+        if operation not in row.operations:
+            continue
+        if row.body == SUCCESS_BODY and not (_is_revoke_success(payload) if operation == "revoke" else _is_token_success(payload)):
+            continue
+        if row.body == ERROR_BODY and not _is_zoho_error(payload):
+            continue
+        if row.body == NOT_JSON_BODY and payload is not NOT_JSON:
+            continue
+        return row
+    return ANSWER_TABLE[-1]  # pragma: no cover - the last row matches every answer
+
+
+def _status_decides(status: int) -> bool:
+    """True when the status alone decides (unless the body shows a success): the body is then read only for the message."""
+    if not (200 <= status < 300 or 400 <= status < 500):
+        return True
+    return any(row.outcome == NOT_PROCESSED and status in row.statuses for row in ANSWER_TABLE)
 
 
 class _NoNetrcAuth(AuthBase):  # type: ignore[misc,valid-type]
@@ -190,7 +493,12 @@ class _NoNetrcAuth(AuthBase):  # type: ignore[misc,valid-type]
 
 
 class _Retryable(Exception):
-    """Internal: a failed attempt and whether repeating it can be safe."""
+    """Internal: a failed attempt and whether repeating it can be safe.
+
+    ``before_send``: repeating it is safe for every operation, a grant code exchange included,
+    because nothing was sent or the answer proved that the request was not processed (a 429).
+    Otherwise only an idempotent operation (refresh, revoke) may repeat it.
+    """
 
     def __init__(self, error: ZohoOAuthError, *, before_send: bool, retry_after: float | None = None) -> None:
         super().__init__(str(error))
@@ -354,9 +662,14 @@ def check_timeout(value: t.Any, *, option: str = "timeout", minimum: float = 0.0
         return float(value)
     low = f"at least {minimum:g}" if minimum > 0 else "above 0"
     raise ZohoInputError(
-        f"{option} must be a number of seconds {low} and at most {MAX_TIMEOUT}, not {value!r}. It is the total time allowed for one "
+        f"{_option(option)} must be a number of seconds {low} and at most {MAX_TIMEOUT}, not {value!r}. It is the total time allowed for one "
         f"request to Zoho (connect, send and receive); the default is {DEFAULT_TIMEOUT}. Nothing was sent."
     )
+
+
+def _option(option: str) -> str:
+    """An option name marked for the operator's labels (`name`); a description of another source is left as it is."""
+    return f"`{option}`" if re.fullmatch(r"[a-z_]+", option) else option
 
 
 def check_ca_path(path: t.Any, *, option: str = "ca_path") -> str:
@@ -366,26 +679,27 @@ def check_ca_path(path: t.Any, *, option: str = "ca_path") -> str:
     reported now, with the option's name, rather than as a TLS failure later. Returns ``path``.
     Raises :class:`ZohoInputError`.
     """
+    name = _option(option)
     fix = (
-        f"Point {option} at a readable PEM file of CA certificates (or a directory prepared with c_rehash / openssl rehash), "
+        f"Point {name} at a readable PEM file of CA certificates (or a directory prepared with c_rehash / openssl rehash), "
         "for example the CA of your corporate proxy. Nothing was sent."
     )
     shown = repr(path) if isinstance(path, str) and len(path) <= 200 else f"of type {type(path).__name__}"
     if not isinstance(path, str) or not path or "\x00" in path:
-        raise ZohoInputError(f"{option} {shown} is not a file path. {fix}")
+        raise ZohoInputError(f"{name} {shown} is not a file path. {fix}")
     if os.path.isdir(path):
         if not os.access(path, os.R_OK | os.X_OK):
-            raise ZohoInputError(f"{option} {shown} is a directory that this user cannot read. {fix}")
+            raise ZohoInputError(f"{name} {shown} is a directory that this user cannot read. {fix}")
         return path
     if not os.path.exists(path):
-        raise ZohoInputError(f"{option} {shown} does not exist (check for a typo). {fix}")
+        raise ZohoInputError(f"{name} {shown} does not exist (check for a typo). {fix}")
     if not os.path.isfile(path) or not os.access(path, os.R_OK):
-        raise ZohoInputError(f"{option} {shown} is not a readable file. {fix}")
+        raise ZohoInputError(f"{name} {shown} is not a readable file. {fix}")
     try:
         ssl.create_default_context(cafile=path)
     except (ssl.SSLError, OSError, ValueError) as exc:
         raise ZohoInputError(
-            f"{option} {shown} could not be loaded as CA certificates ({type(exc).__name__}: {sanitize_server_text(exc, limit=120)}). {fix}"
+            f"{name} {shown} could not be loaded as CA certificates ({type(exc).__name__}: {sanitize_server_text(exc, limit=120)}). {fix}"
         ) from None
     return path
 
@@ -448,7 +762,10 @@ class ZohoOAuthClient:
         exception propagates unchanged and nothing is sent. If preparation fails, it is not
         called. Errors raised after it ran have ``outcome_unknown`` False when the request
         cannot have left the machine (DNS, refused, connect timeout, TLS, invalid URL, proxy),
-        and are :class:`ZohoCodeMayBeSpentError` otherwise.
+        when the answer proves that it was not processed (:class:`ZohoNotProcessedError`, see
+        :data:`ANSWER_TABLE`) or when Zoho refused it (:class:`ZohoAPIError`); the code is then
+        still usable, or Zoho has said why not. They are :class:`ZohoCodeMayBeSpentError`
+        otherwise.
         """
         form = self._client_form("authorization_code")
         form["code"] = code
@@ -485,16 +802,17 @@ class ZohoOAuthClient:
         """
         status, payload = self._post_json(self.revoke_url, {"token": refresh_token}, operation="revoke", idempotent=True)
         try:
+            if _is_revoke_success(payload):
+                return
             if status == 400:
                 raise api_error(
                     operation="revoke",
-                    error_code=str(payload.get("error") or "invalid_token") if isinstance(payload, dict) else "invalid_token",
+                    error_code=str(payload.get("error") or "invalid_token") if _is_zoho_error(payload) else "invalid_token",
                     accounts_url=self.accounts_url,
                     http_status=status,
+                    description=payload.get("error_description") if isinstance(payload, dict) else None,
                 )
-            if isinstance(payload, dict) and payload.get("status") == "success" and "error" not in payload:
-                return
-            if isinstance(payload, dict) and payload.get("error"):
+            if _is_zoho_error(payload):
                 raise api_error(
                     operation="revoke",
                     error_code=str(payload["error"]),
@@ -531,8 +849,9 @@ class ZohoOAuthClient:
         return {"grant_type": grant_type, "client_id": self.client_id or "", "client_secret": self.client_secret or ""}
 
     def _token_result(self, status: int, payload: t.Any, *, operation: str) -> TokenSet:
+        """Tokens from an answer that :func:`classify_answer` found a success, or the typed error of Zoho's refusal."""
         try:
-            if isinstance(payload, dict) and "error" in payload:
+            if _is_zoho_error(payload):
                 raise api_error(
                     operation=operation,
                     error_code=str(payload.get("error")),
@@ -619,7 +938,7 @@ class ZohoOAuthClient:
             get_adapter = getattr(self.session, "get_adapter", None)
             sender = get_adapter(prepared.url) if callable(get_adapter) else self.session
         except requests.exceptions.RequestException as exc:
-            raise ZohoInputError(f"Could not prepare {action}: {_reason(exc, secrets=form.values())}. Check accounts_url. Nothing was sent.") from None
+            raise ZohoInputError(f"Could not prepare {action}: {_reason(exc, secrets=form.values())}. Check `accounts_url`. Nothing was sent.") from None
         verify = settings.get("verify", self.verify)
         if isinstance(verify, str) and verify != self.verify:
             # From REQUESTS_CA_BUNDLE or CURL_CA_BUNDLE: the same check as for ca_path.
@@ -666,7 +985,7 @@ class ZohoOAuthClient:
                     f"Unexpected error ({type(exc).__name__}) during {action}, after the request may have been sent. {_REPORT}", sent=True
                 ) from None
             try:
-                return self._receive(response, deadline=deadline, action=action, watchdog=watchdog)
+                return self._receive(response, deadline=deadline, action=action, watchdog=watchdog, operation=operation, form=form)
             except (ZohoOAuthError, _Retryable):
                 raise
             # Last resort: never a traceback.
@@ -702,7 +1021,7 @@ class ZohoOAuthClient:
             )
         if isinstance(exc, requests.exceptions.SSLError):
             return ZohoTLSError(
-                f"TLS verification failed for {action}: {reason}. Fix the server certificate, or point ca_path at the CA "
+                f"TLS verification failed for {action}: {reason}. Fix the server certificate, or point `ca_path` at the CA "
                 "bundle that signed it (for example a corporate proxy CA). Nothing was sent."
             )
         if isinstance(exc, requests.exceptions.ConnectTimeout):
@@ -710,13 +1029,13 @@ class ZohoOAuthClient:
         if isinstance(exc, requests.exceptions.ReadTimeout):
             return _Retryable(
                 ZohoTransportError(
-                    f"No answer within {self.timeout:g}s to {action}, after the request was sent. Raise timeout if Zoho is slow.", sent=True
+                    f"No answer within {self.timeout:g}s to {action}, after the request was sent. Raise `timeout` if Zoho is slow.", sent=True
                 ),
                 before_send=False,
             )
         if isinstance(exc, (requests.exceptions.InvalidURL, requests.exceptions.InvalidSchema, requests.exceptions.MissingSchema, LocationValueError)):
             # Raised while choosing the connection (host name, proxy URL), before any connection is made.
-            return ZohoInputError(f"Invalid URL for {action}: {reason}. Check accounts_url and the proxy variables. Nothing was sent.")
+            return ZohoInputError(f"Invalid URL for {action}: {reason}. Check `accounts_url` and the proxy variables. Nothing was sent.")
         if isinstance(exc, requests.exceptions.ConnectionError):
             before = _failed_before_send(exc)
             what = "Could not connect" if before else "The connection failed after the request was sent"
@@ -727,50 +1046,113 @@ class ZohoOAuthClient:
         # A plain OSError: requests wraps every I/O error of the connection itself, so an unwrapped one comes from
         # loading the CA bundle (HTTPAdapter.cert_verify), before the connection is opened.
         return ZohoTLSError(
-            f"Could not load the CA certificates for {action}: {reason}. Check ca_path (or REQUESTS_CA_BUNDLE). Nothing was sent."
+            f"Could not load the CA certificates for {action}: {reason}. Check `ca_path` (or REQUESTS_CA_BUNDLE). Nothing was sent."
         )
 
-    def _receive(self, response: t.Any, *, deadline: float, action: str, watchdog: _Watchdog) -> tuple[int, t.Any]:
-        """Judge the status, then read and decode the body within the deadline and size limit."""
+    def _receive(
+        self, response: t.Any, *, deadline: float, action: str, watchdog: _Watchdog, operation: str, form: dict[str, str]
+    ) -> tuple[int, t.Any]:
+        """Read the answer within the deadline and size limit and classify it with :func:`classify_answer`.
+
+        Returns ``(status, decoded JSON)`` for a success or a refusal by Zoho; raises the typed error
+        of any other answer class (wrapped in :class:`_Retryable` when its row allows a retry).
+        """
         status = response.status_code
         headers = response.headers
         if watchdog.cut or self.monotonic() >= deadline:  # a cut can leave http.client with truncated headers
             raise self._deadline_failure(action, status)
-        if 300 <= status < 400:
-            raise ZohoProtocolError(
-                f"Zoho answered {action} with a redirect (HTTP {status}); redirects are never followed because they would "
-                "re-send secrets elsewhere. Check accounts_url / data_center.",
+        if _status_decides(status):
+            # The status proves the outcome unless the body is a success: a read failure then only costs the message its snippet.
+            try:
+                body: bytes | None = self._read_body(response, deadline=deadline, action=action, watchdog=watchdog, cap=_SNIPPET_BYTES)
+            except (_Retryable, ZohoOAuthError):
+                body = None
+        else:
+            body = self._read_body(response, deadline=deadline, action=action, watchdog=watchdog)
+        payload = _decode_json(body)
+        row = classify_answer(status, payload, operation=operation)
+        if row.outcome in (SUCCESS, REFUSED):
+            return status, payload
+        error = self._answer_error(row, status, headers, body, payload, action=action, operation=operation, form=form)
+        if row.retry == RETRY_NEVER:
+            raise error
+        retry_after = _retry_after(headers.get("Retry-After"), now=self.clock())
+        raise _Retryable(error, before_send=row.retry == RETRY_ALWAYS, retry_after=retry_after)
+
+    def _answer_error(
+        self,
+        row: AnswerClass,
+        status: int,
+        headers: t.Any,
+        body: bytes | None,
+        payload: t.Any,
+        *,
+        action: str,
+        operation: str,
+        form: dict[str, str],
+    ) -> ZohoOAuthError:
+        """The typed error for an answer that is neither a success nor Zoho's refusal."""
+        content_type = sanitize_server_text(headers.get("Content-Type") or "unknown", limit=60)
+        snippet = answer_snippet(body, content_type=content_type, secrets=form.values())
+        if body is None:
+            shown = "a body that could not be read"
+        elif not body.strip():
+            shown = "an empty body"
+        else:
+            shown = f"a body starting '{snippet}'" if snippet else "a body without readable text"
+        answer = f"HTTP {status} ({_phrase(status)}Content-Type: {content_type}; {shown})"
+        if row.outcome == NOT_PROCESSED:
+            still = {
+                "exchange": "The grant code was not processed and is still usable"
+                + ("." if row.retry == RETRY_ALWAYS else ": fix the cause and run again before it expires."),
+                "refresh": "The refresh token was not used and is unaffected.",
+                "revoke": "Nothing was revoked.",
+            }[operation]
+            redirect = " a redirect," if 300 <= status < 400 else ""
+            return ZohoNotProcessedError(
+                f"The server answered {action} with{redirect} {answer}, which proves that the request was not processed: "
+                f"{row.proves}. {still} {row.fix}.",
                 http_status=status,
             )
-        if status == 429 or status >= 500:
-            raise _Retryable(
-                ZohoServerError(
-                    f"Zoho answered {action} with HTTP {status}"
-                    + (" (too many requests)." if status == 429 else " (server error).")
-                    + " Try again later.",
-                    http_status=status,
-                ),
-                before_send=False,
-                retry_after=_retry_after(headers.get("Retry-After"), now=self.clock()),
+        if row.name == "server-error":
+            return ZohoServerError(f"Zoho answered {action} with {answer}: a server error. {row.fix}.", http_status=status)
+        if row.name == "other-redirect":
+            return ZohoProtocolError(
+                f"Zoho answered {action} with a redirect, {answer}; redirects are never followed because they would re-send "
+                f"secrets elsewhere, and this one may have been sent after the request was processed. {row.fix}.",
+                http_status=status,
             )
-        body = self._read_body(response, deadline=deadline, action=action, watchdog=watchdog)
-        try:
-            payload = json.loads(body.decode("utf-8"))
-        except (UnicodeDecodeError, ValueError, RecursionError):
-            # RecursionError: JSON nested deeper than the interpreter's recursion limit.
-            if 400 <= status < 500:
-                return status, None  # a definite refusal; callers judge it by status
-            content_type = sanitize_server_text(headers.get("Content-Type", "unknown"), limit=60)
+        if row.name == "2xx-not-json":
             kind = "an HTML page" if "html" in content_type.lower() else f"a body that is not valid JSON (Content-Type: {content_type})"
-            raise _Retryable(
-                ZohoProtocolError(
-                    f"Zoho answered {action} with HTTP {status} and {kind}. This usually means a proxy, captive portal or outage "
-                    "is in the way, or accounts_url does not point at a Zoho accounts server.",
+            quoted = f", starting '{snippet}'" if snippet else ""
+            return ZohoProtocolError(
+                f"Zoho answered {action} with HTTP {status} and {kind}{quoted}. This usually means a proxy, captive portal or outage "
+                "is in the way, or `accounts_url` does not point at a Zoho accounts server.",
+                http_status=status,
+            )
+        if row.name == "2xx-without-tokens":
+            if operation == "revoke":
+                return ZohoProtocolError(
+                    f"Zoho answered the revocation request at {self.accounts_url} with HTTP {status} but without status=success; "
+                    "the refresh token may still be valid.",
                     http_status=status,
-                ),
-                before_send=False,
-            ) from None
-        return status, payload
+                )
+            try:
+                parse_token_response(payload, now=self.clock())
+                detail = "Zoho's answer carries no access_token."  # pragma: no cover - a success never reaches this row
+            except ZohoProtocolError as exc:
+                detail = exc.msg
+            return ZohoProtocolError(
+                f"Zoho answered the {operation_name(operation)} request at {self.accounts_url} with HTTP {status}, but not with "
+                f"usable tokens: {detail}",
+                http_status=status,
+            )
+        outcome = "the refresh token may still be valid" if operation == "revoke" else "the outcome is unknown"
+        return ZohoProtocolError(
+            f"Zoho answered {action} with {answer}, without Zoho's error object, so {outcome}: {row.proves}. Check `accounts_url`, "
+            "`data_center` and the proxy settings.",
+            http_status=status,
+        )
 
     def _deadline_failure(self, action: str, status: int | None) -> _Retryable:
         return _Retryable(
@@ -783,12 +1165,13 @@ class ZohoOAuthClient:
             before_send=False,
         )
 
-    def _read_body(self, response: t.Any, *, deadline: float, action: str, watchdog: _Watchdog) -> bytes:
+    def _read_body(self, response: t.Any, *, deadline: float, action: str, watchdog: _Watchdog, cap: int | None = None) -> bytes:
         """Read at most :data:`MAX_RESPONSE_BYTES` before ``deadline`` (monotonic seconds).
 
         Reads in chunks with at most one socket read each, so a server that drips bytes cannot
         outlast the deadline (and ``watchdog`` cuts a read that still would). Raises :class:`ZohoProtocolError` for an oversized or encoded
-        body, :class:`_Retryable` for a deadline passed or a connection broken while reading.
+        body, :class:`_Retryable` for a deadline passed or a connection broken while reading. With ``cap``
+        (bytes), only the first ``cap`` bytes are read and returned, whatever the size of the body.
         """
         status = response.status_code
         headers = response.headers
@@ -798,8 +1181,9 @@ class ZohoOAuthClient:
             "Zoho (a proxy or captive portal) or a wrong accounts_url is the likely cause.",
             http_status=status,
         )
+        limit = MAX_RESPONSE_BYTES if cap is None else min(cap, MAX_RESPONSE_BYTES)
         length = (headers.get("Content-Length") or "").strip()
-        if re.fullmatch(r"[0-9]+", length) and int(length) > MAX_RESPONSE_BYTES:
+        if cap is None and re.fullmatch(r"[0-9]+", length) and int(length) > MAX_RESPONSE_BYTES:
             raise too_big
         encoding = (headers.get("Content-Encoding") or "identity").strip().lower()
         if encoding not in ("", "identity"):
@@ -811,6 +1195,8 @@ class ZohoOAuthClient:
         raw = getattr(response, "raw", None)
         if raw is None:  # a response object without a stream (test doubles): the limit still applies
             content = bytes(response.content or b"")
+            if cap is not None:
+                return content[:limit]
             if len(content) > MAX_RESPONSE_BYTES:
                 raise too_big
             return content
@@ -822,7 +1208,7 @@ class ZohoOAuthClient:
                 raise self._deadline_failure(action, status)
             _set_read_timeout(raw, remaining)
             try:
-                chunk = read(min(_READ_CHUNK, MAX_RESPONSE_BYTES + 1 - len(body)))
+                chunk = read(min(_READ_CHUNK, limit + 1 - len(body)))
             # Any read failure happens after sending.
             except Exception as exc:  # pylint: disable=broad-exception-caught
                 if watchdog.cut or self.monotonic() >= deadline:
@@ -841,6 +1227,8 @@ class ZohoOAuthClient:
                     raise self._deadline_failure(action, status)
                 return bytes(body)
             body += chunk
+            if cap is not None and len(body) >= limit:
+                return bytes(body[:limit])
             if len(body) > MAX_RESPONSE_BYTES:
                 raise too_big
 
@@ -854,25 +1242,31 @@ else:  # pragma: no cover
 
 
 def _check_base_url(url: t.Any) -> str:
-    """Check the accounts server URL before anything can be sent; return it without a trailing slash."""
-    if not isinstance(url, str):
-        raise ZohoInputError(f"The accounts server URL must be a string, not {type(url).__name__}. Nothing was sent.")
+    """Check the accounts server URL before anything can be sent; return it without a trailing slash.
+
+    The same bare-origin rule as for `accounts_url` (:func:`_dc.check_origin`), with ``http`` also
+    accepted for local test servers: the token paths are added here, so a path would be doubled.
+    """
+    return check_origin(url, https_only=False)
+
+
+def _decode_json(body: bytes | None) -> t.Any:
+    """The decoded JSON of a body, or :data:`NOT_JSON` (also for a body that could not be read)."""
+    if body is None:
+        return NOT_JSON
     try:
-        parts = urlsplit(url)
-        parts.port  # noqa: B018 - raises ValueError for a malformed port
+        return json.loads(body.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        # RecursionError: JSON nested deeper than the interpreter's recursion limit.
+        return NOT_JSON
+
+
+def _phrase(status: int) -> str:
+    """``Not Found; `` for a status that HTTP names, else ``""``."""
+    try:
+        return f"{http.HTTPStatus(status).phrase}; "
     except ValueError:
-        parts = None
-    problem = None
-    if parts is None or not url.isascii() or any(ch.isspace() for ch in url):
-        problem = "it is not a valid URL"
-    elif parts.scheme not in ("https", "http"):
-        problem = "it must start with https://"
-    else:
-        problem = host_problem(parts.hostname)
-    if problem:
-        shown = sanitize_server_text(url.split("?")[0].split("#")[0].rpartition("@")[2], limit=100)
-        raise ZohoInputError(f"Invalid accounts server URL {shown!r} (accounts_url or data_center): {problem}. Nothing was sent.")
-    return url.rstrip("/")
+        return ""
 
 
 def _one_read(raw: t.Any) -> t.Callable[[int], bytes]:
@@ -973,20 +1367,29 @@ def _retry_after(value: str | None, *, now: float) -> float | None:
 
 
 __all__ = (
+    "ANSWER_TABLE",
+    "AnswerClass",
+    "DEFAULT_EXPIRES_IN",
     "DEFAULT_TIMEOUT",
     "HAS_REQUESTS",
     "MAX_RESPONSE_BYTES",
     "MAX_TIMEOUT",
     "MIN_TIMEOUT",
+    "NOT_JSON",
+    "NOT_PROCESSED",
     "NO_RETRY",
+    "REFUSED",
     "REQUESTS_IMPORT_ERROR",
     "REVOKE_PATH",
     "RetryPolicy",
+    "SUCCESS",
     "TOKEN_PATH",
     "TokenSet",
+    "UNKNOWN",
     "ZohoOAuthClient",
     "check_ca_path",
     "check_timeout",
+    "classify_answer",
     "parse_expires_in",
     "parse_scope",
     "parse_token_response",

@@ -60,7 +60,7 @@ def get_data_center(code: str) -> DataCenter:
         return DATA_CENTERS[code]
     except KeyError:
         raise ZohoInputError(
-            f"Unknown Zoho data center {code!r}. Use one of: {', '.join(DATA_CENTER_CODES)}, or set accounts_url explicitly."
+            f"Unknown Zoho data center {code!r} in `data_center`. Use one of: {', '.join(DATA_CENTER_CODES)}, or set `accounts_url` explicitly."
         ) from None
 
 
@@ -74,7 +74,7 @@ def data_center_for_accounts_server(server: str, *, source: str = "accounts serv
     refusal = (
         f"The {source} {_describe(server)} is not a known Zoho accounts server, so no request was sent. "
         f"Expected exactly one of: {', '.join(dc.accounts_url for dc in DATA_CENTERS.values())}. "
-        "If you really use another server, set accounts_url explicitly."
+        "If you really use another server, set `accounts_url` explicitly."
     )
     if not isinstance(server, str) or not server.isascii() or any(ch.isspace() or ch == "\\" for ch in server):
         raise ZohoInputError(refusal)
@@ -108,32 +108,66 @@ def normalize_accounts_url(url: str) -> str:
     """Validate an operator-supplied ``accounts_url`` and return it without a trailing slash.
 
     It is trusted configuration (it may name a private proxy or a test server), but it still
-    carries the client secret, so it must be plain ``https`` without credentials, query or
-    fragment.
+    carries the client secret, so it must be a bare ``https`` origin: see :func:`check_origin`.
+    Raises :class:`ZohoInputError`.
     """
+    return check_origin(url, https_only=True)
+
+
+def check_origin(url: t.Any, *, https_only: bool = True) -> str:
+    """Return ``url`` as a bare origin without a trailing slash, or raise :class:`ZohoInputError`.
+
+    A bare origin is a scheme (``https``, or also ``http`` when ``https_only`` is false), a host and an
+    optional port, with at most one trailing ``/``: no user information, path, query or fragment. The
+    token and revocation paths are added by the client, so a path here would be sent to a URL that does
+    not exist (``https://HOST/oauth/v2/token`` became ``/oauth/v2/token/oauth/v2/token``, which answers
+    404: issue 7). Checked without network access; the message names `accounts_url`, the problem and,
+    when only the extra parts are wrong, the origin to use instead (never with user information, query
+    or fragment, which may hold secrets).
+    """
+    if not isinstance(url, str):
+        raise ZohoInputError(f"Invalid `accounts_url` {_describe(url)}: it must be a string such as https://accounts.zoho.eu. Nothing was sent.")
     problem = None
+    fix = ""
     try:
         parts = urlsplit(url)
-        parts.port  # noqa: B018 - raises ValueError for a malformed port
+        port = parts.port
     except ValueError:
         parts = None
-    if parts is None or not url.isascii() or any(ch.isspace() for ch in url):
+        port = None
+    if parts is None or not url.isascii() or any(ch.isspace() or ch == "\\" for ch in url):
         problem = "it is not a valid URL"
-    elif parts.scheme != "https":
-        problem = "it must start with https:// (the client secret is sent to it)"
+    elif parts.scheme != "https" and (https_only or parts.scheme != "http"):
+        problem = "it must start with https://" + (" (the client secret is sent to it)" if https_only else "")
     elif not parts.hostname:
         problem = "it has no host name"
-    elif parts.username is not None or "@" in parts.netloc:
-        problem = "it must not contain user information"
-    elif parts.query or parts.fragment or url.endswith(("?", "#")):
-        problem = "it must not contain a query string or fragment"
-    elif parts.port == 0:
+    elif port == 0:
         problem = "port 0 is not a valid port"
     else:
         problem = host_problem(parts.hostname)
+        origin = f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}"
+        if problem is None:
+            fix = f" Use {origin!r}."
+        if parts.username is not None or "@" in parts.netloc:
+            problem = "it must not contain user information; it must be a bare origin (scheme, host and optional port)"
+        elif parts.query or parts.fragment or url.endswith(("?", "#")):
+            problem = "it must not contain a query string or fragment; it must be a bare origin (scheme, host and optional port)"
+        elif parts.path not in ("", "/") and problem is None:
+            problem = "it must be a bare origin (scheme, host and optional port), without a path"
+            if parts.path.rstrip("/").startswith("/oauth/"):
+                problem += "; the collection adds /oauth/v2/token itself"
+                fix = f" Use {origin!r}, without {_token_path_shown(parts.path)}."
+        elif problem is None:
+            return url.rstrip("/")
     if problem:
-        raise ZohoInputError(f"Invalid accounts_url {_describe(url)}: {problem}. Example: https://accounts.zoho.eu. Nothing was sent.")
-    return url.rstrip("/")
+        raise ZohoInputError(f"Invalid `accounts_url` {_describe(url)}: {problem}.{fix} Nothing was sent.")
+    return url.rstrip("/")  # pragma: no cover - every branch above either returns or sets a problem
+
+
+def _token_path_shown(path: str) -> str:
+    """The Zoho OAuth path the operator appended, for the fix in a message (a known path, or /oauth/v2/token)."""
+    stripped = path.rstrip("/")
+    return stripped if stripped in ("/oauth/v2/token", "/oauth/v2/token/revoke", "/oauth/v2/auth", "/oauth/v2") else "/oauth/v2/token"
 
 
 _LABEL = re.compile(r"[A-Za-z0-9_]([A-Za-z0-9_-]*[A-Za-z0-9_])?")
@@ -233,6 +267,7 @@ __all__ = (
     "DATA_CENTER_CODES",
     "DEFAULT_DATA_CENTER",
     "DataCenter",
+    "check_origin",
     "data_center_for_accounts_server",
     "get_data_center",
     "host_problem",

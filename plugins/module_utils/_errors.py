@@ -14,6 +14,7 @@ for it. Only a module's ``main()`` (or a plugin's entry point) turns these into 
 
 from __future__ import annotations
 
+import html
 import re
 import typing as t
 
@@ -89,9 +90,18 @@ class ZohoUnexpectedError(ZohoOAuthError):
 
 
 class ZohoServerError(ZohoOAuthError):
-    """HTTP 429 or 5xx: Zoho (or something in front of it) failed or throttled the request."""
+    """HTTP 5xx: Zoho (or something in front of it) failed; the request may have been processed."""
 
     outcome_unknown = True
+
+
+class ZohoNotProcessedError(ZohoOAuthError):
+    """An HTTP answer that proves the request was not processed by Zoho's token endpoint.
+
+    For example a 404 from a wrong address, a 405, a proxy's 407 or a 429 throttle (see the
+    answer table in ``_client.py``). A grant code sent in such a request is still usable, so
+    ``outcome_unknown`` is False: a caller's in-flight record of the code may be removed.
+    """
 
 
 class ZohoProtocolError(ZohoOAuthError):
@@ -150,6 +160,51 @@ def sanitize_server_text(value: t.Any, *, limit: int = 160) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
+# Values that must never appear in a message even when a server echoes them: Zoho-shaped codes and tokens,
+# and the value of any secret-looking field in JSON, form or header syntax.
+_TOKEN_SHAPE = re.compile(r"1000\.[A-Za-z0-9._-]{4,}")
+_SECRET_NAMES = r"(?:access_token|refresh_token|id_token|client_secret|code|token|code_verifier|password)"
+_SECRET_FIELD = re.compile(rf"""(?i)(["']{_SECRET_NAMES}["']\s*:\s*["']?|\b{_SECRET_NAMES}=)[^"'&\s,;}}<]+""")
+_HTML_DROP = re.compile(r"(?is)<(script|style)\b.*?</\1\s*>|<!--.*?-->")
+_HTML_TITLE = re.compile(r"(?is)<title\b[^>]*>(.*?)</title\s*>")
+_HTML_TAG = re.compile(r"(?s)<[^>]*>")
+
+
+def answer_snippet(body: bytes | None, *, content_type: str | None = None, secrets: t.Iterable[str] = (), limit: int = 80) -> str:
+    """A short, secret-free, one-line summary of an HTTP answer body, for a message.
+
+    HTML gives its ``<title>`` (or its text without tags); other bodies give their first
+    characters. Each of ``secrets`` (the values sent, at least 4 characters), Zoho-shaped codes
+    and tokens (``1000.…``) and the value of any secret-looking field (``code``,
+    ``client_secret``, ``access_token``...) are replaced by ``<hidden>``, also when the body
+    was cut inside one. Returns ``""`` for a missing or empty body.
+    """
+    if not body:
+        return ""
+    text = body.decode("utf-8", errors="replace")
+    kind = (content_type or "").lower()
+    if "html" in kind or "xml" in kind or text.lstrip()[:1] == "<":
+        text = _HTML_DROP.sub(" ", text)
+        title = _HTML_TITLE.search(text)
+        text = html.unescape(_HTML_TAG.sub(" ", title.group(1) if title and title.group(1).strip() else text))
+    wanted = [secret for secret in secrets if isinstance(secret, str) and len(secret) >= 4]
+    text = _redact(text, wanted)
+    text = _redact(" ".join(re.sub(r"[^\x20-\x7e]+", " ", text).split()), wanted)
+    return sanitize_server_text(text, limit=limit)
+
+
+def _redact(text: str, secrets: t.Sequence[str]) -> str:
+    for secret in secrets:
+        text = text.replace(secret, "<hidden>")
+        # A body read only in part can end inside a secret: hide that beginning too.
+        for size in range(len(secret) - 1, 3, -1):
+            if text.endswith(secret[:size]):
+                text = text[:-size] + "<hidden>"
+                break
+    text = _TOKEN_SHAPE.sub("<hidden>", text)
+    return _SECRET_FIELD.sub(lambda match: match.group(1) + "<hidden>", text)
+
+
 def api_error(
     *,
     operation: str,
@@ -172,16 +227,16 @@ def api_error(
         text = (
             f"Zoho is throttling token requests (error: {code}) {where}. Zoho lets each refresh token mint at most 10 access "
             "tokens per 10 minutes and refuses further requests for the rest of that window. Reuse the access token you already "
-            "have (it is valid for an hour: use token_cache, or pass access_token and expires_at to zohothrive.oauth.zoho_thrive_refresh "
-            "so that a still-valid token is not replaced), and try again after about 10 minutes."
+            "have (it is valid for an hour: use `token_cache`, or pass `access_token` and `expires_at` to "
+            "zohothrive.oauth.zoho_thrive_refresh so that a still-valid token is not replaced), and try again after about 10 minutes."
         )
     elif key == "invalid_code" and operation == "exchange":
         cls = ZohoInvalidCodeError
         text = (
             f"Zoho rejected the grant code (error: invalid_code) {where}. The code has expired (a redirect code lives about "
             "1 to 3 minutes, a self-client code 3 to 10 minutes), was already used (a code works only once), or was issued in "
-            "another data center than this accounts server. Generate a new code, exchange it promptly, and check data_center "
-            "or accounts_url."
+            "another data center than this accounts server. Generate a new code, exchange it promptly, and check `data_center` "
+            "or `accounts_url`."
         )
     elif key == "invalid_code":
         cls = ZohoInvalidCodeError
@@ -192,22 +247,25 @@ def api_error(
     elif key == "invalid_client":
         cls = ZohoInvalidClientError
         text = (
-            f"Zoho does not recognise the client (error: invalid_client) {where}. Check client_id, and that the request goes to "
-            "the accounts server of the user's data center: a client used outside its home data center needs Multi-DC enabled "
-            "for that data center in the Zoho API console."
+            f"Zoho does not recognise the client (error: invalid_client) {where}. Check `client_id` and `client_secret`: both "
+            "must be copied completely from the same client in the Zoho API console. Also check that the request goes to the "
+            "accounts server of the user's data center (`data_center` or `accounts_url`): a client used outside its home data "
+            "center needs Multi-DC enabled for that data center in the Zoho API console."
         )
     elif key == "invalid_client_secret":
         cls = ZohoInvalidClientSecretError
         text = (
-            f"Zoho rejected the client secret (error: invalid_client_secret) {where}. Check client_secret; when the client uses "
-            "a separate secret per data center (Multi-DC), use the secret of this data center."
+            f"Zoho rejected the client secret (error: invalid_client_secret) {where}: the client ID is known, but `client_secret` "
+            "does not belong to it. Copy the current secret of this client from the Zoho API console (regenerating it there "
+            "replaces the old one). Only if the client has a separate secret per data center (Multi-DC): use the one of this "
+            "data center."
         )
     elif key == "invalid_redirect_uri":
         cls = ZohoInvalidRedirectURIError
         text = (
-            f"Zoho rejected the redirect URI (error: invalid_redirect_uri) {where}. redirect_uri must match a URI registered for "
-            "the client exactly (scheme, host, path and trailing slash) and the one used to get the code. Self-client codes "
-            "need no redirect_uri: omit it."
+            f"Zoho rejected the redirect URI (error: invalid_redirect_uri) {where}. `redirect_uri` must match a URI registered "
+            "for the client exactly (scheme, host, path and trailing slash) and the one used to get the code. Self-client codes "
+            "need no `redirect_uri`: omit it."
         )
     elif operation == "revoke":
         cls = ZohoInvalidTokenError
@@ -238,6 +296,7 @@ __all__ = (
     "ZohoInvalidCodeError",
     "ZohoInvalidRedirectURIError",
     "ZohoInvalidTokenError",
+    "ZohoNotProcessedError",
     "ZohoOAuthError",
     "ZohoProtocolError",
     "ZohoServerError",
@@ -246,6 +305,7 @@ __all__ = (
     "ZohoTokenStoreError",
     "ZohoTransportError",
     "ZohoUnexpectedError",
+    "answer_snippet",
     "api_error",
     "operation_name",
     "sanitize_server_text",

@@ -9,6 +9,7 @@ Run with:  python -m pytest tests/emulator/test_emulator.py   (needs requests, t
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -121,6 +122,30 @@ def test_start_stop_lifecycle(tmp_path: Path) -> None:
     assert run_cli("stop", "--state-dir", str(tmp_path)).returncode == 0  # not running: still fine
 
 
+@pytest.mark.parametrize(("missing", "command"), [("trustme", "start"), ("cryptography", "start"), ("trustme", "serve")])
+def test_a_missing_dependency_fails_with_a_one_line_hint(tmp_path: Path, missing: str, command: str) -> None:
+    # issue 7 item 8: `python3 ... start` on a fresh clone (no trustme) printed a ModuleNotFoundError traceback.
+    shadow = tmp_path / "shadow"
+    shadow.mkdir()
+    (shadow / "trustme.py").write_text(f"raise ModuleNotFoundError(\"No module named '{missing}'\", name={missing!r})\n")
+    state_dir = tmp_path / "state"
+    result = subprocess.run(
+        [sys.executable, str(EMULATOR), command, "--state-dir", str(state_dir)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env={**os.environ, "PYTHONPATH": str(shadow)},
+    )
+    assert result.returncode == 2 and result.stdout == ""
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    assert f"the Python package '{missing}' is missing for {sys.executable}" in lines[0]
+    assert f"make venv && .venv/bin/python tests/emulator/zoho_accounts_emulator.py {command} ..." in lines[0]
+    assert not (state_dir / "emulator.json").exists()  # nothing was started
+
+
 def test_mint_code_cli_prints_only_the_code(emu: Emulator) -> None:
     out = run_cli("mint-code", "--state-dir", str(emu.state_dir), "--client-id", CLIENT_ID, "--scope", "A.b.READ", "--scope", "C.d.ALL")
     code = out.stdout.strip()
@@ -208,6 +233,20 @@ def test_request_errors(emu: Emulator) -> None:
     assert requests.get(f"{emu.url}/oauth/v2/token/revoke", verify=emu.ca_path, timeout=10).status_code == 405
     assert emu.post("/oauth/v2/auth").status_code == 404
     assert emu.admin("POST", "/codes", {"client_id": "nobody"}, expect=400)["error"].startswith("unknown client_id")
+
+
+def test_an_unknown_path_answers_an_html_404_like_the_real_server(emu: Emulator) -> None:
+    # The doubled path of an accounts_url that already ends with /oauth/v2/token (issue 7 item 2).
+    code = emu.mint()
+    form = {"grant_type": "authorization_code", "client_id": CLIENT_ID, "client_secret": CLIENT_SECRET, "code": code}
+    response = emu.post("/oauth/v2/token/oauth/v2/token", form)
+    assert response.status_code == 404 and response.headers["Content-Type"].startswith("text/html")
+    assert "<title>Zoho Accounts - 404</title>" in response.text
+    state = emu.state()
+    assert (state["requests"], state["token_requests"], state["exchanges"]) == (1, 0, 0)
+    assert emu.log()[-1]["outcome"] == "not_found"
+    assert "access_token" in emu.exchange(code).json()  # not processed: the code still works
+    assert emu.state()["requests"] == 2
 
 
 # ---- refresh, throttle, cap, revoke -----------------------------------------------------
@@ -431,6 +470,55 @@ def test_fault_redirect(emu: Emulator) -> None:
     assert "access_token" in emu.exchange(code).json()
 
 
+@pytest.mark.parametrize(
+    ("body_kind", "content_type", "body"),
+    [
+        ("html", "text/html;charset=UTF-8", "<title>404 Not Found</title>"),
+        ("empty", None, ""),
+        ("text", "text/plain;charset=UTF-8", "404 Not Found\n"),
+        ("json", "application/json;charset=UTF-8", '{"error": "not_found", "status": 404}'),
+    ],
+)
+def test_fault_status_body_kinds(emu: Emulator, body_kind: str, content_type: str | None, body: str) -> None:
+    emu.faults({"kind": "status", "status": 404, "body_kind": body_kind})
+    code = emu.mint()
+    response = emu.exchange(code)
+    assert response.status_code == 404
+    assert response.headers.get("Content-Type") == content_type
+    assert body in response.text if body else response.content == b""
+    assert "access_token" in emu.exchange(code).json()  # a replacing fault: the request was not processed
+
+
+@pytest.mark.parametrize("status", [405, 407, 413, 429, 501, 511])
+def test_fault_status_drives_every_not_processed_row(emu: Emulator, status: int) -> None:
+    emu.faults({"kind": "status", "status": status, "body_kind": "text", "headers": {"Retry-After": "0"}})
+    code = emu.mint()
+    response = emu.exchange(code)
+    assert (response.status_code, response.headers["Content-Type"], response.headers["Retry-After"]) == (status, "text/plain;charset=UTF-8", "0")
+    assert "access_token" in emu.exchange(code).json()
+
+
+def test_fault_status_after_processing_spends_the_code(emu: Emulator) -> None:
+    # A proxy's 502 after Zoho processed the exchange: what an "unknown" answer hides.
+    emu.faults({"kind": "status", "status": 502, "body_kind": "html", "process": True})
+    code = emu.mint()
+    response = emu.exchange(code)
+    assert response.status_code == 502 and "<title>502 Bad Gateway</title>" in response.text
+    entry = emu.log()[-1]
+    assert (entry["fault"], entry["outcome"], entry["status"]) == ("status", "success", 502)
+    assert emu.exchange(code).json() == {"error": "invalid_code"}  # the code was used
+    assert emu.state()["exchanges"] == 1
+
+
+def test_fault_status_validation(emu: Emulator) -> None:
+    for fault in ({"kind": "status", "body_kind": "xml"}, {"kind": "status", "process": "yes"}, {"kind": "status", "status": 99}):
+        emu.admin("POST", "/faults", {"faults": [fault]}, expect=400)
+    explicit = {"kind": "status", "status": 418, "body": "short and stout", "content_type": "text/plain", "body_kind": "json"}
+    emu.faults(explicit)
+    response = emu.post("/oauth/v2/token", {})
+    assert (response.status_code, response.text, response.headers["Content-Type"]) == (418, "short and stout", "text/plain")
+
+
 def test_faults_are_a_fifo_per_path_and_can_be_cleared(emu: Emulator) -> None:
     emu.faults({"kind": "status", "status": 502}, {"kind": "html"})
     emu.faults({"kind": "status", "status": 500}, path="/oauth/v2/token/revoke")
@@ -477,7 +565,7 @@ def test_config_validation_and_reset(emu: Emulator) -> None:
 
     emu.admin("POST", "/reset")
     state = emu.state()
-    assert (state["exchanges"], state["token_requests"], state["codes"], state["refresh_tokens"]) == (0, 0, [], [])
+    assert (state["exchanges"], state["token_requests"], state["requests"], state["codes"], state["refresh_tokens"]) == (0, 0, 0, [], [])
     assert state["config"]["throttle_limit"] == 10 and state["now"] < time.time() + 50
     assert emu.log() == []
     assert "access_token" in emu.exchange(emu.mint()).json()  # clients survive a reset

@@ -11,11 +11,11 @@ the 20-refresh-token cap and the legacy ``expires_in_sec`` format.
 It serves HTTPS only, on 127.0.0.1, with a throwaway CA made by ``trustme`` at startup.
 Tests drive it through a JSON admin API under ``/_emulator/`` (faults, clock, introspection).
 
-Usage::
+Usage (``trustme`` must be installed: on a fresh clone, ``make venv`` and ``.venv/bin/python``)::
 
-    python3 zoho_accounts_emulator.py start --state-dir DIR --client ID:SECRET
-    python3 zoho_accounts_emulator.py mint-code --state-dir DIR --client-id ID
-    python3 zoho_accounts_emulator.py stop --state-dir DIR
+    .venv/bin/python tests/emulator/zoho_accounts_emulator.py start --state-dir DIR --client ID:SECRET
+    .venv/bin/python tests/emulator/zoho_accounts_emulator.py mint-code --state-dir DIR --client-id ID
+    .venv/bin/python tests/emulator/zoho_accounts_emulator.py stop --state-dir DIR
 """
 
 from __future__ import annotations
@@ -87,6 +87,17 @@ HTML_ERROR_PAGE = (
     "<!DOCTYPE html>\n<html><head><title>Zoho Accounts</title></head>"
     "<body><h1>Something went wrong</h1><p>Please try again after some time.</p></body></html>\n"
 )
+# What the accounts server answers for a path it does not have (for example /oauth/v2/token/oauth/v2/token, the
+# doubled path of an accounts_url that already ends with the token path): an HTML page, not Zoho's JSON.
+NOT_FOUND_PAGE = (
+    "<!DOCTYPE html>\n<html><head><title>Zoho Accounts - 404</title></head>"
+    "<body><h1>404</h1><p>The page you are looking for is not found.</p></body></html>\n"
+)
+# Bodies of a `status` fault by `body_kind`: what proxies, load balancers and error pages send.
+BODY_KINDS = ("html", "empty", "text", "json")
+
+# Python packages that `serve` and `start` need beyond the standard library, and how to get them.
+DEPENDENCIES = ("trustme",)
 
 
 def zoho_token() -> str:
@@ -156,7 +167,7 @@ class Reply:
 
     status: int
     body: bytes
-    content_type: str = "application/json;charset=UTF-8"
+    content_type: str = "application/json;charset=UTF-8"  # "" sends no Content-Type header
     headers: dict[str, str] = field(default_factory=dict)
     outcome: str = "success"
     drip_ms: int | None = None  # write the answer one byte at a time, this many milliseconds apart
@@ -212,7 +223,7 @@ class EmulatorState:
         self.faults: dict[str, deque[dict[str, Any]]] = {}
         self.log: list[dict[str, Any]] = []
         self.log_seq = 0
-        self.counters = {"exchanges": 0, "refreshes": 0, "revokes": 0, "token_requests": 0, "evictions": 0}
+        self.counters = {"exchanges": 0, "refreshes": 0, "revokes": 0, "token_requests": 0, "requests": 0, "evictions": 0}
         self.clock_offset = 0.0
         self.config = dict(DEFAULT_CONFIG)
 
@@ -333,6 +344,7 @@ class EmulatorState:
         with self.lock:
             self.log_seq += 1
             self.log.append({"seq": self.log_seq, "time": self.now(), **entry})
+            self.counters["requests"] += 1  # every request outside the admin API, whatever its path
             if entry["method"] == "POST" and entry["path"] == TOKEN_PATH:
                 self.counters["token_requests"] += 1
 
@@ -493,6 +505,22 @@ class EmulatorState:
             return {"ok": True, "clients": sorted(self.clients)}
 
 
+def _status_body(status: int, body_kind: str, *, explicit: bool) -> tuple[str, str]:
+    """Default body and Content-Type of a `status` fault (the Zoho-style error page unless ``body_kind`` says otherwise)."""
+    try:
+        phrase = http.HTTPStatus(status).phrase
+    except ValueError:
+        phrase = "Unknown"
+    if body_kind == "empty":
+        return "", ""
+    if body_kind == "text":
+        return f"{status} {phrase}\n", "text/plain;charset=UTF-8"
+    if body_kind == "json":
+        return json.dumps({"error": phrase.lower().replace(" ", "_"), "status": status}), "application/json;charset=UTF-8"
+    page = HTML_ERROR_PAGE if explicit or status == 503 else HTML_ERROR_PAGE.replace("Zoho Accounts", f"{status} {phrase}")
+    return page, "text/html;charset=UTF-8"
+
+
 def _normalize_fault(fault: Any) -> dict[str, Any]:
     """Validate one fault and fill in its defaults, so that serving it cannot fail."""
     if not isinstance(fault, dict) or fault.get("kind") not in FAULT_KINDS:
@@ -505,12 +533,17 @@ def _normalize_fault(fault: Any) -> dict[str, Any]:
         headers = _field(fault, "headers", dict, {})
         if not all(isinstance(value, str) for value in headers.values()):
             raise AdminError("'headers' must map names to strings")
+        body_kind = _field(fault, "body_kind", str, "html")
+        if body_kind not in BODY_KINDS:
+            raise AdminError(f"'body_kind' must be one of {list(BODY_KINDS)}")
+        body, content_type = _status_body(status, body_kind, explicit="body" in fault)
         return {
             "kind": kind,
             "status": status,
-            "body": _field(fault, "body", str, HTML_ERROR_PAGE),
-            "content_type": _field(fault, "content_type", str, "text/html;charset=UTF-8"),
+            "body": _field(fault, "body", str, body),
+            "content_type": _field(fault, "content_type", str, content_type),
             "headers": headers,
+            "process": _field(fault, "process", bool, False),
         }
     if kind == "slow":
         delay = _field(fault, "delay", (int, float), 1.0)
@@ -661,7 +694,16 @@ class EmulatorHandler(BaseHTTPRequestHandler):
         if kind == "slow":
             time.sleep(fault["delay"])
         # Zoho reads parameters from both the query string and the body; the body wins.
-        reply = self._fault_reply(fault) if kind in REPLACING_FAULTS else self._process(path, {**query, **form})
+        if kind in REPLACING_FAULTS and not fault.get("process"):
+            reply = self._fault_reply(fault)
+        else:
+            reply = self._process(path, {**query, **form})
+        if kind == "status" and fault.get("process"):
+            # Processed (the code is used), then something in front of Zoho answers instead: the log keeps Zoho's outcome.
+            replaced = self._fault_reply(fault)
+            if replaced is not None:
+                replaced.outcome = reply.outcome
+            reply = replaced or reply
         answer = None if kind == "reset_after" else reply
         if answer is not None and kind == "drip":
             answer.drip_ms = fault["interval_ms"]
@@ -691,7 +733,7 @@ class EmulatorHandler(BaseHTTPRequestHandler):
     def _process(self, path: str, params: dict[str, str]) -> Reply:
         state = self.server.state
         if path not in OAUTH_PATHS:
-            return json_reply({"error": "not_found", "path": path}, status=404, outcome="not_found")
+            return Reply(status=404, body=NOT_FOUND_PAGE.encode(), content_type="text/html;charset=UTF-8", outcome="not_found")
         if self.command != "POST":
             reply = json_reply({"error": "method_not_allowed"}, status=405, outcome="method_not_allowed")
             reply.headers["Allow"] = "POST"
@@ -721,7 +763,8 @@ class EmulatorHandler(BaseHTTPRequestHandler):
         if reply.drip_ms is not None or reply.chunked:
             self.close_connection = True  # a client may give up half-way: never reuse such a connection
         self.send_response(reply.status)
-        self.send_header("Content-Type", reply.content_type)
+        if reply.content_type:
+            self.send_header("Content-Type", reply.content_type)
         if reply.chunked:
             self.send_header("Transfer-Encoding", "chunked")
         else:
@@ -863,8 +906,30 @@ def _parse_client(value: str) -> tuple[str, str]:
     return client_id, secret
 
 
+def missing_dependency() -> str | None:
+    """The name of a package that `serve` needs and this interpreter cannot import, else None."""
+    for name in DEPENDENCIES:
+        try:
+            __import__(name)
+        except ImportError as exc:  # also a package of its own that is missing (trustme needs cryptography)
+            return exc.name or name
+    return None
+
+
+def dependency_hint(missing: str, command: str) -> str:
+    """One line for stderr: what is missing, for which interpreter, and the command that works on a fresh clone."""
+    script = Path(__file__).resolve()
+    root = script.parents[2]  # the repository: tests/emulator/<script>
+    where = "" if Path.cwd().resolve() == root else f" in {root}"
+    return (
+        f"{script.name}: error: the Python package '{missing}' is missing for {sys.executable}. On a fresh clone, run{where}: "
+        f"make venv && .venv/bin/python {script.relative_to(root)} {command} ... (or: python3 -m pip install trustme)"
+    )
+
+
 def _tls_context(state_dir: Path) -> tuple[ssl.SSLContext, Path]:
-    import trustme  # pylint: disable=import-outside-toplevel  # only `serve` needs it
+    # Imported here: only `serve` needs it, and main() checks that it is there first.
+    import trustme  # pylint: disable=import-outside-toplevel
 
     ca = trustme.CA(organization_name="Zoho Accounts emulator (throwaway test CA)")
     server_cert = ca.issue_cert("127.0.0.1", "localhost")
@@ -919,7 +984,8 @@ def cmd_start(args: argparse.Namespace) -> int:
     for client_id, secret in args.client or []:
         command += ["--client", f"{client_id}:{secret}"]
     with open(log_path, "ab") as log:
-        process = subprocess.Popen(  # pylint: disable=consider-using-with  # it must outlive us
+        # Not a with-block: the server must outlive this command.
+        process = subprocess.Popen(  # pylint: disable=consider-using-with
             command, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
         )
 
@@ -1011,6 +1077,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command in ("serve", "start") and (missing := missing_dependency()) is not None:
+        print(dependency_hint(missing, args.command), file=sys.stderr)
+        return 2
     commands = {"serve": cmd_serve, "start": cmd_start, "stop": cmd_stop, "mint-code": cmd_mint_code}
     return commands[args.command](args)
 

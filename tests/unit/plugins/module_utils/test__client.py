@@ -45,6 +45,7 @@ from ansible_collections.zohothrive.oauth.plugins.module_utils._errors import (
     ZohoInvalidCodeError,
     ZohoInvalidRedirectURIError,
     ZohoInvalidTokenError,
+    ZohoNotProcessedError,
     ZohoOAuthError,
     ZohoProtocolError,
     ZohoServerError,
@@ -298,12 +299,12 @@ def test_html_or_broken_json_is_a_failure(response: FakeResponse, words: str) ->
     assert info.value.http_status == 200
 
 
-def test_non_json_4xx_is_a_definite_refusal_and_not_retried() -> None:
+def test_non_json_400_is_unknown_and_not_retried() -> None:
     client, session, sleep = make(html_response(status=400))
     with pytest.raises(ZohoProtocolError) as info:
         client.refresh(RT)
     assert len(session.calls) == 1 and sleep.delays == []
-    assert "HTTP 400" in info.value.msg
+    assert "HTTP 400" in info.value.msg and info.value.outcome_unknown is True
 
 
 @pytest.mark.parametrize(
@@ -337,11 +338,16 @@ def test_bad_expiry_is_a_protocol_error(payload: dict[str, t.Any]) -> None:
         ("A.b.READ A.b.CREATE", ["A.b.READ", "A.b.CREATE"]),
         ("A.b.READ, A.b.CREATE ,", ["A.b.READ", "A.b.CREATE"]),
         (["A.b.READ", " A.b.CREATE "], ["A.b.READ", "A.b.CREATE"]),
-        (None, []),
-        ("", []),
+        # issue 7 item 3: no scope is "absent" (None), never [], so that a caller keeps the scope it knows
+        (None, None),
+        ("", None),
+        ("   ", None),
+        (" , ,", None),
+        ([], None),
+        (["", " "], None),
     ],
 )
-def test_scope_parsing(value: t.Any, scopes: list[str]) -> None:
+def test_scope_parsing(value: t.Any, scopes: list[str] | None) -> None:
     assert parse_scope(value) == scopes
     assert parse_token_response({"access_token": "1000.x", "scope": value}, now=NOW).scope == scopes
 
@@ -349,6 +355,39 @@ def test_scope_parsing(value: t.Any, scopes: list[str]) -> None:
 def test_optional_fields_of_the_answer() -> None:
     tokens = parse_token_response({"access_token": "1000.x", "refresh_token": "", "api_domain": 5, "token_type": None}, now=NOW)
     assert tokens.refresh_token is None and tokens.api_domain is None and tokens.token_type is None
+
+
+@pytest.mark.parametrize("value", [None, "", "   ", "\t\n", 0, [], {}, False], ids=repr)
+@pytest.mark.parametrize("name", ["api_domain", "token_type", "scope"])
+def test_absent_null_or_blank_optional_fields_are_none_never_empty(name: str, value: t.Any) -> None:
+    # issue 7 item 3: a refresh answer without api_domain wrote api_domain: "" over a known-good value everywhere.
+    payload = dict(token_payload())
+    payload[name] = value
+    tokens = parse_token_response(payload, now=NOW)
+    assert getattr(tokens, name) is None
+    assert tokens.as_dict()[name] is None
+    missing = dict(token_payload())
+    del missing[name]
+    assert getattr(parse_token_response(missing, now=NOW), name) is None
+
+
+def test_present_optional_fields_are_kept_and_stripped() -> None:
+    tokens = parse_token_response(token_payload(api_domain=" https://www.zohoapis.eu ", token_type="Bearer\n", scope=" A.b.READ "), now=NOW)
+    assert (tokens.api_domain, tokens.token_type, tokens.scope) == ("https://www.zohoapis.eu", "Bearer", ["A.b.READ"])
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [{}, {"expires_in": None}, {"expires_in": ""}, {"expires_in": "  "}, {"expires_in_sec": None}, {"expires_in_sec": "", "expires_in": None}],
+    ids=repr,
+)
+def test_absent_expiry_is_the_documented_hour(payload: dict[str, t.Any]) -> None:
+    assert parse_expires_in(payload) == 3600 == _client.DEFAULT_EXPIRES_IN
+    assert parse_token_response(dict(payload, access_token="1000.x"), now=NOW).expires_in == 3600
+
+
+def test_a_null_legacy_expiry_falls_back_to_expires_in_seconds() -> None:
+    assert parse_expires_in({"expires_in_sec": None, "expires_in": 1800}) == 1800
 
 
 def test_tokenset_round_trip_recomputes_expires_in() -> None:
@@ -366,6 +405,37 @@ def test_tokenset_round_trip_recomputes_expires_in() -> None:
     later = TokenSet.from_dict(data, now=NOW + 600)
     assert later.expires_in == 3000 and later.expires_at == tokens.expires_at and later.access_token == tokens.access_token
     assert TokenSet.from_dict(data, now=NOW + 7200).expires_in == 0
+    assert TokenSet.from_dict(data, now=NOW) == tokens
+
+
+def test_tokenset_round_trip_keeps_absent_fields_absent() -> None:
+    tokens = parse_token_response({"access_token": "1000.x"}, now=NOW)
+    data = tokens.as_dict()
+    assert data["scope"] is None and data["api_domain"] is None and data["token_type"] is None and data["refresh_token"] is None
+    assert TokenSet.from_dict(data, now=NOW) == tokens
+    assert TokenSet.from_dict(json.loads(json.dumps(data)), now=NOW) == tokens
+
+
+@pytest.mark.parametrize(
+    "old",
+    [
+        {"scope": [], "api_domain": "", "token_type": "", "refresh_token": ""},
+        {"scope": "", "api_domain": "  ", "token_type": None},
+        {},  # an entry written before the optional fields existed
+    ],
+    ids=["empty-values", "blank-values", "missing"],
+)
+def test_tokenset_from_old_cache_entries_reads_empty_values_as_absent(old: dict[str, t.Any]) -> None:
+    tokens = TokenSet.from_dict(dict(old, access_token="1000.x", expires_at=int(NOW) + 60), now=NOW)
+    assert (tokens.scope, tokens.api_domain, tokens.token_type, tokens.refresh_token) == (None, None, None, None)
+    assert tokens.expires_in == 60
+
+
+def test_tokenset_from_dict_keeps_stored_values() -> None:
+    data = {"access_token": "1000.x", "expires_at": int(NOW) + 60, "scope": ["A.b.READ"], "api_domain": "https://www.zohoapis.eu"}
+    tokens = TokenSet.from_dict(dict(data, token_type="Bearer", refresh_token="1000.r"), now=NOW)
+    assert (tokens.scope, tokens.api_domain, tokens.token_type, tokens.refresh_token) == (["A.b.READ"], "https://www.zohoapis.eu", "Bearer", "1000.r")
+    assert TokenSet.from_dict(dict(data, scope="A.b.READ,B.c.ALL"), now=NOW).scope == ["A.b.READ", "B.c.ALL"]  # a scope string, as Zoho sends it
 
 
 # -- error mapping through the client -------------------------------------------------------------
@@ -424,7 +494,6 @@ MAY_HAVE_REACHED_ZOHO = [
     pytest.param(html_response(status=502), id="502-html"),
     pytest.param(json_response({}, status=503, headers={"Retry-After": "1"}), id="503-retry-after"),
     pytest.param(FakeResponse(504, b"", {}), id="504"),
-    pytest.param(json_response({}, status=429, headers={"Retry-After": "1"}), id="429"),
     pytest.param(html_response(), id="200-html"),
     pytest.param(FakeResponse(200, b'{"access_tok', {"Content-Type": "application/json"}), id="200-truncated-json"),
     pytest.param(json_response({"token_type": "Bearer"}), id="200-no-access-token"),
@@ -619,7 +688,7 @@ def test_tls_failure_is_never_retried(operation: str) -> None:
     assert info.value.sent is False
 
 
-@pytest.mark.parametrize("status", [301, 302, 303, 307, 308])
+@pytest.mark.parametrize("status", [300, 301, 302, 303, 305, 307, 308])
 @pytest.mark.parametrize("operation", OPERATIONS)
 def test_redirects_are_never_followed(status: int, operation: str) -> None:
     redirect = FakeResponse(status, b"", {"Location": "https://evil.example/oauth/v2/token"})
@@ -628,9 +697,11 @@ def test_redirects_are_never_followed(status: int, operation: str) -> None:
         run(operation, client)
     assert len(session.calls) == 1 and sleep.delays == []
     assert "allow_redirects" not in session.calls[0].kwargs  # sent through the adapter, which never follows redirects
-    assert f"redirect (HTTP {status})" in info.value.msg
+    assert f"a redirect, HTTP {status} (" in info.value.msg
     assert "evil.example" not in info.value.msg
-    if operation == "exchange":
+    if status in (307, 308):  # "repeat the request elsewhere": this server did not process it (issue 7 item 2)
+        assert isinstance(info.value, ZohoNotProcessedError) and info.value.outcome_unknown is False
+    elif operation == "exchange":  # a 303 (and in practice a 301 or 302) may follow a processed POST
         assert isinstance(info.value, ZohoCodeMayBeSpentError)
     else:
         assert isinstance(info.value, ZohoProtocolError)
@@ -1196,7 +1267,7 @@ def test_client_accepts_ip_literals_and_a_trailing_dot() -> None:
 def test_client_refuses_an_unusable_timeout(timeout: t.Any) -> None:
     with pytest.raises(ZohoInputError) as info:
         ZohoOAuthClient("https://accounts.zoho.com", session=FakeSession(), timeout=timeout)
-    assert "timeout must be a number of seconds" in info.value.msg and "Nothing was sent" in info.value.msg
+    assert "`timeout` must be a number of seconds" in info.value.msg and "Nothing was sent" in info.value.msg
 
 
 def test_client_refuses_a_missing_or_unusable_ca_path(tmp_path: t.Any) -> None:
@@ -1580,3 +1651,387 @@ def test_real_ca_path_typo_sends_nothing(no_proxy: None, tmp_path: t.Any) -> Non
         server.close()
     assert server.conns == []
     assert "does not exist" in info.value.msg
+
+
+# -- issue 7 item 2: every answer is classified by what it proves about the request -------------------------------
+
+# The statuses that prove the request was not processed. Kept here by hand, so that a change of the table is a
+# deliberate change of this list too.
+EXPECTED_NOT_PROCESSED = {307, 308, 404, 405, 407, 410, 411, 413, 414, 415, 417, 421, 425, 426, 429, 431, 501, 505, 511}
+THROTTLES = {425, 429}
+
+
+def _answer(status: int, kind: str, *, headers: dict[str, str] | None = None) -> FakeResponse:
+    """An answer of ``status`` whose body is HTML, empty, text/plain, a JSON error object or JSON without an error."""
+    extra = dict(headers or {})
+    if kind == "html":
+        body = b"<!DOCTYPE html><html><head><title>%d Oops</title></head><body><h1>Oops</h1><p>nginx</p></body></html>" % status
+        return FakeResponse(status, body, {"Content-Type": "text/html; charset=utf-8", **extra})
+    if kind == "empty":
+        return FakeResponse(status, b"", extra)
+    if kind == "text":
+        return FakeResponse(status, b"%d: something is in the way\n" % status, {"Content-Type": "text/plain", **extra})
+    if kind == "json-error":
+        return json_response({"error": "some_reason", "error_description": "Something."}, status=status, headers=extra)
+    if kind == "json":
+        return json_response({"message": "Something.", "status": "failure"}, status=status, headers=extra)
+    raise AssertionError(kind)
+
+
+BODY_KINDS = ("html", "empty", "text", "json-error", "json")
+
+# One or more answers per row of ANSWER_TABLE: (status, decoded payload, operation).
+ROW_EXAMPLES: dict[str, list[tuple[int, t.Any, str]]] = {
+    "success": [
+        (200, token_payload(), "exchange"),
+        (201, token_payload(), "refresh"),
+        (404, token_payload(), "refresh"),
+        (200, {"status": "success"}, "revoke"),
+    ],
+    "redirect-elsewhere": [(307, _client.NOT_JSON, "exchange"), (308, {"error": "moved"}, "refresh"), (307, None, "revoke")],
+    "no-endpoint": [(404, _client.NOT_JSON, "exchange"), (404, {"error": "not_found"}, "exchange"), (410, [], "revoke")],
+    "method-not-allowed": [(405, _client.NOT_JSON, "exchange"), (501, {"error": "x"}, "refresh")],
+    "proxy-authentication": [(407, _client.NOT_JSON, "exchange"), (407, {}, "revoke")],
+    "network-authentication": [(511, _client.NOT_JSON, "exchange")],
+    "request-refused": [(413, _client.NOT_JSON, "exchange"), (414, {"error": "too_long"}, "refresh"), (411, None, "exchange"), (415, "x", "exchange")],
+    "wrong-server-or-protocol": [(421, _client.NOT_JSON, "exchange"), (505, {}, "exchange"), (426, None, "refresh")],
+    "throttled": [(429, _client.NOT_JSON, "exchange"), (429, {"error": "Access Denied"}, "refresh"), (425, {}, "exchange")],
+    "revoke-refused": [(400, _client.NOT_JSON, "revoke"), (400, {"error": "invalid_token"}, "revoke")],
+    "zoho-error": [(200, {"error": "invalid_code"}, "exchange"), (400, {"error": "invalid_client"}, "refresh"), (403, {"error": "x"}, "revoke")],
+    "server-error": [(500, _client.NOT_JSON, "exchange"), (503, {"error": "Access Denied"}, "exchange"), (502, token_payload(), "refresh")],
+    "other-redirect": [(301, _client.NOT_JSON, "exchange"), (303, {}, "refresh"), (302, None, "revoke")],
+    "2xx-not-json": [(200, _client.NOT_JSON, "exchange"), (204, _client.NOT_JSON, "refresh")],
+    "2xx-without-tokens": [
+        (200, {"token_type": "Bearer"}, "exchange"),
+        (200, [], "refresh"),
+        (200, {"error": ""}, "exchange"),
+        (200, {"status": "failure"}, "revoke"),
+    ],
+    "other-4xx": [(400, _client.NOT_JSON, "exchange"), (401, {"message": "x"}, "refresh"), (403, None, "exchange"), (408, _client.NOT_JSON, "exchange")],
+    "other-status": [(100, _client.NOT_JSON, "exchange"), (600, {"error": "x"}, "refresh"), (199, token_payload(), "exchange")],
+}
+
+
+def test_every_row_of_the_answer_table_has_examples() -> None:
+    names = [row.name for row in _client.ANSWER_TABLE]
+    assert len(names) == len(set(names))
+    assert set(names) == set(ROW_EXAMPLES)
+
+
+@pytest.mark.parametrize("name", list(ROW_EXAMPLES))
+def test_answer_table_row(name: str) -> None:
+    for status, payload, operation in ROW_EXAMPLES[name]:
+        assert _client.classify_answer(status, payload, operation=operation).name == name, (status, payload, operation)
+
+
+def test_the_statuses_that_prove_a_request_was_not_processed() -> None:
+    found = {status for row in _client.ANSWER_TABLE if row.outcome == _client.NOT_PROCESSED for status in row.statuses}
+    assert found == EXPECTED_NOT_PROCESSED
+    # 408 and 503 are sent by proxies after forwarding the request (an upstream timeout or reset): never "not processed".
+    assert not found & {400, 401, 403, 408, 500, 502, 503, 504, 300, 301, 302, 303}
+    retried = {status for row in _client.ANSWER_TABLE if row.retry == _client.RETRY_ALWAYS for status in row.statuses}
+    assert retried == THROTTLES
+
+
+@pytest.mark.parametrize("status", sorted(EXPECTED_NOT_PROCESSED))
+@pytest.mark.parametrize("kind", BODY_KINDS)
+def test_a_status_that_proves_nothing_was_processed_decides_whatever_the_body(status: int, kind: str) -> None:
+    payload = _client._decode_json(_answer(status, kind).content)  # pylint: disable=protected-access
+    for operation in OPERATIONS:
+        assert _client.classify_answer(status, payload, operation=operation).outcome == _client.NOT_PROCESSED
+
+
+@pytest.mark.parametrize("status", sorted(EXPECTED_NOT_PROCESSED))
+@pytest.mark.parametrize("kind", BODY_KINDS)
+def test_not_processed_answer_leaves_the_code_usable(status: int, kind: str) -> None:
+    journal = _Journal()
+    client, session, sleep = make(_answer(status, kind), retry=NO_RETRY)
+    with pytest.raises(ZohoNotProcessedError) as info:
+        client.exchange_code(CODE, before_send=journal)
+    error = info.value
+    assert error.outcome_unknown is False and not isinstance(error, ZohoCodeMayBeSpentError)
+    assert error.http_status == status
+    assert f"HTTP {status} (" in error.msg
+    assert "which proves that the request was not processed" in error.msg
+    assert "The grant code was not processed and is still usable" in error.msg
+    assert "may already be spent" not in error.msg
+    content_type = {"html": "text/html", "text": "text/plain", "empty": "unknown"}.get(kind, "application/json")
+    assert f"Content-Type: {content_type}" in error.msg
+    assert ("an empty body" in error.msg) == (kind == "empty")
+    assert len(session.calls) == 1 and sleep.delays == [] and journal.calls == 1
+    assert_secret_free(error.msg)
+
+
+@pytest.mark.parametrize("status", sorted(EXPECTED_NOT_PROCESSED))
+@pytest.mark.parametrize("operation", ["refresh", "revoke"])
+def test_not_processed_answer_for_refresh_and_revoke(status: int, operation: str) -> None:
+    client, session, _unused = make(_answer(status, "html"), retry=NO_RETRY)
+    with pytest.raises(ZohoNotProcessedError) as info:
+        run(operation, client)
+    assert info.value.outcome_unknown is False and len(session.calls) == 1
+    assert ("refresh token was not used" if operation == "refresh" else "Nothing was revoked") in info.value.msg
+
+
+@pytest.mark.parametrize(
+    ("status", "words"),
+    [
+        (404, "bare origin of a Zoho accounts server"),
+        (410, "`accounts_url`"),
+        (405, "`data_center`"),
+        (407, "HTTPS_PROXY"),
+        (511, "Sign this host in to the network"),
+        (413, "proxy or firewall"),
+        (421, "NO_PROXY"),
+        (429, "Wait a few minutes"),
+        (307, "Set `accounts_url` (or `data_center`)"),
+    ],
+)
+def test_not_processed_message_names_the_likely_fix(status: int, words: str) -> None:
+    client, _unused, _unused = make(_answer(status, "empty"), retry=NO_RETRY)
+    with pytest.raises(ZohoNotProcessedError) as info:
+        client.exchange_code(CODE)
+    assert words in info.value.msg
+
+
+UNKNOWN_ANSWERS = [
+    *((status, kind) for status in (400, 401, 403, 408, 409, 422, 451) for kind in ("html", "empty", "text", "json")),
+    *((status, kind) for status in (500, 502, 503, 504) for kind in BODY_KINDS),
+    *((status, kind) for status in (300, 301, 302, 303) for kind in ("html", "empty", "text", "json")),
+    *((status, kind) for status in (200, 201, 202, 204) for kind in ("html", "empty", "text", "json")),
+]
+
+
+@pytest.mark.parametrize(("status", "kind"), UNKNOWN_ANSWERS)
+def test_an_answer_that_proves_nothing_may_spend_the_code(status: int, kind: str) -> None:
+    journal = _Journal()
+    client, session, sleep = make(_answer(status, kind), json_response(token_payload()))
+    with pytest.raises(ZohoCodeMayBeSpentError) as info:
+        client.exchange_code(CODE, before_send=journal)
+    assert info.value.outcome_unknown is True
+    assert f"HTTP {status}" in info.value.msg and "may already be spent" in info.value.msg
+    assert len(session.calls) == 1 and sleep.delays == []  # never re-sent
+    assert_secret_free(info.value.msg)
+
+
+@pytest.mark.parametrize("status", [200, 201, 400, 401, 403, 409, 422])
+@pytest.mark.parametrize("operation", ["exchange", "refresh"])
+def test_zoho_error_object_is_a_refusal(status: int, operation: str) -> None:
+    client, session, sleep = make(json_response({"error": "invalid_code"}, status=status))
+    with pytest.raises(ZohoInvalidCodeError) as info:
+        run(operation, client)
+    assert info.value.outcome_unknown is False and info.value.http_status == status
+    assert len(session.calls) == 1 and sleep.delays == []
+
+
+@pytest.mark.parametrize("status", [500, 502, 503, 504])
+def test_a_zoho_error_object_in_a_5xx_answer_proves_nothing(status: int) -> None:
+    client, _unused, _unused = make(json_response({"error": "invalid_code"}, status=status))
+    with pytest.raises(ZohoCodeMayBeSpentError):
+        client.exchange_code(CODE)
+
+
+def test_a_throttle_that_proves_nothing_was_processed_is_retried_for_an_exchange() -> None:
+    journal = _Journal()
+    messages: list[str] = []
+    client, session, sleep = make(_answer(429, "html", headers={"Retry-After": "2"}), json_response(token_payload()), on_retry=messages.append)
+    assert client.exchange_code(CODE, before_send=journal).access_token == "1000.access.token"
+    assert len(session.calls) == 2 and sleep.delays == [2.0] and journal.calls == 1
+    assert session.calls[0].data == session.calls[1].data
+    assert len(messages) == 1 and "HTTP 429" in messages[0] and "not processed" in messages[0]
+
+
+def test_throttled_exchange_gives_up_without_spending_the_code() -> None:
+    client, session, sleep = make(*(_answer(429, "empty") for _unused in range(5)))
+    with pytest.raises(ZohoNotProcessedError) as info:
+        client.exchange_code(CODE)
+    assert len(session.calls) == 4 and len(sleep.delays) == 3
+    assert info.value.outcome_unknown is False and "still usable" in info.value.msg
+
+
+def test_throttled_exchange_with_a_long_retry_after_fails_fast_and_keeps_the_code() -> None:
+    client, session, sleep = make(_answer(429, "text", headers={"Retry-After": "120"}), json_response(token_payload()))
+    with pytest.raises(ZohoNotProcessedError):
+        client.exchange_code(CODE)
+    assert len(session.calls) == 1 and sleep.delays == []
+
+
+def test_a_throttle_then_a_lost_answer_may_spend_the_code() -> None:
+    client, session, _unused = make(_answer(429, "empty", headers={"Retry-After": "1"}), read_timeout(), json_response(token_payload()))
+    with pytest.raises(ZohoCodeMayBeSpentError):
+        client.exchange_code(CODE)
+    assert len(session.calls) == 2
+
+
+@pytest.mark.parametrize("status", sorted(EXPECTED_NOT_PROCESSED - THROTTLES))
+def test_permanent_not_processed_answers_are_not_retried(status: int) -> None:
+    for operation in OPERATIONS:
+        client, session, sleep = make(_answer(status, "html"), success_for(operation))
+        with pytest.raises(ZohoNotProcessedError):
+            run(operation, client)
+        assert len(session.calls) == 1 and sleep.delays == []
+
+
+def test_the_message_quotes_a_short_sanitised_snippet() -> None:
+    page = b"<html><head><title>404 Not Found</title></head><body><center><h1>404 Not Found</h1></center><hr><center>nginx</center></body></html>"
+    client, _unused, _unused = make(FakeResponse(404, page, {"Content-Type": "text/html"}))
+    with pytest.raises(ZohoNotProcessedError) as info:
+        client.exchange_code(CODE)
+    assert "a body starting '404 Not Found'" in info.value.msg
+    assert "<title>" not in info.value.msg and "<html>" not in info.value.msg
+
+
+@pytest.mark.parametrize("status", [404, 502, 400])
+def test_an_echoed_request_never_reaches_the_message(status: int) -> None:
+    echo = f"grant_type=authorization_code&client_id={CLIENT_ID}&client_secret={SECRET}&code={CODE} {SECRET[4:]}".encode()
+    client, _unused, _unused = make(FakeResponse(status, echo, {"Content-Type": "text/plain"}))
+    with pytest.raises(ZohoOAuthError) as info:
+        client.exchange_code(CODE)
+    assert_secret_free(info.value.msg)
+    assert "<hidden>" in info.value.msg
+
+
+def test_a_not_processed_answer_whose_body_cannot_be_read_still_proves_it() -> None:
+    answer = FakeResponse(404, b"", {"Content-Type": "text/html"}, chunks=[b"<html>"], read_error=ConnectionResetError(104, "reset"))
+    client, _unused, _unused = make(answer)
+    with pytest.raises(ZohoNotProcessedError) as info:
+        client.exchange_code(CODE)
+    assert "a body that could not be read" in info.value.msg
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        pytest.param(FakeResponse(404, b"x" * (2 * 1024 * 1024), {"Content-Type": "text/html", "Content-Length": str(2 * 1024 * 1024)}), id="2-MiB"),
+        pytest.param(FakeResponse(405, b"\x1f\x8b\x08", {"Content-Type": "text/html", "Content-Encoding": "gzip"}), id="gzip"),
+    ],
+)
+def test_a_not_processed_answer_with_an_odd_body_still_proves_it(answer: FakeResponse) -> None:
+    client, _unused, _unused = make(answer)
+    with pytest.raises(ZohoNotProcessedError):
+        client.exchange_code(CODE)
+    assert answer.raw.bytes_read <= 16 * 1024  # only enough for the message is read
+
+
+def test_a_not_processed_status_after_the_deadline_is_unknown() -> None:
+    clock = FakeMonotonic()
+    answer = FakeResponse(404, b"", {})
+
+    class _Late(FakeSession):
+        def send(self, prepared: t.Any, **kwargs: t.Any) -> FakeResponse:
+            clock.advance(60)
+            return super().send(prepared, **kwargs)
+
+    session = _Late(answer)
+    client = ZohoOAuthClient("https://accounts.zoho.com", session=session, sleep=Recorder(), clock=lambda: NOW, monotonic=clock, timeout=5)
+    with pytest.raises(ZohoCodeMayBeSpentError):
+        client.exchange_code(CODE)
+
+
+def test_tokens_in_a_not_processed_status_are_still_tokens() -> None:
+    # The success rule wins: tokens that came back exist, whatever the status says.
+    client, _unused, _unused = make(json_response(token_payload("1000.tok"), status=404))
+    assert client.exchange_code(CODE).access_token == "1000.tok"
+
+
+@pytest.mark.parametrize("operation", ["refresh", "revoke"])
+@pytest.mark.parametrize(("status", "kind"), [(503, "html"), (502, "empty"), (500, "text"), (504, "json"), (200, "html"), (200, "text")])
+def test_refresh_and_revoke_keep_retrying_answers_that_prove_nothing(
+    operation: str, status: int, kind: str, upper_bound_jitter: list[tuple[float, float]]
+) -> None:
+    client, session, sleep = make(_answer(status, kind), success_for(operation))
+    run(operation, client)
+    assert len(session.calls) == 2 and sleep.delays == [1.0]
+
+
+# -- issue 7 item 2: the full token URL as accounts_url is refused before anything is recorded or sent ----------------
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://accounts.zoho.eu/oauth/v2/token",
+        "https://accounts.zoho.eu/oauth/v2/token/",
+        "http://127.0.0.1:8443/oauth/v2/token",
+        "https://proxy.example.com/zoho",
+        "https://accounts.zoho.eu/?x=1",
+        "https://user:pw@accounts.zoho.eu",
+    ],
+)
+def test_client_refuses_anything_but_a_bare_origin(url: str) -> None:
+    session = FakeSession()
+    with pytest.raises(ZohoInputError) as info:
+        ZohoOAuthClient(url, session=session)
+    assert "bare origin" in info.value.msg and "Nothing was sent" in info.value.msg
+    assert info.value.msg.startswith("Invalid `accounts_url`")
+    assert session.prepared == 0 and session.calls == []
+    assert "pw@" not in info.value.msg
+
+
+def test_the_token_url_slip_is_refused_with_the_fix() -> None:
+    with pytest.raises(ZohoInputError) as info:
+        ZohoOAuthClient("https://accounts.zoho.eu/oauth/v2/token", session=FakeSession())
+    assert "Use 'https://accounts.zoho.eu', without /oauth/v2/token" in info.value.msg
+
+
+def test_the_token_url_is_built_from_the_origin_once() -> None:
+    for url in ("https://accounts.zoho.eu", "https://accounts.zoho.eu/"):
+        client = ZohoOAuthClient(url, session=FakeSession())
+        assert client.token_url == "https://accounts.zoho.eu/oauth/v2/token"
+        assert client.revoke_url == "https://accounts.zoho.eu/oauth/v2/token/revoke"
+
+
+# -- issue 7 item 2 end to end with the token cache: what an answer proves decides what the cache keeps ---------------
+
+
+def _cache(tmp_path: t.Any) -> t.Any:
+    from ansible_collections.zohothrive.oauth.plugins.module_utils._token_store import TokenCache  # pylint: disable=import-outside-toplevel
+
+    return TokenCache(str(tmp_path / "tokens.json"), lock_timeout=5)
+
+
+def test_a_wrong_address_answer_leaves_the_code_usable_in_the_cache(tmp_path: t.Any) -> None:
+    from ansible_collections.zohothrive.oauth.plugins.module_utils import _flows  # pylint: disable=import-outside-toplevel
+
+    cache = _cache(tmp_path)
+    client, session, _unused = make(FakeResponse(404, b"<html><title>Not Found</title></html>", {"Content-Type": "text/html"}), json_response(token_payload()))
+    with pytest.raises(ZohoNotProcessedError):
+        _flows.exchange_code(client, CODE, cache=cache, check_mode=False)
+    assert _cache(tmp_path).load().code_entry(_fingerprint(CODE)) in (None, {})  # no in-flight record is left
+    outcome = _flows.exchange_code(client, CODE, cache=_cache(tmp_path), check_mode=False)  # the same code, once fixed
+    assert outcome.tokens is not None and outcome.tokens.access_token == "1000.access.token"
+    assert len(session.calls) == 2
+
+
+def test_an_unknown_answer_keeps_the_code_recorded_as_possibly_spent(tmp_path: t.Any) -> None:
+    from ansible_collections.zohothrive.oauth.plugins.module_utils import _flows  # pylint: disable=import-outside-toplevel
+
+    client, session, _unused = make(html_response(status=502), json_response(token_payload()))
+    with pytest.raises(ZohoCodeMayBeSpentError):
+        _flows.exchange_code(client, CODE, cache=_cache(tmp_path), check_mode=False)
+    with pytest.raises(ZohoCodeMayBeSpentError) as info:
+        _flows.exchange_code(client, CODE, cache=_cache(tmp_path), check_mode=False)
+    assert "not sent again" in info.value.msg
+    assert len(session.calls) == 1
+
+
+def _fingerprint(code: str) -> str:
+    from ansible_collections.zohothrive.oauth.plugins.module_utils._authorization import fingerprint  # pylint: disable=import-outside-toplevel
+
+    return fingerprint(code)
+
+
+# -- the answer table in the module documentation -----------------------------------------------------------------------
+
+
+def test_the_answers_doc_fragment_lists_every_row() -> None:
+    import yaml  # pylint: disable=import-outside-toplevel
+
+    from ansible_collections.zohothrive.oauth.plugins.doc_fragments.answers import ModuleDocFragment  # pylint: disable=import-outside-toplevel
+
+    notes = " ".join(yaml.safe_load(ModuleDocFragment.DOCUMENTATION)["notes"])
+    for row in _client.ANSWER_TABLE:
+        if row.outcome == _client.NOT_PROCESSED:
+            for status in row.statuses:
+                assert str(status) in notes, (row.name, status)
+    for words in ("not processed", "refused", "may be spent", "408", "503", "303", "Retry-After", "bare origin"):
+        assert words in notes, words

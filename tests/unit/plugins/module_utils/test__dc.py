@@ -68,6 +68,7 @@ def test_get_data_center_refuses_unknown_codes(code: str) -> None:
         get_data_center(code)
     message = str(info.value)
     assert "Unknown Zoho data center" in message
+    assert "`data_center`" in message and "`accounts_url`" in message  # option names marked for the role's labels
     for known in EXPECTED:
         assert known in message  # the message lists the valid codes
 
@@ -194,11 +195,67 @@ def test_refusal_message_is_bounded() -> None:
         ("https://accounts.zoho.eu", "https://accounts.zoho.eu"),
         ("https://accounts.zoho.eu/", "https://accounts.zoho.eu"),
         ("https://zoho-proxy.example.internal:8443", "https://zoho-proxy.example.internal:8443"),  # trusted: any host and port
-        ("https://127.0.0.1:9443/zoho/", "https://127.0.0.1:9443/zoho"),
+        ("https://zoho-proxy.example.internal:8443/", "https://zoho-proxy.example.internal:8443"),
+        ("https://[::1]:9443/", "https://[::1]:9443"),
     ],
 )
 def test_normalize_accounts_url_accepts_plain_https(url: str, expected: str) -> None:
     assert normalize_accounts_url(url) == expected
+
+
+# -- issue 7 item 2: accounts_url is a bare origin; a path is refused before anything is recorded or sent -------
+
+
+@pytest.mark.parametrize(
+    ("url", "fix"),
+    [
+        # The slip of the issue: the full token URL. It used to be sent to /oauth/v2/token/oauth/v2/token (404).
+        ("https://accounts.zoho.eu/oauth/v2/token", "https://accounts.zoho.eu"),
+        ("https://accounts.zoho.eu/oauth/v2/token/", "https://accounts.zoho.eu"),
+        ("https://accounts.zoho.eu/oauth/v2/token/revoke", "https://accounts.zoho.eu"),
+        ("https://accounts.zoho.eu/oauth/v2/auth", "https://accounts.zoho.eu"),
+        ("https://accounts.zoho.eu/oauth/v2", "https://accounts.zoho.eu"),
+        ("https://127.0.0.1:9443/zoho/", "https://127.0.0.1:9443"),
+        ("https://proxy.example.com:8443/accounts", "https://proxy.example.com:8443"),
+        ("https://accounts.zoho.eu//", "https://accounts.zoho.eu"),
+        ("https://[::1]:9443/oauth/v2/token", "https://[::1]:9443"),
+    ],
+)
+def test_normalize_accounts_url_refuses_a_path_and_names_the_bare_origin(url: str, fix: str) -> None:
+    with pytest.raises(ZohoInputError) as info:
+        normalize_accounts_url(url)
+    message = str(info.value)
+    assert message.startswith("Invalid `accounts_url`")
+    assert "bare origin" in message
+    assert f"Use {fix!r}" in message
+    assert "Nothing was sent" in message
+
+
+def test_the_full_token_url_slip_names_the_token_path() -> None:
+    with pytest.raises(ZohoInputError) as info:
+        normalize_accounts_url("https://accounts.zoho.eu/oauth/v2/token")
+    assert "Use 'https://accounts.zoho.eu', without /oauth/v2/token" in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("url", "secret"),
+    [
+        ("https://zuser:ZPASS42@accounts.zoho.eu/oauth/v2/token", "ZPASS42"),
+        ("https://accounts.zoho.eu/oauth/v2/token?client_secret=ZSEC42", "ZSEC42"),
+        ("https://accounts.zoho.eu/x#ZFRAG42", "ZFRAG42"),
+    ],
+)
+def test_the_suggested_origin_never_carries_a_secret(url: str, secret: str) -> None:
+    with pytest.raises(ZohoInputError) as info:
+        normalize_accounts_url(url)
+    assert secret not in str(info.value)
+    assert "Use 'https://accounts.zoho.eu'" in str(info.value)
+
+
+def test_every_caller_gets_the_bare_origin_rule() -> None:
+    with pytest.raises(ZohoInputError) as info:
+        resolve_accounts_url(data_center="eu", accounts_url="https://accounts.zoho.eu/oauth/v2/token")
+    assert "without /oauth/v2/token" in str(info.value)
 
 
 @pytest.mark.parametrize(
@@ -230,7 +287,7 @@ def test_normalize_accounts_url_refusals(url: str, problem: str, secret: str | N
     with pytest.raises(ZohoInputError) as info:
         normalize_accounts_url(url)
     assert problem in str(info.value)
-    assert str(info.value).startswith("Invalid accounts_url")
+    assert str(info.value).startswith("Invalid `accounts_url`")
     assert "Nothing was sent" in str(info.value)
     if secret:
         assert secret not in str(info.value)

@@ -22,6 +22,7 @@ from ansible_collections.zohothrive.oauth.plugins.module_utils._errors import (
     ZohoInvalidCodeError,
     ZohoInvalidRedirectURIError,
     ZohoInvalidTokenError,
+    ZohoNotProcessedError,
     ZohoOAuthError,
     ZohoProtocolError,
     ZohoServerError,
@@ -30,6 +31,7 @@ from ansible_collections.zohothrive.oauth.plugins.module_utils._errors import (
     ZohoTokenStoreError,
     ZohoTransportError,
     ZohoUnexpectedError,
+    answer_snippet,
     api_error,
     operation_name,
     sanitize_server_text,
@@ -76,6 +78,7 @@ def test_hierarchy(cls: type, base: type) -> None:
         (ZohoServerError("x"), True),
         (ZohoProtocolError("x"), True),
         (ZohoCodeMayBeSpentError("x"), True),
+        (ZohoNotProcessedError("x", http_status=404), False),  # issue 7: the code is still usable
         (ZohoUnexpectedError("x", sent=False), False),
         (ZohoUnexpectedError("x", sent=True), True),
     ],
@@ -203,3 +206,100 @@ def test_operation_names() -> None:
     assert operation_name("refresh") == "token refresh"
     assert operation_name("revoke") == "token revocation"
     assert operation_name("other") == "other"
+
+
+# -- issue 6/7: option names are marked for the role's labels; the advice does not mislead ---------------------
+
+
+@pytest.mark.parametrize(
+    ("operation", "code", "options"),
+    [
+        ("exchange", "invalid_code", ["`data_center`", "`accounts_url`"]),
+        ("exchange", "invalid_client", ["`client_id`", "`client_secret`", "`data_center`", "`accounts_url`"]),
+        ("refresh", "invalid_client_secret", ["`client_secret`"]),
+        ("exchange", "invalid_redirect_uri", ["`redirect_uri`"]),
+        ("refresh", "Access Denied", ["`token_cache`", "`access_token`", "`expires_at`"]),
+    ],
+)
+def test_messages_mark_option_names(operation: str, code: str, options: list[str]) -> None:
+    message = api_error(operation=operation, error_code=code, accounts_url=URL).msg
+    for option in options:
+        assert option in message
+    unmarked = re.sub(r"`[a-z_]+`|invalid_[a-z_]+", "", message)  # Zoho's error codes are not option names
+    for name in ("client_id", "client_secret", "data_center", "accounts_url", "redirect_uri", "token_cache", "expires_at"):
+        assert name not in unmarked, name
+
+
+def test_invalid_client_secret_advice_leads_with_the_likely_cause() -> None:
+    message = api_error(operation="exchange", error_code="invalid_client_secret", accounts_url=URL).msg
+    assert "the client ID is known, but `client_secret` does not belong to it" in message
+    assert message.index("current secret of this client") < message.index("Multi-DC")
+    assert message.count("Multi-DC") == 1 and "Only if" in message
+
+
+def test_invalid_client_advice_names_both_credentials() -> None:
+    message = api_error(operation="refresh", error_code="invalid_client", accounts_url=URL).msg
+    assert "copied completely from the same client" in message
+
+
+# -- issue 7 item 2: a short, secret-free snippet of an answer body ------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "expected"),
+    [
+        (b"<html><head><title>404 Not Found</title></head><body><h1>404 Not Found</h1><p>nginx</p></body></html>", "text/html", "404 Not Found"),
+        (
+            b"<html><head><title> </title><style>p{}</style></head><body><p>Bad &amp; <b>ugly</b></p><script>x()</script></body></html>",
+            "text/html",
+            "Bad & ugly",
+        ),
+        (b"<!-- a comment --><p>Proxy says no</p>", None, "Proxy says no"),
+        (b"Service\r\n  Unavailable\n", "text/plain", "Service Unavailable"),
+        (b'{"error": "not_found"}', "application/json", '{"error": "not_found"}'),
+        (b"", "text/html", ""),
+        (None, "text/html", ""),
+        (b"\xff\xfe caf\xc3\xa9 \x1b[31m", "text/plain", "caf [31m"),
+    ],
+)
+def test_answer_snippet(body: bytes | None, content_type: str | None, expected: str) -> None:
+    assert answer_snippet(body, content_type=content_type) == expected
+
+
+def test_answer_snippet_is_short() -> None:
+    assert len(answer_snippet(b"y" * 5000)) == 80 and answer_snippet(b"y" * 5000).endswith("...")
+    assert len(answer_snippet(b"y" * 5000, limit=20)) == 20
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"grant_type=authorization_code&client_id=1000.ID&client_secret=s3cr3tValue&code=abcdEFGH",
+        b'{"access_token": "opaqueAT", "refresh_token":"opaqueRT", "code" : "opaqueCODE", "client_secret": "s3cr3tValue"}',
+        b"<html><title>Echo</title></html>",
+        b"token=opaqueAT&x=1",
+    ],
+)
+def test_answer_snippet_hides_secret_looking_values(body: bytes) -> None:
+    text = answer_snippet(body, limit=500)
+    for value in ("s3cr3tValue", "abcdEFGH", "opaqueAT", "opaqueRT", "opaqueCODE"):
+        assert value not in text
+
+
+def test_answer_snippet_hides_the_values_sent_and_zoho_shaped_tokens() -> None:
+    secret = "ZSEC" + "q" * 40
+    text = answer_snippet(f"you sent {secret} and 1000.abc123.def456".encode(), secrets=[secret, "ab"], limit=500)
+    assert secret not in text and "abc123" not in text
+    assert text == "you sent <hidden> and <hidden>"
+
+
+def test_answer_snippet_hides_a_secret_cut_at_the_end_of_a_partial_body() -> None:
+    secret = "ZSEC" + "q" * 40
+    text = answer_snippet(f"echo {secret[:12]}".encode(), secrets=[secret], limit=500)
+    assert secret[:6] not in text and text == "echo <hidden>"
+
+
+def test_answer_snippet_hides_an_entity_encoded_secret() -> None:
+    secret = "ZSEC" + "q" * 40
+    body = ("<html><body>" + "".join(f"&#{ord(ch)};" for ch in secret) + "</body></html>").encode()
+    assert secret not in answer_snippet(body, content_type="text/html", secrets=[secret], limit=500)
