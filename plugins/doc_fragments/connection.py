@@ -14,6 +14,8 @@ options:
       - Client ID of the Zoho API console client (a self client or a server-based client).
       - The same client ID is valid in every data center.
       - If not set, the environment variable E(ZOHO_THRIVE_CLIENT_ID) is used.
+      - Surrounding whitespace (such as the newline that C(echo) adds) is removed with a warning; whitespace inside the
+        value is refused before anything is sent.
     type: str
   client_secret:
     description:
@@ -21,25 +23,31 @@ options:
       - With Multi-DC and a separate secret per data center, give the secret of the data center used.
       - If not set, the environment variable E(ZOHO_THRIVE_CLIENT_SECRET) is used.
       - It is sent only in the body of HTTPS POST requests, never in a URL.
+      - Surrounding whitespace (such as the newline that C(echo) adds) is removed with a warning; whitespace inside the
+        value is refused before anything is sent.
     type: str
   data_center:
     description:
       - Zoho data center whose accounts server is used, for example V(eu) for C(https://accounts.zoho.eu).
       - The tokens of a user live in the user's data center only; a wrong data center shows up as C(invalid_client)
         or C(invalid_code).
-      - Ignored when O(accounts_url) is set.
+      - Ignored for the accounts server when O(accounts_url) is set. For an O(accounts_url) outside Zoho's list (a proxy or
+        a test server), its API domain is still returned when Zoho's answer names none and none is known.
       - If not set, the environment variable E(ZOHO_THRIVE_DATA_CENTER) is used.
     type: str
     default: us
     choices: [us, eu, in, au, jp, ca, sa, uk, cn]
   accounts_url:
     description:
-      - Explicit base URL of the accounts server, for example C(https://accounts.zoho.eu).
-      - Overrides O(data_center). It is trusted because the operator wrote it, so it may name a proxy or a test server;
-        it must use C(https) and carry no user information, query or fragment.
-      - The host name is checked before anything is recorded or sent; every dot-separated label must have 1 to 63
-        characters (letters, digits, C(-), C(_)), so a typo such as C(https://accounts..zoho.eu) fails with
-        "Nothing was sent".
+      - Origin of the accounts server, for example C(https://accounts.zoho.eu).
+      - Overrides O(data_center). It is trusted because the operator wrote it, so it may name a proxy or a test server.
+      - It must be a bare origin, C(https://) with a host and an optional port (one trailing C(/) is accepted), because
+        the collection adds C(/oauth/v2/token) and C(/oauth/v2/token/revoke) itself. A path (such as the full token URL
+        C(https://accounts.zoho.eu/oauth/v2/token)), a query, a fragment or user information is refused, with the
+        origin to use instead in the message.
+      - It is checked before anything is recorded or sent, host name included; every dot-separated label must have 1 to
+        63 characters (letters, digits, C(-), C(_)), so a typo such as C(https://accounts..zoho.eu) fails with
+        "Nothing was sent" and a grant code stays usable.
       - If not set, the environment variable E(ZOHO_THRIVE_ACCOUNTS_URL) is used.
     type: str
   validate_certs:
@@ -68,6 +76,15 @@ options:
         30 seconds fails at once.
     type: int
     default: 30
+  option_labels:
+    description:
+      - Names to use for options in failure messages and warnings, as a dictionary of option name to the name the
+        operator knows, for example C(client_secret) to C(thrive_tokens_client_secret).
+      - Messages mark every option name they mention; only those marked names are replaced. The
+        P(zohothrive.oauth.thrive_tokens#role) role sets this to its own variable names.
+      - Each label must be a plain variable name; anything else is refused before anything is sent.
+    type: dict
+    default: {}
 requirements:
   - requests (Python library, on the host that runs the module, normally the controller)
 notes:
@@ -78,7 +95,8 @@ notes:
   - Failure messages name Zoho's error code (for example C(invalid_code)) and never contain a secret.
   - Answers larger than 1 MiB are refused (a token answer is under 2 KiB), as soon as C(Content-Length) announces such
     a size or the bytes read exceed it. The request was already sent then, so for a grant code exchange the code may be
-    spent, and the module says so.
+    spent, and the module says so, unless the status alone proves that the request was not processed (see the notes on
+    answer classes, where a module documents them).
   - The answer is requested without compression (C(Accept-Encoding) C(identity)); a compressed answer is refused.
 """
 

@@ -30,25 +30,85 @@ _SECRET_RE = re.compile(r"[\x21-\x7e]+")
 _SCOPE_RE = re.compile(r"[A-Za-z0-9_.\-]+")
 
 
+# Options whose values Zoho issues or compares byte for byte (client credentials, codes, tokens, the callback URL):
+# none of them can contain whitespace, so the same rule applies to each, in every module (issue 7, item 4).
+CREDENTIAL_OPTIONS = ("client_id", "client_secret", "code", "refresh_token", "access_token", "callback_url", "code_verifier", "expected_state")
+
+
+def tidy_credential(value: str, what: str) -> tuple[str, str | None]:
+    """The whitespace rule for a credential input: return ``(value without surrounding whitespace, warning or None)``.
+
+    ``what`` names the value for messages, options between backticks: ``"`client_secret`"``,
+    ``"`client_secret` (from the environment variable ZOHO_THRIVE_CLIENT_SECRET)"``.
+    Surrounding whitespace is removed with a warning naming it and the likely cause:
+    ``echo secret | ansible-vault encrypt_string`` stores ``secret`` plus a newline, which Zoho
+    would refuse as ``invalid_client_secret``. A value that is only whitespace becomes ``""``
+    without a warning (the caller's "missing" check then names it). Whitespace inside a value
+    cannot be a harmless accident: :class:`ZohoInputError`, naming it but never the value.
+    """
+    subject = what[:1].upper() + what[1:]
+    text = value.strip()
+    if any(ch.isspace() for ch in text):
+        raise ZohoInputError(
+            f"{subject} contains whitespace (a space, tab or line break) inside the value, so it was refused and nothing was "
+            "sent to Zoho. Zoho's client IDs, secrets, codes, tokens and callback URLs never contain whitespace: check the "
+            "variable or vault file for two values run together, a wrapped line or a paste error."
+        )
+    if text == value or not text:
+        return text, None
+    return text, f"{subject} had {_padding(value)}, removed; {_padding_cause(value)}"
+
+
+def _padding(value: str) -> str:
+    leading = value[: len(value) - len(value.lstrip())]
+    trailing = value[len(value.rstrip()) :]
+    if leading and trailing:
+        return "leading and trailing whitespace"
+    if leading:
+        return "leading whitespace"
+    if trailing == "\n":
+        return "a trailing newline"
+    if trailing == "\r\n":
+        return "a trailing Windows line break (CR LF)"
+    if set(trailing) <= {"\r", "\n"}:
+        return "trailing line breaks"
+    return "trailing whitespace"
+
+
+def _padding_cause(value: str) -> str:
+    trailing = value[len(value.rstrip()) :]
+    if value[:1].isspace():
+        return "check the variable or vault file it came from for stray spaces or line breaks."
+    if "\r" in trailing:
+        return "files saved with Windows line endings (CR LF) end every line in one; save the file with Unix (LF) line endings."
+    if trailing and set(trailing) <= {"\n"}:
+        return "values made with `echo` without `-n` end in one (for example `echo VALUE | ansible-vault encrypt_string`); use printf '%s' VALUE or echo -n."
+    return "check the variable or vault file it came from for stray spaces or line breaks."
+
+
 def clean_secret(value: t.Any, what: str) -> str:
     """Check a code or token and return it without surrounding whitespace.
 
-    Vault files and copy-paste often add a trailing newline, so surrounding whitespace is
-    stripped (documented behaviour). Anything else unusual is refused, and the message never
-    repeats the value.
+    ``what`` names it for messages, options between backticks (for example ``"`refresh_token`"``
+    or ``"the code in `callback_url`"``). Surrounding whitespace is stripped (module options
+    have been through :func:`tidy_credential` already, with its warning). Raises
+    :class:`ZohoInputError` for a non-string, an empty or over-long value, whitespace inside it,
+    or characters Zoho never uses; the message never repeats the value.
     """
+    subject = what[:1].upper() + what[1:]
     if not isinstance(value, str):
-        raise ZohoInputError(f"The {what} must be a string, not {type(value).__name__}.")
+        raise ZohoInputError(f"{subject} must be a string, not {type(value).__name__}.")
     text = value.strip()
     if not text:
-        raise ZohoInputError(f"The {what} is empty. Provide the value itself (for example from Ansible Vault).")
+        raise ZohoInputError(f"{subject} is empty. Provide the value itself (for example from Ansible Vault).")
     if len(text) > MAX_SECRET_LENGTH:
         raise ZohoInputError(
-            f"The {what} is {len(text)} characters long; Zoho's are far shorter (about 70). Check that the right variable is used."
+            f"{subject} is {len(text)} characters long; Zoho's are far shorter (about 70). Check that the right variable is used."
         )
+    text, _warning = tidy_credential(value, what)  # raises for whitespace inside
     if not _SECRET_RE.fullmatch(text):
         raise ZohoInputError(
-            f"The {what} contains whitespace, control or non-ASCII characters inside it. Zoho's values are plain ASCII "
+            f"{subject} contains control or non-ASCII characters. Zoho's values are plain ASCII "
             "(1000.<hex>.<hex>): check for a paste or templating error."
         )
     return text
@@ -84,21 +144,21 @@ def build_authorization_url(
 ) -> str:
     """Build ``{accounts}/oauth/v2/auth?...``. Scopes are joined with commas, as Zoho expects."""
     if not client_id or not client_id.strip():
-        raise ZohoInputError("client_id is required to build the authorization URL (or set ZOHO_THRIVE_CLIENT_ID).")
+        raise ZohoInputError("`client_id` is required to build the authorization URL (or set ZOHO_THRIVE_CLIENT_ID).")
     clean_scopes = [s.strip() for s in scopes if s is not None and str(s).strip()]
     if not clean_scopes:
-        raise ZohoInputError("scopes must name at least one scope, for example Thrive.Referral.CREATE.")
+        raise ZohoInputError("`scopes` must name at least one scope, for example Thrive.Referral.CREATE.")
     for scope in clean_scopes:
         if not _SCOPE_RE.fullmatch(scope):
             raise ZohoInputError(
-                f"Invalid scope {scope!r}: give one scope per list item (Service.scope.OPERATION, for example "
+                f"Invalid scope {scope!r} in `scopes`: give one scope per list item (Service.scope.OPERATION, for example "
                 "Thrive.Referral.CREATE), without spaces or commas."
             )
     if access_type not in ACCESS_TYPES:
-        raise ZohoInputError(f"access_type must be one of {', '.join(ACCESS_TYPES)}, not {access_type!r}.")
+        raise ZohoInputError(f"`access_type` must be one of {', '.join(ACCESS_TYPES)}, not {access_type!r}.")
     check_redirect_uri(redirect_uri)
     if not state:
-        raise ZohoInputError("state must not be empty: omit it to have a random one generated.")
+        raise ZohoInputError("`state` must not be empty: omit it to have a random one generated.")
     params = {
         "response_type": "code",
         "client_id": client_id.strip(),
@@ -117,11 +177,11 @@ def build_authorization_url(
 
 def check_redirect_uri(redirect_uri: t.Any) -> str:
     if not isinstance(redirect_uri, str) or not redirect_uri:
-        raise ZohoInputError("redirect_uri is required: use a URI registered for the client in the Zoho API console.")
+        raise ZohoInputError("`redirect_uri` is required: use a URI registered for the client in the Zoho API console.")
     parts = urlsplit(redirect_uri)
     if parts.scheme not in ("http", "https") or not parts.netloc or any(ch.isspace() for ch in redirect_uri):
         raise ZohoInputError(
-            "redirect_uri must be an absolute http:// or https:// URI without spaces, exactly as registered for the client "
+            "`redirect_uri` must be an absolute http:// or https:// URI without spaces, exactly as registered for the client "
             "in the Zoho API console."
         )
     return redirect_uri
@@ -140,7 +200,7 @@ class Callback:
     def accounts_url(self) -> str | None:
         """The validated accounts server (table entry), or None when the callback names none."""
         if self.accounts_server:
-            return data_center_for_accounts_server(self.accounts_server, source="accounts-server of the callback URL").accounts_url
+            return data_center_for_accounts_server(self.accounts_server, source="accounts-server of `callback_url`").accounts_url
         if self.location:
             return DATA_CENTERS[self.location].accounts_url
         return None
@@ -149,20 +209,21 @@ class Callback:
 def parse_callback_url(url: t.Any) -> Callback:
     """Parse the URL Zoho redirected the browser to after consent.
 
-    Refuses, before any request: a denial (``error=...``), a missing or repeated ``code``, an
+    Refuses, before any request: whitespace inside the URL, a denial (``error=...``), a missing or repeated ``code``, an
     ``accounts-server`` that is not exactly a known Zoho server, and a ``location`` that is
     unknown or disagrees with ``accounts-server``.
     """
     if not isinstance(url, str) or not url.strip():
-        raise ZohoInputError("callback_url is empty: paste the full URL the browser was redirected to after consent.")
-    parts = urlsplit(url.strip())
+        raise ZohoInputError("`callback_url` is empty: paste the full URL the browser was redirected to after consent.")
+    text, _warning = tidy_credential(url, "`callback_url`")  # the module warned about surrounding whitespace already
+    parts = urlsplit(text)
     query = parts.query or ""
     if not query and parts.fragment and "=" in parts.fragment:
         query = parts.fragment  # some clients receive the parameters in the fragment
     try:
         params = parse_qs(query, keep_blank_values=True, strict_parsing=False, max_num_fields=50)
     except ValueError:
-        raise ZohoInputError("callback_url has too many or malformed parameters; paste the URL exactly as received.") from None
+        raise ZohoInputError("`callback_url` has too many or malformed parameters; paste the URL exactly as received.") from None
 
     if "error" in params:
         error = params["error"][0]
@@ -175,7 +236,7 @@ def parse_callback_url(url: t.Any) -> Callback:
             )
         safe = re.sub(r"[^A-Za-z0-9_.\- ]", "", error)[:60]
         raise ZohoAuthorizationDeniedError(
-            f"The callback URL reports an authorization error (error={safe}); no code was issued. Start the authorization again.",
+            f"`callback_url` reports an authorization error (error={safe}); no code was issued. Start the authorization again.",
             error_code=safe or None,
         )
 
@@ -184,13 +245,13 @@ def parse_callback_url(url: t.Any) -> Callback:
         if not values:
             return None
         if len(values) > 1:
-            raise ZohoInputError(f"callback_url carries the parameter {name!r} more than once; refusing an ambiguous callback.")
+            raise ZohoInputError(f"`callback_url` carries the parameter {name!r} more than once; refusing an ambiguous callback.")
         return values[0]
 
     code = single("code")
     if code is None:
-        raise ZohoInputError("callback_url has no code parameter: paste the full URL the browser was redirected to after consent.")
-    code = clean_secret(code, "code in callback_url")
+        raise ZohoInputError("`callback_url` has no code parameter: paste the full URL the browser was redirected to after consent.")
+    code = clean_secret(code, "the code in `callback_url`")
     location = single("location")
     accounts_server = single("accounts-server")
     state = single("state")
@@ -199,14 +260,14 @@ def parse_callback_url(url: t.Any) -> Callback:
         location = location.strip().lower()
         if location not in DATA_CENTERS:
             raise ZohoInputError(
-                f"The callback's location {location[:20]!r} is not a known Zoho data center ({', '.join(DATA_CENTERS)}); "
+                f"The location {location[:20]!r} in `callback_url` is not a known Zoho data center ({', '.join(DATA_CENTERS)}); "
                 "no request was sent."
             )
     if accounts_server is not None:
-        dc = data_center_for_accounts_server(accounts_server, source="accounts-server of the callback URL")
+        dc = data_center_for_accounts_server(accounts_server, source="accounts-server of `callback_url`")
         if location is not None and dc.code != location:
             raise ZohoInputError(
-                f"The callback's location ({location}) and accounts-server ({dc.accounts_url}) name different data centers; "
+                f"The location ({location}) and accounts-server ({dc.accounts_url}) of `callback_url` name different data centers; "
                 "refusing an inconsistent callback. No request was sent."
             )
     return Callback(code=code, location=location, accounts_server=accounts_server, state=state)
@@ -218,22 +279,23 @@ def check_state(callback: Callback, expected_state: str | None) -> None:
         return
     if callback.state is None:
         raise ZohoInputError(
-            "expected_state is set but the callback URL carries no state; refusing it (possible CSRF or a truncated URL)."
+            "`expected_state` is set but `callback_url` carries no state; refusing it (possible CSRF or a truncated URL)."
         )
     if expected_state is None:
         raise ZohoInputError(
-            "The callback URL carries a state, so expected_state is required: pass the state returned by "
+            "`callback_url` carries a state, so `expected_state` is required: pass the state returned by "
             "zohothrive.oauth.zoho_thrive_auth_url."
         )
     if not hmac.compare_digest(callback.state.encode("utf-8"), expected_state.encode("utf-8")):
         raise ZohoInputError(
-            "The callback's state does not match expected_state; refusing it (possible CSRF, or a callback from another "
+            "The state in `callback_url` does not match `expected_state`; refusing it (possible CSRF, or a callback from another "
             "authorization). No request was sent."
         )
 
 
 __all__ = (
     "ACCESS_TYPES",
+    "CREDENTIAL_OPTIONS",
     "Callback",
     "build_authorization_url",
     "check_redirect_uri",
@@ -243,4 +305,5 @@ __all__ = (
     "generate_pkce_pair",
     "generate_state",
     "parse_callback_url",
+    "tidy_credential",
 )

@@ -31,10 +31,14 @@ from ansible_collections.zohothrive.oauth.plugins.module_utils._errors import (
     ZohoTokenStoreError,
 )
 from ansible_collections.zohothrive.oauth.plugins.module_utils._ledger import ledger_identity
-from ansible_collections.zohothrive.oauth.plugins.module_utils._token_store import TokenCache
+from ansible_collections.zohothrive.oauth.plugins.module_utils._token_store import TokenCache, is_absent, keep_known
 
 # At most this many distinct refresh tokens claimed for one code are checked at Zoho (one refresh each).
 MAX_CLAIMED_TOKENS = 5
+
+# Optional fields a new access token takes over from the stored tokens of its refresh token when Zoho's answer
+# lacks them. The API domain is handled by ``_vetted`` (its known value must be acceptable for the server).
+INHERITED_FIELDS = ("token_type", "scope")
 
 # Where a token came from.
 SOURCE_GIVEN = "given"
@@ -80,7 +84,9 @@ class Candidate:
 
         def text(name: str) -> str | None:
             value = data.get(name)
-            return str(value).strip() if value not in (None, "") else None
+            found = str(value).strip() if value not in (None, "") else ""
+            # The credential whitespace rule: a value with whitespace inside is never sent (the module warns about it).
+            return found if found and not any(ch.isspace() for ch in found) else None
 
         return cls(code_fingerprint=text("code_fingerprint"), refresh_token=text("refresh_token"))
 
@@ -107,9 +113,9 @@ def is_fresh(tokens: TokenSet | None, *, min_ttl: int, now: float) -> bool:
 
 def in_flight_error(entry: t.Mapping[str, t.Any], cache: TokenCache) -> ZohoCodeMayBeSpentError:
     return ZohoCodeMayBeSpentError(
-        f"The token cache {cache.path} records that this grant code was sent to {entry.get('accounts_url')} at epoch "
-        f"{entry.get('started')} without tokens coming back (the run failed or was killed). The code may already be spent, "
-        "so it is not sent again. Generate a new code. If Zoho did issue a refresh token, check Connected Apps in Zoho "
+        f"The token cache {cache.path} (`token_cache`) records that this grant code was sent to {entry.get('accounts_url')} at "
+        f"epoch {entry.get('started')} without tokens coming back (the run failed or was killed). The code may already be spent, "
+        "so it is not sent again. Generate a new code and pass it as `code`. If Zoho did issue a refresh token, check Connected Apps in Zoho "
         "Accounts and revoke the unused one."
     )
 
@@ -131,11 +137,27 @@ def _persist(result: Outcome | Credentials, write: t.Callable[[], None]) -> None
 
 
 def _vetted(result: Outcome | Credentials, tokens: TokenSet, accounts_url: str, known: str | None = None) -> TokenSet:
-    """``tokens`` with an API domain that may be written (``_dc.vet_api_domain``); a replaced one is warned about."""
-    api_domain, warning = vet_api_domain(tokens.api_domain, accounts_url, known=known)
+    """``tokens`` with an API domain that may be written (``_dc.vet_api_domain``); a replaced one is warned about.
+
+    An answer without an API domain keeps ``known`` (the stored value, if acceptable), else gets
+    the data center's. The result is None only for an accounts server outside the table with
+    nothing known; :func:`_completed` then gives the caller's default.
+    """
+    api_domain, warning = vet_api_domain(None if is_absent(tokens.api_domain) else tokens.api_domain, accounts_url, known=known or None)
     if warning:
         result.warnings.append(warning)
     return tokens if api_domain == tokens.api_domain else replace(tokens, api_domain=api_domain)
+
+
+def _completed(tokens: TokenSet | None, default_api_domain: str | None) -> TokenSet | None:
+    """What a flow returns: ``tokens`` with ``default_api_domain`` when they name no API domain (never ``""``).
+
+    The default is not written to the cache: a stored value always comes from an answer, so a
+    later change of the default (another ``data_center``) still takes effect.
+    """
+    if tokens is None or not is_absent(tokens.api_domain):
+        return tokens
+    return replace(tokens, api_domain=default_api_domain or None)
 
 
 def result_warnings(result: Outcome | Credentials) -> list[str]:
@@ -144,14 +166,21 @@ def result_warnings(result: Outcome | Credentials) -> list[str]:
     if result.store_error is not None:
         found.append(
             f"Zoho issued tokens, but the token cache could not record them: {result.store_error} The tokens are returned "
-            "anyway so that they can be delivered; repair the cache before the next run (the thrive_tokens role then "
+            "anyway so that they can be delivered; repair `token_cache` before the next run (the thrive_tokens role then "
             "recovers them from the hosts, without a new grant code)."
         )
     return found
 
 
 def _exchange_journaled(
-    client: ZohoOAuthClient, cache: TokenCache, code: str, code_fp: str, result: Outcome | Credentials, **kwargs: t.Any
+    client: ZohoOAuthClient,
+    cache: TokenCache,
+    code: str,
+    code_fp: str,
+    result: Outcome | Credentials,
+    *,
+    known_api_domain: str | None = None,
+    **kwargs: t.Any,
 ) -> TokenSet:
     """Exchange under the caller's lock, with an in-flight record written immediately before the code may leave.
 
@@ -182,7 +211,7 @@ def _exchange_journaled(
                 exc.msg = f"{exc.msg} The token cache could not clear its record of this attempt either ({store.msg})"
                 exc.args = (exc.msg,)
         raise
-    tokens = _vetted(result, tokens, client.accounts_url)
+    tokens = _vetted(result, tokens, client.accounts_url, known_api_domain)
     _persist(result, lambda: cache.finish_exchange(code_fp, tokens))
     return tokens
 
@@ -195,12 +224,22 @@ def exchange_code(
     check_mode: bool,
     redirect_uri: str | None = None,
     code_verifier: str | None = None,
+    default_api_domain: str | None = None,
 ) -> Outcome:
     """Exchange ``code`` at most once when a cache is given.
 
     Raises :class:`ZohoCodeMayBeSpentError` for a code with an in-flight record, and the
     client's errors. A cache that cannot store the answer sets ``store_error`` instead.
+    ``default_api_domain`` is returned when neither the answer nor the cache names an API domain.
     """
+    outcome = _exchange_code(client, code, cache=cache, check_mode=check_mode, redirect_uri=redirect_uri, code_verifier=code_verifier)
+    outcome.tokens = _completed(outcome.tokens, default_api_domain)
+    return outcome
+
+
+def _exchange_code(
+    client: ZohoOAuthClient, code: str, *, cache: TokenCache | None, check_mode: bool, redirect_uri: str | None, code_verifier: str | None
+) -> Outcome:
     if cache is None:
         if check_mode:
             return Outcome(True, None, SOURCE_NONE)
@@ -238,15 +277,29 @@ def ensure_access_token(
     min_ttl: int,
     check_mode: bool,
     given: TokenSet | None = None,
+    default_api_domain: str | None = None,
 ) -> Outcome:
-    """Return an access token with more than ``min_ttl`` seconds left, minting only when needed."""
+    """Return an access token with more than ``min_ttl`` seconds left, minting only when needed.
+
+    A new token's optional fields that Zoho's answer lacks (API domain, scope, token type) keep
+    the values stored for the refresh token in ``cache``, else those of ``given``; an API domain
+    known nowhere is the data center's, else ``default_api_domain``. Never ``""``.
+    """
+    outcome = _ensure_access_token(client, refresh_token, cache=cache, min_ttl=min_ttl, check_mode=check_mode, given=given)
+    outcome.tokens = _completed(outcome.tokens, default_api_domain)
+    return outcome
+
+
+def _ensure_access_token(
+    client: ZohoOAuthClient, refresh_token: str, *, cache: TokenCache | None, min_ttl: int, check_mode: bool, given: TokenSet | None
+) -> Outcome:
     if is_fresh(given, min_ttl=min_ttl, now=time.time()):
         return Outcome(False, given, SOURCE_GIVEN)
     if cache is None:
         if check_mode:
             return Outcome(True, None, SOURCE_NONE)
         outcome = Outcome(True, None, SOURCE_ZOHO)
-        outcome.tokens = _mint(client, None, refresh_token, outcome, known_api_domain=given.api_domain if given else None)
+        outcome.tokens = _mint(client, None, refresh_token, outcome, known=given)
         return outcome
     if check_mode:
         cached = cache.load().access_token_for(refresh_token)
@@ -256,16 +309,20 @@ def ensure_access_token(
         if is_fresh(cached, min_ttl=min_ttl, now=time.time()):
             return Outcome(False, cached, SOURCE_CACHE)  # another run (or fork) minted it meanwhile
         outcome = Outcome(True, None, SOURCE_ZOHO)
-        known = (cached.api_domain if cached else None) or (given.api_domain if given else None)
-        outcome.tokens = _mint(client, cache, refresh_token, outcome, known_api_domain=known)
+        known = keep_known(cached, given) if cached is not None else given
+        outcome.tokens = _mint(client, cache, refresh_token, outcome, known=known)
     return outcome
 
 
-def _mint(
-    client: ZohoOAuthClient, cache: TokenCache | None, refresh_token: str, result: Outcome | Credentials, *, known_api_domain: str | None = None
-) -> TokenSet:
-    """One refresh at Zoho, recorded in the cache (when there is one) before anything else can fail."""
-    minted = _vetted(result, client.refresh(refresh_token), client.accounts_url, known_api_domain)
+def _mint(client: ZohoOAuthClient, cache: TokenCache | None, refresh_token: str, result: Outcome | Credentials, *, known: TokenSet | None = None) -> TokenSet:
+    """One refresh at Zoho, recorded in the cache (when there is one) before anything else can fail.
+
+    ``known``: the stored (trusted) tokens of this refresh token, whose API domain, scope and
+    token type the new token keeps when Zoho's answer lacks them.
+    """
+    minted = _vetted(result, client.refresh(refresh_token), client.accounts_url, known.api_domain if known is not None else None)
+    if known is not None:
+        minted = keep_known(minted, known, INHERITED_FIELDS)
     if cache is not None:
         _persist(result, lambda: cache.remember_access_token(refresh_token, minted))
     return minted
@@ -281,6 +338,7 @@ def ensure_credentials(
     min_ttl: int | None = 300,
     check_mode: bool = False,
     track_replaced: bool = False,
+    default_api_domain: str | None = None,
 ) -> Credentials:
     """The role's controller step: a refresh token for the current code, and a fresh access token.
 
@@ -298,13 +356,21 @@ def ensure_credentials(
     With ``track_replaced``, the refresh token of the cache's previous code for this client is
     kept in the cache until it is revoked, and returned in ``previous_refresh_tokens`` on every
     run. Tokens reported by candidates are never tracked: the role did not necessarily mint them.
+
+    An optional field that Zoho's answer lacks never erases a stored one: a new access token
+    keeps the API domain, scope and token type stored for the code; an exchange without an API
+    domain keeps the one stored for the client's previous code. An API domain known nowhere is
+    the data center's, else ``default_api_domain``; the result never holds ``""``.
     """
     identity = ledger_identity(client.client_id, client.accounts_url)
     if check_mode:
         cache.load()
-        return _credentials(client, cache, identity, code, candidates, allow_exchange, min_ttl, check_mode=True, track=track_replaced)
-    with cache.locked():
-        return _credentials(client, cache, identity, code, candidates, allow_exchange, min_ttl, check_mode=False, track=track_replaced)
+        result = _credentials(client, cache, identity, code, candidates, allow_exchange, min_ttl, check_mode=True, track=track_replaced)
+    else:
+        with cache.locked():
+            result = _credentials(client, cache, identity, code, candidates, allow_exchange, min_ttl, check_mode=False, track=track_replaced)
+    result.tokens = _completed(result.tokens, default_api_domain)
+    return result
 
 
 def _credentials(
@@ -324,7 +390,7 @@ def _credentials(
         if allow_exchange:
             raise ZohoInputError(
                 "No grant code was given, and neither the token cache nor the given candidates hold tokens for this client. "
-                "Generate a self-client code in the Zoho API console and pass it as the grant code."
+                "Generate a self-client code in the Zoho API console and pass it as `code`."
             )
         return Credentials(found=False)
 
@@ -332,7 +398,7 @@ def _credentials(
     tokens = cache.code_tokens(code_fp)
     result.source = SOURCE_CACHE
     if tokens is None:
-        tokens = _adopt(client, cache, code_fp, candidates, result, check_mode=check_mode)
+        tokens = _adopt(client, cache, code_fp, candidates, result, check_mode=check_mode, known_api_domain=_client_api_domain(cache, identity))
         entry = cache.code_entry(code_fp)
         if tokens is not None:
             result.source = SOURCE_CANDIDATES
@@ -346,22 +412,26 @@ def _credentials(
         elif entry:
             raise in_flight_error(entry, cache)
         elif code is None:
-            raise ZohoInputError("The stored tokens for this client are gone. Pass a new grant code.")
+            raise ZohoInputError("The stored tokens for this client are gone. Pass a new grant code as `code`.")
         else:
             result.exchanged = result.changed = True
             result.source = SOURCE_ZOHO
+            known_api_domain = _client_api_domain(cache, identity)
             if check_mode:
                 if track:
                     result.previous_refresh_tokens = _replaced(cache, identity, code_fp, None)
+                # Only the API domain is predictable: what an answer without one gives (the real run's, at a table server).
+                predicted = vet_api_domain(None, client.accounts_url, known=known_api_domain)[0]
+                result.tokens = TokenSet(access_token="", expires_in=0, expires_at=0, api_domain=predicted)
                 return result
-            tokens = _exchange_journaled(client, cache, code, code_fp, result)
+            tokens = _exchange_journaled(client, cache, code, code_fp, result, known_api_domain=known_api_domain)
 
     if tokens is None:  # every branch above either set tokens or returned
         raise ZohoTokenStoreError("internal error: no tokens after the exchange step; nothing else was sent.")
     if not tokens.refresh_token:
         raise ZohoInputError(
             "The tokens for this grant code have no refresh token: the code was generated for online access. Generate a "
-            "self-client code with offline access (the default) and try again."
+            "self-client code with offline access (the default) and pass it as `code`."
         )
     if track:
         result.previous_refresh_tokens = _replaced(cache, identity, code_fp, tokens.refresh_token)
@@ -380,25 +450,42 @@ def _credentials(
             result.refreshed = result.changed = True
             tokens = replace(tokens, access_token="")
         else:
-            minted = _mint(client, cache, tokens.refresh_token, result, known_api_domain=tokens.api_domain)
+            minted = _mint(client, cache, tokens.refresh_token, result, known=tokens)
             tokens = replace(minted, refresh_token=minted.refresh_token or tokens.refresh_token)
             result.refreshed = result.changed = True
     result.tokens = tokens
     return result
 
 
+def _client_api_domain(cache: TokenCache, identity: str) -> str | None:
+    """The API domain stored for the client's current code (same client, same accounts server: same data center)."""
+    current_fp = cache.current_code(identity)
+    try:
+        current = cache.code_tokens(current_fp) if current_fp else None
+    except ZohoTokenStoreError:
+        return None  # a damaged entry of another code only costs this fallback; the code in hand is handled as before
+    return current.api_domain if current is not None and not is_absent(current.api_domain) else None
+
+
 def _agreed_fingerprint(candidates: t.Sequence[Candidate]) -> str | None:
     fingerprints = {c.code_fingerprint for c in candidates if c.code_fingerprint and c.refresh_token}
     if len(fingerprints) > 1:
         raise ZohoInputError(
-            f"The candidates (for example the hosts' config files) hold tokens from {len(fingerprints)} different grant codes "
-            "and no grant code was given to choose between them. Pass the current grant code."
+            f"`candidates` (the hosts' config files) hold tokens from {len(fingerprints)} different grant codes "
+            "and no grant code was given to choose between them. Pass the current grant code as `code`."
         )
     return fingerprints.pop() if fingerprints else None
 
 
 def _adopt(
-    client: ZohoOAuthClient, cache: TokenCache, code_fp: str, candidates: t.Sequence[Candidate], result: Credentials, *, check_mode: bool
+    client: ZohoOAuthClient,
+    cache: TokenCache,
+    code_fp: str,
+    candidates: t.Sequence[Candidate],
+    result: Credentials,
+    *,
+    check_mode: bool,
+    known_api_domain: str | None = None,
 ) -> TokenSet | None:
     """The candidate refresh token of ``code_fp`` proven to belong to this client, with a fresh access token; else None.
 
@@ -422,9 +509,10 @@ def _adopt(
             return replace(cached, refresh_token=refresh_token)
         if check_mode:
             result.refreshed = result.changed = True
-            return TokenSet(access_token="", refresh_token=refresh_token, expires_in=0, expires_at=0)
+            predicted = vet_api_domain(None, client.accounts_url, known=known_api_domain)[0]  # what an answer without one gives
+            return TokenSet(access_token="", refresh_token=refresh_token, expires_in=0, expires_at=0, api_domain=predicted)
         try:
-            minted = _vetted(result, client.refresh(refresh_token), client.accounts_url)
+            minted = _vetted(result, client.refresh(refresh_token), client.accounts_url, known_api_domain)
         except (ZohoInvalidCodeError, ZohoInvalidTokenError):
             result.warnings.append(
                 f"A refresh token that hosts report for this grant code (fingerprint {fingerprint(refresh_token)[:12]}...) was "
@@ -447,7 +535,7 @@ def _ambiguous_claims(what: str, tokens: t.Sequence[str], *, checked: bool) -> s
     return (
         f"The hosts' config files claim {what} for the current grant code (fingerprints {shown}), but a code yields "
         f"exactly one, so some files were changed by hand or tampered with. {'None' if checked else 'Nothing was sent and none'} "
-        "of them was adopted. Restore the controller's token store if you have it, or check the hosts' files; a new grant "
+        "of them was adopted. Restore the controller's token store (`token_cache`) if you have it, or check the hosts' files; a new grant "
         "code replaces them all."
     )
 
@@ -456,7 +544,7 @@ def _best_access_token(tokens: TokenSet, cached: TokenSet | None) -> TokenSet:
     """The trusted access token of this refresh token that expires last: the code's own or the cache's newest."""
     options = [tokens]
     if cached is not None:
-        options.append(replace(cached, refresh_token=tokens.refresh_token, api_domain=cached.api_domain or tokens.api_domain))
+        options.append(keep_known(replace(cached, refresh_token=tokens.refresh_token), tokens))
     usable = [o for o in options if o.access_token]
     return max(usable, key=lambda o: o.expires_at) if usable else tokens
 

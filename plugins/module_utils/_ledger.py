@@ -64,7 +64,7 @@ def check_fingerprints(hosts: t.Mapping[str, t.Any]) -> dict[str, str]:
         text = str(value).strip().lower()
         if not _FINGERPRINT.fullmatch(text):
             raise ZohoInputError(
-                f"hosts[{host!r}] is not a SHA-256 fingerprint (64 hex digits). Pass the fingerprint that "
+                f"`hosts`[{host!r}] is not a SHA-256 fingerprint (64 hex digits). Pass the fingerprint that "
                 "zohothrive.oauth.zoho_thrive_config returns for the refresh token, never the token itself."
             )
         checked[str(host)] = text

@@ -9,11 +9,18 @@ PRIVATE: this module_utils file is internal to zohothrive.oauth and may change i
 The argument spec below is paired 1:1 with the ``zohothrive.oauth.connection`` doc fragment.
 Every module of the ``zohothrive.oauth.zoho_thrive`` action group accepts all of it, so one
 ``module_defaults`` block serves the whole group. Nothing here calls ``fail_json``: errors are
-raised as ``ZohoOAuthError`` and each module's ``main()`` reports them.
+raised as ``ZohoOAuthError`` and each module's ``main()`` reports them through :func:`failure`.
+
+Every module's ``main()`` follows the same steps: build ``AnsibleModule``; inside its one
+``try``, call :func:`prepare` first (it checks ``option_labels`` and applies the credential
+whitespace rule to the parsed options, before anything is recorded or sent); send each warning
+through :func:`warn` (or a callable from :func:`warner`) and each failure through
+:func:`failure`, so that options are named as the operator knows them (``option_labels``).
 """
 
 from __future__ import annotations
 
+import os
 import typing as t
 
 from ansible.module_utils.basic import env_fallback, missing_required_lib
@@ -25,13 +32,23 @@ from ansible_collections.zohothrive.oauth.plugins.module_utils._client import (
     MIN_TIMEOUT,
     REQUESTS_IMPORT_ERROR,
     RetryPolicy,
+    TokenSet,
     ZohoOAuthClient,
     check_ca_path,
     check_timeout,
 )
-from ansible_collections.zohothrive.oauth.plugins.module_utils._dc import DATA_CENTER_CODES, DEFAULT_DATA_CENTER, resolve_accounts_url
-from ansible_collections.zohothrive.oauth.plugins.module_utils._errors import ZohoDependencyError, ZohoInputError
+from ansible_collections.zohothrive.oauth.plugins.module_utils._authorization import CREDENTIAL_OPTIONS, tidy_credential
+from ansible_collections.zohothrive.oauth.plugins.module_utils._dc import (
+    DATA_CENTER_CODES,
+    DATA_CENTERS,
+    DEFAULT_DATA_CENTER,
+    data_center_for_accounts_server,
+    resolve_accounts_url,
+)
+from ansible_collections.zohothrive.oauth.plugins.module_utils._errors import ZohoDependencyError, ZohoInputError, ZohoOAuthError
 from ansible_collections.zohothrive.oauth.plugins.module_utils._flows import Credentials, Outcome, result_warnings
+from ansible_collections.zohothrive.oauth.plugins.module_utils._labels import OPTION_LABELS_SPEC, check_labels, relabel
+from ansible_collections.zohothrive.oauth.plugins.module_utils._token_store import OPTIONAL_FIELDS, is_absent
 
 if t.TYPE_CHECKING:
     from ansible.module_utils.basic import AnsibleModule
@@ -52,7 +69,12 @@ def connection_argument_spec() -> dict[str, dict[str, t.Any]]:
         "validate_certs": {"type": "bool", "default": True},
         "ca_path": {"type": "path"},
         "timeout": {"type": "int", "default": DEFAULT_TIMEOUT},
+        "option_labels": dict(OPTION_LABELS_SPEC),
     }
+
+
+# The environment variables behind the connection options that may hold a credential.
+ENV_FALLBACKS = {"client_id": "ZOHO_THRIVE_CLIENT_ID", "client_secret": "ZOHO_THRIVE_CLIENT_SECRET"}
 
 
 def argument_spec(**module_options: dict[str, t.Any]) -> dict[str, dict[str, t.Any]]:
@@ -62,17 +84,130 @@ def argument_spec(**module_options: dict[str, t.Any]) -> dict[str, dict[str, t.A
     return spec
 
 
+# -- option names in the operator's words (option_labels) ----------------------------------------
+
+
+def labels_of(module: AnsibleModule) -> dict[str, str]:
+    """The module's ``option_labels`` if they are valid, else ``{}`` (:func:`prepare` reports invalid ones)."""
+    try:
+        return check_labels(module.params.get("option_labels"))
+    except ValueError:
+        return {}
+
+
+def warn(module: AnsibleModule, text: str) -> None:
+    """``module.warn`` with the options named as the operator knows them (``option_labels``)."""
+    module.warn(relabel(text, labels_of(module)))
+
+
+def warner(module: AnsibleModule) -> t.Callable[[str], None]:
+    """A one-argument warning callable for the core (token cache, retries) that relabels like :func:`warn`."""
+    return lambda text: warn(module, text)
+
+
+def failure(module: AnsibleModule, exc: ZohoOAuthError, **extra: t.Any) -> dict[str, t.Any]:
+    """Keyword arguments for ``module.fail_json`` (called by ``main()`` only): ``exc``'s, ``msg`` relabeled, plus ``extra``.
+
+    A ``msg`` in ``extra`` replaces the exception's message (and is relabeled too).
+    """
+    kwargs = dict(exc.fail_kwargs(), **extra)
+    kwargs["msg"] = relabel(str(kwargs.get("msg", exc.msg)), labels_of(module))
+    return kwargs
+
+
+# -- the first step of every main(): option_labels and the credential rule ------------------------
+
+
+def prepare(module: AnsibleModule) -> None:
+    """Check ``option_labels``, then apply the credential whitespace rule to the parsed options.
+
+    Call it first inside ``main()``'s ``try``: nothing has been recorded or sent yet. Raises
+    :class:`ZohoInputError` for invalid ``option_labels`` or a credential with whitespace
+    inside it (see :func:`clean_credential_params`).
+    """
+    try:
+        check_labels(module.params.get("option_labels"))
+    except ValueError as exc:
+        raise ZohoInputError(f"{exc} Nothing was sent to Zoho.") from None
+    clean_credential_params(module)
+
+
+def clean_credential_params(module: AnsibleModule) -> None:
+    """Apply the one whitespace rule (``_authorization.tidy_credential``) to every credential option, in place.
+
+    The options are ``_authorization.CREDENTIAL_OPTIONS`` that the module has (``client_id``,
+    ``client_secret``, ``code``, ``refresh_token``, ``access_token``, ``callback_url``, ...),
+    whether they came from the task, ``module_defaults`` or an environment variable, and the
+    ``refresh_token`` of each ``candidates`` item (tokens read from hosts). Surrounding
+    whitespace is removed with a warning naming the option and the likely cause (a value made
+    with ``echo`` without ``-n`` ends in a newline, and Zoho would refuse it as
+    ``invalid_client_secret``). Whitespace inside an option's value raises
+    :class:`ZohoInputError` naming the option; a candidate with whitespace inside is skipped
+    with a warning, since one host's damaged file must not stop the others. The cleaned value
+    of a ``no_log`` option is masked in output like the original. Never shows a value.
+    """
+    spec = getattr(module, "argument_spec", None) or {}
+    for name in CREDENTIAL_OPTIONS:
+        value = module.params.get(name)
+        if not isinstance(value, str):
+            continue
+        env = ENV_FALLBACKS.get(name)
+        source = f" (from the environment variable {env})" if env and os.environ.get(env) == value else ""
+        text, warning = tidy_credential(value, f"`{name}`{source}")
+        if warning:
+            warn(module, warning)
+        if text != value:
+            module.params[name] = text
+            if text and (spec.get(name) or {}).get("no_log"):
+                module.no_log_values.add(text)
+    if isinstance(module.params.get("candidates"), list):
+        module.params["candidates"] = _clean_candidates(module, module.params["candidates"])
+
+
+def _clean_candidates(module: AnsibleModule, candidates: list[t.Any]) -> list[t.Any]:
+    kept = []
+    for index, candidate in enumerate(candidates):
+        value = candidate.get("refresh_token") if isinstance(candidate, dict) else None
+        if not isinstance(value, str):
+            kept.append(candidate)
+            continue
+        what = f"the refresh token of `candidates` item {index} (read from a host)"
+        try:
+            text, warning = tidy_credential(value, what)
+        except ZohoInputError:
+            warn(module, f"The refresh token of `candidates` item {index} (read from a host) contains whitespace inside the value; it is not used.")
+            continue
+        if warning:
+            warn(module, warning)
+        if text and text != value:
+            module.no_log_values.add(text)
+        kept.append(dict(candidate, refresh_token=text))
+    return kept
+
+
 def require_options(module: AnsibleModule, *names: str) -> None:
     """Check options that may come from module_defaults or the environment, with a clear message."""
-    env = {"client_id": "ZOHO_THRIVE_CLIENT_ID", "client_secret": "ZOHO_THRIVE_CLIENT_SECRET"}
     missing = [name for name in names if module.params.get(name) in (None, "")]
     if missing:
-        hints = [f"{name} (or the environment variable {env[name]})" if name in env else name for name in missing]
+        hints = [f"`{name}` (or the environment variable {ENV_FALLBACKS[name]})" if name in ENV_FALLBACKS else f"`{name}`" for name in missing]
         raise ZohoInputError(f"Missing required option(s): {', '.join(hints)}. Nothing was sent to Zoho.")
 
 
 def accounts_url_from_params(module: AnsibleModule) -> str:
     return resolve_accounts_url(data_center=module.params["data_center"], accounts_url=module.params["accounts_url"])
+
+
+def default_api_domain(module: AnsibleModule, accounts_url: str) -> str:
+    """The API domain to use when neither Zoho's answer nor a stored value names one (never empty).
+
+    The data center table's API domain: of the accounts server's own data center when it is in
+    the table, else (an explicit ``accounts_url`` outside the table, such as a proxy or a test
+    server) of the ``data_center`` option.
+    """
+    try:
+        return data_center_for_accounts_server(accounts_url).api_domain
+    except ZohoInputError:
+        return DATA_CENTERS.get(module.params.get("data_center") or DEFAULT_DATA_CENTER, DATA_CENTERS[DEFAULT_DATA_CENTER]).api_domain
 
 
 def client_from_params(module: AnsibleModule, *, accounts_url: str | None = None, retry: RetryPolicy | None = None) -> ZohoOAuthClient:
@@ -92,9 +227,10 @@ def client_from_params(module: AnsibleModule, *, accounts_url: str | None = None
     if module.params["validate_certs"] and module.params["ca_path"]:
         check_ca_path(module.params["ca_path"])
     if not module.params["validate_certs"]:
-        module.warn(
-            "validate_certs is false: the Zoho accounts server's TLS certificate is not checked, so the client secret and "
-            "tokens can be intercepted. Use ca_path for a private CA instead."
+        warn(
+            module,
+            "`validate_certs` is false: the Zoho accounts server's TLS certificate is not checked, so the client secret and "
+            "tokens can be intercepted. Use `ca_path` for a private CA instead.",
         )
     return ZohoOAuthClient(
         url,
@@ -104,16 +240,25 @@ def client_from_params(module: AnsibleModule, *, accounts_url: str | None = None
         ca_path=module.params["ca_path"],
         timeout=timeout,
         retry=retry or RetryPolicy(),
-        on_retry=module.warn,
+        on_retry=warner(module),
     )
 
 
 def report_outcome(module: AnsibleModule, result: dict[str, t.Any], outcome: Outcome | Credentials) -> None:
     """Warn about what the flow reported and add ``store_error`` to ``result`` when the cache failed after Zoho answered."""
     for warning in result_warnings(outcome):
-        module.warn(warning)
+        warn(module, warning)
     if outcome.store_error is not None:
         result["store_error"] = outcome.store_error
+
+
+def token_fields(tokens: TokenSet) -> dict[str, t.Any]:
+    """The result keys of ``tokens``; optional fields that are absent (None, ``""``, an empty list) are left out.
+
+    The optional fields are ``_token_store.OPTIONAL_FIELDS`` (API domain, token type, scope). The
+    flows never leave the API domain absent, so ``api_domain`` is there and never ``""``.
+    """
+    return {key: value for key, value in tokens.as_dict().items() if key not in OPTIONAL_FIELDS or not is_absent(value)}
 
 
 def exit_revealing(module: AnsibleModule, result: dict[str, t.Any], *, reveal: t.Iterable[str | None] = ()) -> t.NoReturn:
@@ -139,11 +284,20 @@ def _format_import_error() -> str | None:
 
 
 __all__ = (
+    "ENV_FALLBACKS",
     "accounts_url_from_params",
     "argument_spec",
+    "clean_credential_params",
     "client_from_params",
     "connection_argument_spec",
+    "default_api_domain",
     "exit_revealing",
+    "failure",
+    "labels_of",
+    "prepare",
     "report_outcome",
     "require_options",
+    "token_fields",
+    "warn",
+    "warner",
 )

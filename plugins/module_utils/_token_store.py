@@ -28,6 +28,7 @@ import os
 import stat
 import time
 import typing as t
+from dataclasses import replace
 
 from ansible_collections.zohothrive.oauth.plugins.module_utils._authorization import fingerprint
 from ansible_collections.zohothrive.oauth.plugins.module_utils._client import TokenSet
@@ -46,6 +47,38 @@ FORMAT = "zohothrive.oauth token cache"
 VERSION = 1
 IN_FLIGHT = "in_flight"
 DONE = "done"
+
+# Fields that an answer from Zoho may leave out. An absent one never erases a known value (issue 7, item 3):
+# a new answer is merged over the stored entry, field by field, with :func:`keep_known`.
+OPTIONAL_FIELDS = ("api_domain", "token_type", "scope")
+
+
+def is_absent(value: t.Any) -> bool:
+    """True for a value that says nothing: None, a blank string or an empty list (Zoho's answer left the field out)."""
+    if isinstance(value, str):
+        return not value.strip()
+    return value is None or (isinstance(value, (list, tuple)) and not value)
+
+
+def keep_known(tokens: TokenSet, known: TokenSet | t.Mapping[str, t.Any] | None, fields: t.Iterable[str] = OPTIONAL_FIELDS) -> TokenSet:
+    """``tokens`` with each of ``fields`` that it lacks taken from ``known`` (a stored entry or TokenSet) when that has one.
+
+    A value present in ``tokens`` always wins: only an absent one (:func:`is_absent`) is filled.
+    ``known`` must be trusted (the token cache, or values the caller gave): nothing is checked here.
+    """
+    if known is None:
+        return tokens
+    changes: dict[str, t.Any] = {}
+    for name in fields:
+        stored = known.get(name) if isinstance(known, t.Mapping) else getattr(known, name, None)
+        if not is_absent(getattr(tokens, name, None)) or is_absent(stored):
+            continue
+        if name == "scope":
+            if isinstance(stored, (list, tuple)):
+                changes[name] = [str(item) for item in stored]
+        elif isinstance(stored, str):
+            changes[name] = stored
+    return replace(tokens, **changes) if changes else tokens
 
 
 class TokenCache:
@@ -80,7 +113,8 @@ class TokenCache:
         """Hold the cache's exclusive lock and load the current content."""
         self._ensure_directory()
         try:
-            with exclusive_lock(self.lock_path, timeout=self.lock_timeout):
+            # remove=True: the lock file exists only while a run holds it (lock-then-verify in _fileio).
+            with exclusive_lock(self.lock_path, timeout=self.lock_timeout, remove=True):
                 self._locked = True
                 try:
                     self.load()
@@ -106,7 +140,7 @@ class TokenCache:
             if exc.errno in (errno.ELOOP, errno.EMLINK):
                 raise ZohoTokenStoreError(
                     f"The token cache {self.path} was replaced by a symbolic link after it was resolved; it is not followed. "
-                    "Check who changes it, then point token_cache at the real file."
+                    "Check who changes it, then point `token_cache` at the real file."
                 ) from None
             raise ZohoTokenStoreError(f"Cannot read the token cache {self.path}: {exc.strerror or exc}.") from None
         try:
@@ -129,12 +163,12 @@ class TokenCache:
         ):
             raise ZohoTokenStoreError(
                 f"The token cache {self.path} is not a valid zohothrive.oauth token cache; it was left untouched. "
-                "Move it aside (it may hold tokens worth keeping) or point token_cache at another file."
+                "Move it aside (it may hold tokens worth keeping) or point `token_cache` at another file."
             )
         if data.get("version") != VERSION:
             raise ZohoTokenStoreError(
                 f"The token cache {self.path} has format version {data.get('version')!r}, which this collection version does "
-                f"not know ({VERSION}). Upgrade the collection, or point token_cache at another file."
+                f"not know ({VERSION}). Upgrade the collection, or point `token_cache` at another file."
             )
         data.setdefault("access_tokens", {})
         data.setdefault("current", {})
@@ -182,12 +216,12 @@ class TokenCache:
         if st.st_uid not in (0, os.geteuid()):
             raise ZohoTokenStoreError(
                 f"The token cache directory {directory} belongs to {user_name(st.st_uid)}, who could replace the cache; it was not used. "
-                "Point token_cache at a file in a directory of your own, such as ~/.ansible/zohothrive."
+                "Point `token_cache` at a file in a directory of your own, such as ~/.ansible/zohothrive."
             )
         if mode & 0o022:
             raise ZohoTokenStoreError(
                 f"The token cache directory {directory} is writable by other users (mode {mode:04o}), who could replace the cache or "
-                f"plant its lock file; it was not used. Run chmod go-w {directory}, or point token_cache at a private directory."
+                f"plant its lock file; it was not used. Run chmod go-w {directory}, or point `token_cache` at a private directory."
             )
         if mode & 0o055:
             self._note(
@@ -203,7 +237,7 @@ class TokenCache:
         if st.st_uid != os.geteuid():
             raise ZohoTokenStoreError(
                 f"The token cache {self.path} belongs to {user_name(st.st_uid)}, not to {user_name(os.geteuid())} who runs this, so its "
-                "tokens may not be ours to trust; it was left untouched. Check it, then chown it or point token_cache at another file."
+                "tokens may not be ours to trust; it was left untouched. Check it, then chown it or point `token_cache` at another file."
             )
         if mode & 0o022:
             raise ZohoTokenStoreError(
@@ -237,7 +271,7 @@ class TokenCache:
             except (KeyError, TypeError, ValueError):
                 raise ZohoTokenStoreError(
                     f"The token cache {self.path} has a damaged entry for this code; it was left untouched. Move it aside "
-                    "(it may hold tokens worth keeping) or point token_cache at another file."
+                    "(it may hold tokens worth keeping) or point `token_cache` at another file."
                 ) from None
         return None
 
@@ -252,7 +286,11 @@ class TokenCache:
         self._save()
 
     def finish_exchange(self, code_fingerprint: str, tokens: TokenSet) -> None:
+        """Record the tokens of a code. Optional fields they lack keep the values an earlier entry of the code stored."""
         entry = self._data["codes"].setdefault(code_fingerprint, {})
+        stored = entry.get("tokens")
+        if isinstance(stored, dict):
+            tokens = keep_known(tokens, stored)
         entry.update(state=DONE, finished=int(self.clock()), tokens=tokens.as_dict())
         if tokens.refresh_token:
             self._keep_newest_access_token(tokens.refresh_token, tokens)
@@ -305,14 +343,22 @@ class TokenCache:
         """Store ``tokens``' access token unless the cache already holds one that expires later."""
         known = self.access_token_for(refresh_token)
         if tokens.access_token and (known is None or known.expires_at <= tokens.expires_at):
-            self._data["access_tokens"][fingerprint(refresh_token)] = _access_entry(tokens)
+            self._put_access_entry(refresh_token, tokens)
 
     def remember_access_token(self, refresh_token: str, tokens: TokenSet) -> None:
-        self._data["access_tokens"][fingerprint(refresh_token)] = _access_entry(tokens)
+        """Store the access token minted from ``refresh_token``; fields the answer lacked keep their stored values."""
+        merged = self._put_access_entry(refresh_token, tokens)
         if tokens.refresh_token and tokens.refresh_token != refresh_token:
             # Zoho does not rotate refresh tokens today; if it ever does, keep the new one findable.
-            self._data["access_tokens"][fingerprint(tokens.refresh_token)] = _access_entry(tokens)
+            self._put_access_entry(tokens.refresh_token, merged)
         self._save()
+
+    def _put_access_entry(self, refresh_token: str, tokens: TokenSet) -> TokenSet:
+        key = fingerprint(refresh_token)
+        stored = self._data["access_tokens"].get(key)
+        merged = keep_known(tokens, stored) if isinstance(stored, dict) else tokens
+        self._data["access_tokens"][key] = _access_entry(merged)
+        return merged
 
     def forget_refresh_token(self, refresh_token: str) -> bool:
         """Forget a revoked refresh token: its cached access token and any pending revocation.
@@ -429,4 +475,4 @@ def census_fingerprints(entry: t.Any) -> set[str]:
     return {str(fp) for fp, record in known.items() if isinstance(record, dict) and record.get("census") is True}
 
 
-__all__ = ("DONE", "IN_FLIGHT", "TokenCache")
+__all__ = ("DONE", "IN_FLIGHT", "OPTIONAL_FIELDS", "TokenCache", "is_absent", "keep_known")

@@ -119,7 +119,7 @@ from ansible_collections.zohothrive.oauth.plugins.module_utils._authorization im
     generate_state,
 )
 from ansible_collections.zohothrive.oauth.plugins.module_utils._errors import ZohoOAuthError
-from ansible_collections.zohothrive.oauth.plugins.module_utils._module import accounts_url_from_params, argument_spec, require_options
+from ansible_collections.zohothrive.oauth.plugins.module_utils._module import accounts_url_from_params, argument_spec, failure, prepare, require_options
 
 
 def main() -> None:
@@ -136,6 +136,7 @@ def main() -> None:
     )
     params = module.params
     try:
+        prepare(module)
         require_options(module, "client_id")
         state = params["state"] if params["state"] is not None else generate_state()
         verifier, challenge = generate_pkce_pair() if params["pkce"] else (None, None)
@@ -150,7 +151,7 @@ def main() -> None:
             code_challenge=challenge,
         )
     except ZohoOAuthError as exc:
-        module.fail_json(**exc.fail_kwargs())
+        module.fail_json(**failure(module, exc))
     result = {"changed": False, "url": url, "state": state}
     if verifier:
         result["code_verifier"] = verifier

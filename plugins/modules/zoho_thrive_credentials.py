@@ -22,6 +22,10 @@ description:
   - An API domain is returned only if it belongs to the data center of the accounts server (for an explicit
     O(accounts_url) outside the table, a bare C(https) origin from its answer); otherwise the data center's own is used,
     with a warning.
+  - A field that Zoho's answer leaves out never erases a known value. A new access token keeps the API domain, scope and
+    token type stored for the code; an exchange without an API domain keeps the one stored for the client's previous code.
+    An API domain known nowhere is the data center's (of O(data_center) for an O(accounts_url) outside Zoho's list), so
+    RV(api_domain) is never empty.
   - If Zoho issued tokens but O(token_cache) cannot record them (disk full, read-only, permissions), the tokens are still
     returned, with a warning and RV(store_error), so that they can be delivered before the problem is reported.
   - Without O(code), the cache's current code for this client and accounts server is used, else the code the candidates
@@ -34,6 +38,7 @@ extends_documentation_fragment:
   - zohothrive.oauth.connection
   - zohothrive.oauth.connection.action_group
   - zohothrive.oauth.attributes
+  - zohothrive.oauth.answers
 attributes:
   check_mode:
     support: full
@@ -45,7 +50,9 @@ attributes:
 options:
   code:
     description:
-      - The grant code (usually a self-client code from Ansible Vault). Surrounding whitespace is removed.
+      - The grant code (usually a self-client code from Ansible Vault).
+      - Surrounding whitespace (such as the newline that C(echo) adds) is removed with a warning; whitespace inside
+        the value is refused before anything is sent.
       - Needed only until tokens exist for it in O(token_cache) or O(candidates).
     type: str
   token_cache:
@@ -68,7 +75,9 @@ options:
             are tried first, the most common refresh token first.
         type: str
       refresh_token:
-        description: The refresh token.
+        description:
+          - The refresh token. Surrounding whitespace is removed with a warning; a token with whitespace inside is not
+            used (and not sent), with a warning.
         type: str
       access_token:
         description:
@@ -169,8 +178,11 @@ expires_in:
   returned: with RV(access_token)
   type: int
 api_domain:
-  description: Base URL of Zoho's APIs for the user's data center.
-  returned: when known
+  description:
+    - Base URL of Zoho's APIs for the user's data center. Never empty.
+    - When a check-mode run predicts an exchange, the API domain the real run would return if Zoho's answer named none
+      (at a Zoho accounts server, always the real run's).
+  returned: when RV(found)
   type: str
 accounts_url:
   description: The accounts server used.
@@ -199,7 +211,18 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.zohothrive.oauth.plugins.module_utils._authorization import clean_secret
 from ansible_collections.zohothrive.oauth.plugins.module_utils._errors import ZohoInputError, ZohoOAuthError
 from ansible_collections.zohothrive.oauth.plugins.module_utils._flows import Candidate, Credentials, ensure_credentials
-from ansible_collections.zohothrive.oauth.plugins.module_utils._module import argument_spec, client_from_params, exit_revealing, report_outcome, require_options
+from ansible_collections.zohothrive.oauth.plugins.module_utils._module import (
+    argument_spec,
+    client_from_params,
+    default_api_domain,
+    exit_revealing,
+    failure,
+    prepare,
+    report_outcome,
+    require_options,
+    token_fields,
+    warner,
+)
 from ansible_collections.zohothrive.oauth.plugins.module_utils._token_store import TokenCache
 
 CANDIDATE_OPTIONS = {
@@ -216,18 +239,19 @@ def credentials(module: AnsibleModule) -> tuple[Credentials, str]:
     params = module.params
     require_options(module, "client_id", "client_secret")
     if params["min_ttl"] < 0:
-        raise ZohoInputError(f"min_ttl must be zero or a positive number of seconds, not {params['min_ttl']}.")
-    code = clean_secret(params["code"], "grant code") if params["code"] is not None else None
+        raise ZohoInputError(f"`min_ttl` must be zero or a positive number of seconds, not {params['min_ttl']}.")
+    code = clean_secret(params["code"], "`code`") if params["code"] is not None else None
     client = client_from_params(module)
     outcome = ensure_credentials(
         client,
-        TokenCache(params["token_cache"], warn=module.warn),
+        TokenCache(params["token_cache"], warn=warner(module)),
         code=code,
         candidates=[Candidate.from_mapping(c) for c in params["candidates"] or []],
         allow_exchange=params["allow_exchange"],
         min_ttl=params["min_ttl"] if params["access_token_needed"] else None,
         check_mode=module.check_mode,
         track_replaced=params["track_replaced"],
+        default_api_domain=default_api_domain(module, client.accounts_url),
     )
     return outcome, client.accounts_url
 
@@ -246,9 +270,10 @@ def main() -> None:
         supports_check_mode=True,
     )
     try:
+        prepare(module)
         outcome, accounts_url = credentials(module)
     except ZohoOAuthError as exc:
-        module.fail_json(**exc.fail_kwargs())
+        module.fail_json(**failure(module, exc))
     result: dict[str, t.Any] = {
         "changed": outcome.changed,
         "found": outcome.found,
@@ -262,7 +287,7 @@ def main() -> None:
         result["code_fingerprint"] = outcome.code_fingerprint
     tokens = outcome.tokens
     if tokens is not None:
-        result.update({key: value for key, value in tokens.as_dict().items() if value not in (None, "")})
+        result.update({key: value for key, value in token_fields(tokens).items() if value not in (None, "")})
         if not result.get("access_token") or not module.params["access_token_needed"]:
             for key in ("access_token", "expires_at", "expires_in", "token_type", "scope"):
                 result.pop(key, None)

@@ -32,6 +32,7 @@ extends_documentation_fragment:
   - zohothrive.oauth.connection
   - zohothrive.oauth.connection.action_group
   - zohothrive.oauth.attributes
+  - zohothrive.oauth.answers
 attributes:
   check_mode:
     support: full
@@ -211,7 +212,7 @@ from ansible_collections.zohothrive.oauth.plugins.module_utils._ledger import (
     ledger_identity,
     plan_from_cache,
 )
-from ansible_collections.zohothrive.oauth.plugins.module_utils._module import argument_spec, client_from_params
+from ansible_collections.zohothrive.oauth.plugins.module_utils._module import argument_spec, client_from_params, failure, prepare, warn, warner
 from ansible_collections.zohothrive.oauth.plugins.module_utils._token_store import TokenCache
 
 
@@ -228,7 +229,7 @@ def run(module: AnsibleModule) -> dict[str, t.Any]:
     hosts = check_fingerprints(params["hosts"] or {})
     client = client_from_params(module)
     identity = ledger_identity(client.client_id, client.accounts_url)
-    cache = TokenCache(params["token_cache"], warn=module.warn)
+    cache = TokenCache(params["token_cache"], warn=warner(module))
     files = {str(host): str(path) for host, path in (params["files"] or {}).items() if path not in (None, "")}
     options = {
         "hosts": hosts,
@@ -273,15 +274,16 @@ def _report(result: dict[str, t.Any], decided: Plan, params: dict[str, t.Any]) -
 def _revoke(module: AnsibleModule, client: t.Any, cache: TokenCache, identity: str, decided: Plan, result: dict[str, t.Any]) -> None:
     for decision in decided.revocable:
         if decision.ignored:
-            module.warn(
+            warn(
+                module,
                 f"The replaced refresh token {decision.fingerprint[:12]}… is recorded on {', '.join(decision.ignored)}, which "
-                "is not in this inventory; it is revoked anyway. If those hosts still run, use the inventory that holds them."
+                "is not in `inventory_hosts`; it is revoked anyway. If those hosts still run, use the inventory that holds them.",
             )
         try:
             client.revoke(decision.token)
             result["revoked"].append(decision.fingerprint)
         except ZohoInvalidTokenError as exc:
-            module.warn(f"The replaced refresh token {decision.fingerprint[:12]}… was already invalid: {exc.msg} It is forgotten.")
+            warn(module, f"The replaced refresh token {decision.fingerprint[:12]}… was already invalid: {exc.msg} It is forgotten.")
             result["already_invalid"].append(decision.fingerprint)
         except ZohoOAuthError as exc:
             raise _RevokeFailed(exc, decision.fingerprint, result) from None
@@ -305,23 +307,25 @@ def main() -> None:
         supports_check_mode=True,
     )
     try:
+        prepare(module)
         result = run(module)
     except _RevokeFailed as exc:
         partial = exc.result
         module.fail_json(
-            **dict(
-                exc.error.fail_kwargs(),
+            **failure(
+                module,
+                exc.error,
                 msg=(
                     f"The hosts were recorded, but revoking the replaced refresh token {exc.fingerprint[:12]}… failed: {exc.error.msg} "
-                    "It stays pending in the token cache, and the next run with thrive_tokens_revoke_replaced (revoke_replaced) retries."
+                    "It stays pending in `token_cache`, and the next run with `revoke_replaced` retries."
                 ),
-            ),
-            revoked=partial["revoked"],
-            revoked_count=len(partial["revoked"]),
-            already_invalid=partial["already_invalid"],
+                revoked=partial["revoked"],
+                revoked_count=len(partial["revoked"]),
+                already_invalid=partial["already_invalid"],
+            )
         )
     except ZohoOAuthError as exc:
-        module.fail_json(**exc.fail_kwargs())
+        module.fail_json(**failure(module, exc))
     module.exit_json(changed=bool(result["revoked"]), revoked_count=len(result["revoked"]), **result)
 
 

@@ -17,6 +17,9 @@ description:
   - Zoho lets each refresh token mint only 10 access tokens per 10 minutes, so reusing tokens matters. With
     O(token_cache), repeated and concurrent runs mint once and share the result.
   - Zoho's refresh answer carries no refresh token, so keep using the one you have.
+  - A field that Zoho's answer leaves out never erases a known value. The API domain, scope and token type of the new
+    access token are then those stored in O(token_cache) for the refresh token, else those of the given O(access_token)
+    (O(api_domain)). An API domain known nowhere is the data center's (see RV(api_domain)); it is never empty.
   - 'B(The result holds an access token.) Set C(no_log: true) on tasks that register it.'
 author:
   - Zoho Thrive OAuth maintainers (@zohothrive)
@@ -24,6 +27,7 @@ extends_documentation_fragment:
   - zohothrive.oauth.connection
   - zohothrive.oauth.connection.action_group
   - zohothrive.oauth.attributes
+  - zohothrive.oauth.answers
 attributes:
   check_mode:
     support: full
@@ -35,12 +39,16 @@ attributes:
 options:
   refresh_token:
     description:
-      - The refresh token. Surrounding whitespace is removed.
+      - The refresh token.
+      - Surrounding whitespace (such as the newline that C(echo) adds) is removed with a warning; whitespace inside
+        the value is refused before anything is sent.
     type: str
     required: true
   access_token:
     description:
       - The access token currently in use. Requires O(expires_at).
+      - Surrounding whitespace (such as the newline that C(echo) adds) is removed with a warning; whitespace inside
+        the value is refused before anything is sent.
     type: str
   expires_at:
     description:
@@ -48,8 +56,10 @@ options:
     type: int
   api_domain:
     description:
-      - API domain belonging to O(access_token), returned unchanged when that token is reused.
-      - Defaults to the API domain of O(data_center) when O(accounts_url) is not set.
+      - API domain belonging to O(access_token), returned unchanged when that token is reused, and kept for a new token
+        when Zoho's answer names none.
+      - Defaults to the API domain of the accounts server's data center, or of O(data_center) when O(accounts_url) names
+        a server outside Zoho's list (a proxy or a test server).
     type: str
   min_ttl:
     description:
@@ -106,18 +116,22 @@ expires_at:
   returned: success, not in check mode when a new token would be minted
   type: int
 api_domain:
-  description: Base URL of Zoho's APIs for the user's data center.
+  description:
+    - Base URL of Zoho's APIs for the user's data center. Never empty.
+    - From Zoho's answer; when the answer has none, the value stored for the refresh token (O(token_cache)) or given
+      (O(api_domain)); when none is known, the API domain of the accounts server's data center (of O(data_center) for an
+      O(accounts_url) outside Zoho's list).
   returned: success, not in check mode when a new token would be minted
   type: str
   sample: https://www.zohoapis.com
 token_type:
-  description: Token type.
-  returned: when a token was minted or cached
+  description: Token type, from Zoho's answer or, when it has none, the stored value.
+  returned: when known
   type: str
   sample: Bearer
 scope:
-  description: Granted scopes, as a list.
-  returned: success, not in check mode when a new token would be minted
+  description: Granted scopes, as a list, from Zoho's answer or, when it has none, the stored value.
+  returned: when known (Zoho's answer or O(token_cache) names them), not in check mode when a new token would be minted
   type: list
   elements: str
 refresh_token:
@@ -145,37 +159,52 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.zohothrive.oauth.plugins.module_utils._authorization import clean_secret
 from ansible_collections.zohothrive.oauth.plugins.module_utils._client import TokenSet
-from ansible_collections.zohothrive.oauth.plugins.module_utils._dc import DATA_CENTERS
 from ansible_collections.zohothrive.oauth.plugins.module_utils._errors import ZohoInputError, ZohoOAuthError
 from ansible_collections.zohothrive.oauth.plugins.module_utils._flows import Outcome, ensure_access_token
-from ansible_collections.zohothrive.oauth.plugins.module_utils._module import argument_spec, client_from_params, exit_revealing, report_outcome, require_options
+from ansible_collections.zohothrive.oauth.plugins.module_utils._module import (
+    accounts_url_from_params,
+    argument_spec,
+    client_from_params,
+    default_api_domain,
+    exit_revealing,
+    failure,
+    prepare,
+    report_outcome,
+    require_options,
+    token_fields,
+    warn,
+    warner,
+)
 from ansible_collections.zohothrive.oauth.plugins.module_utils._token_store import TokenCache
 
 
 def refresh(module: AnsibleModule) -> Outcome:
     params = module.params
     require_options(module, "client_id", "client_secret")
-    refresh_token = clean_secret(params["refresh_token"], "refresh token")
+    refresh_token = clean_secret(params["refresh_token"], "`refresh_token`")
     min_ttl = params["min_ttl"]
     if min_ttl < 0:
-        raise ZohoInputError(f"min_ttl must be zero or a positive number of seconds, not {min_ttl}.")
+        raise ZohoInputError(f"`min_ttl` must be zero or a positive number of seconds, not {min_ttl}.")
+    accounts_url = accounts_url_from_params(module)
+    fallback_api_domain = default_api_domain(module, accounts_url)
     given = None
     if params["access_token"] is not None:
         expires_at = int(params["expires_at"])
         given = TokenSet(
-            access_token=clean_secret(params["access_token"], "access token"),
+            access_token=clean_secret(params["access_token"], "`access_token`"),
             expires_at=expires_at,
             expires_in=max(0, expires_at - int(time.time())),
-            api_domain=params["api_domain"] or (None if params["accounts_url"] else DATA_CENTERS[params["data_center"]].api_domain),
+            api_domain=params["api_domain"] or fallback_api_domain,
             token_type="Bearer",
         )
     return ensure_access_token(
-        client_from_params(module),
+        client_from_params(module, accounts_url=accounts_url),
         refresh_token,
-        cache=TokenCache(params["token_cache"], warn=module.warn) if params["token_cache"] else None,
+        cache=TokenCache(params["token_cache"], warn=warner(module)) if params["token_cache"] else None,
         min_ttl=min_ttl,
         check_mode=module.check_mode,
         given=given,
+        default_api_domain=fallback_api_domain,
     )
 
 
@@ -193,17 +222,18 @@ def main() -> None:
         supports_check_mode=True,
     )
     try:
+        prepare(module)
         outcome = refresh(module)
     except ZohoOAuthError as exc:
-        module.fail_json(**exc.fail_kwargs())
+        module.fail_json(**failure(module, exc))
     tokens = outcome.tokens
     result: dict[str, t.Any] = {"changed": outcome.changed, "source": outcome.source}
     if tokens is not None:
-        result.update(tokens.as_dict())
+        result.update(token_fields(tokens))
         if not tokens.refresh_token:
-            result.pop("refresh_token")
+            result.pop("refresh_token", None)
         else:
-            module.warn("Zoho returned a new refresh token: store the returned refresh_token in place of the old one.")
+            warn(module, "Zoho returned a new refresh token: store the returned refresh_token and pass it as `refresh_token` from now on.")
     report_outcome(module, result, outcome)
     # A reused access token may equal a no_log input; return it usable, not masked.
     exit_revealing(module, result, reveal=[tokens.access_token] if tokens is not None else [])

@@ -20,6 +20,7 @@ extends_documentation_fragment:
   - zohothrive.oauth.connection
   - zohothrive.oauth.connection.action_group
   - zohothrive.oauth.attributes
+  - zohothrive.oauth.answers
 attributes:
   check_mode:
     support: partial
@@ -31,7 +32,9 @@ attributes:
 options:
   refresh_token:
     description:
-      - The refresh token to revoke. Surrounding whitespace is removed.
+      - The refresh token to revoke.
+      - Surrounding whitespace (such as the newline that C(echo) adds) is removed with a warning; whitespace inside
+        the value is refused before anything is sent.
     type: str
     required: true
   token_cache:
@@ -70,13 +73,13 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.zohothrive.oauth.plugins.module_utils._authorization import clean_secret
 from ansible_collections.zohothrive.oauth.plugins.module_utils._errors import ZohoInvalidTokenError, ZohoOAuthError
-from ansible_collections.zohothrive.oauth.plugins.module_utils._module import argument_spec, client_from_params
+from ansible_collections.zohothrive.oauth.plugins.module_utils._module import argument_spec, client_from_params, failure, prepare, warn, warner
 from ansible_collections.zohothrive.oauth.plugins.module_utils._token_store import TokenCache
 
 
 def revoke(module: AnsibleModule) -> tuple[bool, bool]:
     """Return ``(changed, revoked)``."""
-    refresh_token = clean_secret(module.params["refresh_token"], "refresh token")
+    refresh_token = clean_secret(module.params["refresh_token"], "`refresh_token`")
     client = client_from_params(module)
     if module.check_mode:
         return True, False
@@ -84,11 +87,11 @@ def revoke(module: AnsibleModule) -> tuple[bool, bool]:
         client.revoke(refresh_token)
         revoked = True
     except ZohoInvalidTokenError as exc:
-        module.warn(f"{exc.msg} Nothing was revoked.")
+        warn(module, f"{exc.msg} Nothing was revoked.")
         revoked = False
     # Either way the refresh token is dead now: its cached access token is of no further use.
     if module.params["token_cache"]:
-        with TokenCache(module.params["token_cache"], warn=module.warn).locked() as cache:
+        with TokenCache(module.params["token_cache"], warn=warner(module)).locked() as cache:
             cache.forget_refresh_token(refresh_token)
     return revoked, revoked
 
@@ -102,9 +105,10 @@ def main() -> None:
         supports_check_mode=True,
     )
     try:
+        prepare(module)
         changed, revoked = revoke(module)
     except ZohoOAuthError as exc:
-        module.fail_json(**exc.fail_kwargs())
+        module.fail_json(**failure(module, exc))
     module.exit_json(changed=changed, revoked=revoked)
 
 

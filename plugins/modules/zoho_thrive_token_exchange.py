@@ -24,6 +24,7 @@ extends_documentation_fragment:
   - zohothrive.oauth.connection
   - zohothrive.oauth.connection.action_group
   - zohothrive.oauth.attributes
+  - zohothrive.oauth.answers
 attributes:
   check_mode:
     support: full
@@ -35,7 +36,9 @@ attributes:
 options:
   code:
     description:
-      - The grant code. Surrounding whitespace (such as a trailing newline from a vault file) is removed.
+      - The grant code.
+      - Surrounding whitespace (such as the newline that C(echo) adds) is removed with a warning; whitespace inside
+        the value is refused before anything is sent.
       - Mutually exclusive with O(callback_url); one of them is required.
     type: str
   callback_url:
@@ -46,10 +49,14 @@ options:
         anything else is refused before any request is sent.
       - An explicit O(accounts_url) takes precedence over the callback's server.
       - When the callback carries a C(state), O(expected_state) is required and compared in constant time.
+      - Surrounding whitespace (such as the newline that C(echo) adds) is removed with a warning; whitespace inside
+        the value is refused before anything is sent.
     type: str
   expected_state:
     description:
       - The state returned by M(zohothrive.oauth.zoho_thrive_auth_url). Only used with O(callback_url).
+      - Surrounding whitespace (such as the newline that C(echo) adds) is removed with a warning; whitespace inside
+        the value is refused before anything is sent.
     type: str
   redirect_uri:
     description:
@@ -58,6 +65,8 @@ options:
   code_verifier:
     description:
       - PKCE code verifier returned by M(zohothrive.oauth.zoho_thrive_auth_url) with O(zohothrive.oauth.zoho_thrive_auth_url#module:pkce=true).
+      - Surrounding whitespace (such as the newline that C(echo) adds) is removed with a warning; whitespace inside
+        the value is refused before anything is sent.
     type: str
   token_cache:
     description:
@@ -115,13 +124,16 @@ refresh_token:
   returned: success, not in check mode unless the tokens came from O(token_cache)
   type: str
 api_domain:
-  description: Base URL of Zoho's APIs for the user's data center.
+  description:
+    - Base URL of Zoho's APIs for the user's data center. Never empty.
+    - From Zoho's answer; when the answer has none, the API domain of the accounts server's data center (of O(data_center)
+      for an O(accounts_url) outside Zoho's list).
   returned: success, not in check mode unless the tokens came from O(token_cache)
   type: str
   sample: https://www.zohoapis.eu
 token_type:
   description: Token type.
-  returned: success, not in check mode unless the tokens came from O(token_cache)
+  returned: when Zoho's answer names it, not in check mode unless the tokens came from O(token_cache)
   type: str
   sample: Bearer
 expires_in:
@@ -136,7 +148,7 @@ expires_at:
   sample: 1795000000
 scope:
   description: Granted scopes, as a list, whether Zoho separated them with commas or spaces.
-  returned: success, not in check mode unless the tokens came from O(token_cache)
+  returned: when Zoho's answer names them, not in check mode unless the tokens came from O(token_cache)
   type: list
   elements: str
   sample: [Thrive.Referral.CREATE]
@@ -180,8 +192,14 @@ from ansible_collections.zohothrive.oauth.plugins.module_utils._module import (
     accounts_url_from_params,
     argument_spec,
     client_from_params,
+    default_api_domain,
+    failure,
+    prepare,
     report_outcome,
     require_options,
+    token_fields,
+    warn,
+    warner,
 )
 from ansible_collections.zohothrive.oauth.plugins.module_utils._token_store import TokenCache
 
@@ -191,8 +209,8 @@ def resolve_code(module: AnsibleModule) -> tuple[str, str]:
     params = module.params
     if params["callback_url"] is None:
         if params["expected_state"] is not None:
-            raise ZohoInputError("expected_state is only used with callback_url; remove it or pass callback_url instead of code.")
-        return clean_secret(params["code"], "grant code"), accounts_url_from_params(module)
+            raise ZohoInputError("`expected_state` is only used with `callback_url`; remove it, or pass `callback_url` instead of `code`.")
+        return clean_secret(params["code"], "`code`"), accounts_url_from_params(module)
     callback = parse_callback_url(params["callback_url"])
     check_state(callback, params["expected_state"])
     if params["accounts_url"]:
@@ -206,15 +224,16 @@ def exchange(module: AnsibleModule) -> tuple[Outcome, str, str]:
     require_options(module, "client_id", "client_secret")
     code, accounts_url = resolve_code(module)
     redirect_uri = check_redirect_uri(params["redirect_uri"]) if params["redirect_uri"] is not None else None
-    verifier = clean_secret(params["code_verifier"], "code_verifier") if params["code_verifier"] is not None else None
+    verifier = clean_secret(params["code_verifier"], "`code_verifier`") if params["code_verifier"] is not None else None
     client = client_from_params(module, accounts_url=accounts_url)
     outcome = exchange_code(
         client,
         code,
-        cache=TokenCache(params["token_cache"], warn=module.warn) if params["token_cache"] else None,
+        cache=TokenCache(params["token_cache"], warn=warner(module)) if params["token_cache"] else None,
         check_mode=module.check_mode,
         redirect_uri=redirect_uri,
         code_verifier=verifier,
+        default_api_domain=default_api_domain(module, client.accounts_url),
     )
     return outcome, fingerprint(code), accounts_url
 
@@ -234,9 +253,10 @@ def main() -> None:
         supports_check_mode=True,
     )
     try:
+        prepare(module)
         outcome, code_fp, accounts_url = exchange(module)
     except ZohoOAuthError as exc:
-        module.fail_json(**exc.fail_kwargs())
+        module.fail_json(**failure(module, exc))
     tokens = outcome.tokens
     result: dict[str, t.Any] = {
         "changed": outcome.changed,
@@ -245,11 +265,12 @@ def main() -> None:
         "cached": outcome.source == SOURCE_CACHE,
     }
     if tokens is not None:
-        result.update(tokens.as_dict())
+        result.update(token_fields(tokens))
         if not tokens.refresh_token:
-            module.warn(
+            warn(
+                module,
                 "Zoho returned no refresh token: the code was granted with access_type=online, or for a user who had already "
-                "consented (use prompt=consent to get another refresh token). The access token expires in an hour."
+                "consented (use prompt=consent to get another refresh token). The access token expires in an hour.",
             )
     report_outcome(module, result, outcome)
     module.exit_json(**result)

@@ -16,6 +16,7 @@ import pytest
 
 from ansible_collections.zohothrive.oauth.plugins.module_utils import _authorization
 from ansible_collections.zohothrive.oauth.plugins.module_utils._authorization import (
+    CREDENTIAL_OPTIONS,
     Callback,
     build_authorization_url,
     check_redirect_uri,
@@ -25,6 +26,7 @@ from ansible_collections.zohothrive.oauth.plugins.module_utils._authorization im
     generate_pkce_pair,
     generate_state,
     parse_callback_url,
+    tidy_credential,
 )
 from ansible_collections.zohothrive.oauth.plugins.module_utils._errors import ZohoAuthorizationDeniedError, ZohoInputError
 
@@ -37,12 +39,97 @@ def callback_url(**params: str) -> str:
     return f"{CB}?{query}"
 
 
+# -- tidy_credential: one whitespace rule for every credential input (issue 7, item 4) ------------------
+
+SECRET_VALUE = "9f3c1e7a2b5d8c0e4f6a1b3d5c7e9f0a2b4c6d8e"
+
+
+@pytest.mark.parametrize(
+    ("padded", "padding", "cause"),
+    [
+        # issue 7 item 4: `echo secret | ansible-vault encrypt_string` stores the secret plus a newline
+        (SECRET_VALUE + "\n", "had a trailing newline, removed", "values made with `echo` without `-n` end in one"),
+        (SECRET_VALUE + "\r\n", "had a trailing Windows line break (CR LF), removed", "Windows line endings"),
+        (SECRET_VALUE + "\n\n", "had trailing line breaks, removed", "`echo` without `-n`"),
+        (SECRET_VALUE + " \t", "had trailing whitespace, removed", "stray spaces or line breaks"),
+        ("  " + SECRET_VALUE, "had leading whitespace, removed", "stray spaces or line breaks"),
+        ("\n" + SECRET_VALUE + "\n", "had leading and trailing whitespace, removed", "stray spaces or line breaks"),
+        (SECRET_VALUE + "\u00a0", "had trailing whitespace, removed", "stray spaces"),  # a no-break space from a web page
+    ],
+)
+def test_tidy_credential_strips_and_warns_with_the_option_and_the_cause(padded: str, padding: str, cause: str) -> None:
+    value, warning = tidy_credential(padded, "`client_secret`")
+    assert value == SECRET_VALUE
+    assert warning is not None
+    assert warning.startswith(f"`client_secret` {padding}; ")
+    assert cause in warning
+    assert SECRET_VALUE not in warning and SECRET_VALUE[:8] not in warning
+
+
+@pytest.mark.parametrize("clean", [SECRET_VALUE, "1000.ABC", "https://app.example.com/cb?code=1000.a&location=eu"])
+def test_tidy_credential_leaves_a_clean_value_alone(clean: str) -> None:
+    assert tidy_credential(clean, "`client_id`") == (clean, None)
+
+
+@pytest.mark.parametrize("blank", ["", " ", "\n", "\r\n\t "])
+def test_tidy_credential_turns_a_blank_value_into_an_empty_one_silently(blank: str) -> None:
+    # The caller's "missing option" check then names the option; a warning about padding would only confuse.
+    assert tidy_credential(blank, "`client_secret`") == ("", None)
+
+
+@pytest.mark.parametrize(
+    "inside",
+    [
+        "9f3c1e7a2b5d 8c0e4f6a",
+        "9f3c1e7a2b5d\t8c0e4f6a",
+        "9f3c1e7a2b5d\n8c0e4f6a",  # two vault values run together
+        "9f3c1e7a2b5d\r\n8c0e4f6a",
+        "9f3c1e7a2b5d\u00a08c0e4f6a",
+        "9f3c1e7a2b5d\u20288c0e4f6a",  # LINE SEPARATOR
+        " 9f3c1e7a2b5d 8c0e4f6a\n",  # padded too: still refused, not half-repaired
+    ],
+)
+def test_tidy_credential_refuses_whitespace_inside_without_repeating_the_value(inside: str) -> None:
+    with pytest.raises(ZohoInputError) as info:
+        tidy_credential(inside, "`client_secret` (from the environment variable ZOHO_THRIVE_CLIENT_SECRET)")
+    message = str(info.value)
+    assert message.startswith("`client_secret` (from the environment variable ZOHO_THRIVE_CLIENT_SECRET) contains whitespace")
+    assert "nothing was sent to Zoho" in message
+    for part in inside.split():
+        assert part not in message
+
+
+def test_tidy_credential_names_a_phrase_capitalised() -> None:
+    value, warning = tidy_credential("1000.r\n", "the refresh token of `candidates` item 2 (read from a host)")
+    assert value == "1000.r"
+    assert warning is not None and warning.startswith("The refresh token of `candidates` item 2 (read from a host) had a trailing newline")
+
+
+def test_the_credential_options_are_the_documented_list() -> None:
+    # issue 7 item 4 names these; code_verifier and expected_state are pasted secrets too.
+    assert set(CREDENTIAL_OPTIONS) == {
+        "client_id",
+        "client_secret",
+        "code",
+        "refresh_token",
+        "access_token",
+        "callback_url",
+        "code_verifier",
+        "expected_state",
+    }
+
+
+def test_callback_url_with_surrounding_whitespace_is_parsed() -> None:
+    parsed = parse_callback_url("\n  " + callback_url(code=CODE, location="eu") + " \r\n")
+    assert parsed.code == CODE and parsed.location == "eu"
+
+
 # -- clean_secret ------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("padded", [CODE + "\n", "\n" + CODE + "\r\n", "  " + CODE + "\t ", CODE])
 def test_clean_secret_strips_surrounding_whitespace(padded: str) -> None:
-    assert clean_secret(padded, "grant code") == CODE
+    assert clean_secret(padded, "`code`") == CODE
 
 
 @pytest.mark.parametrize(
@@ -51,21 +138,22 @@ def test_clean_secret_strips_surrounding_whitespace(padded: str) -> None:
         ("", "is empty"),
         ("   ", "is empty"),
         ("\n\t\r\n", "is empty"),
-        ("1000.Qx7 def", "whitespace, control or non-ASCII"),  # internal space
-        ("1000.Qx7\x00def", "whitespace, control or non-ASCII"),  # NUL
-        ("1000.Qx7\x7fdef", "whitespace, control or non-ASCII"),
-        ("1000.Qx7\u00e9def", "whitespace, control or non-ASCII"),  # non-ASCII
-        ("1000.Qx7\u202edef", "whitespace, control or non-ASCII"),  # RTL override
-        ("1000.Qx7\ndef", "whitespace, control or non-ASCII"),
+        ("1000.Qx7 def", "contains whitespace (a space, tab or line break) inside the value"),  # internal space
+        ("1000.Qx7\x00def", "control or non-ASCII"),  # NUL
+        ("1000.Qx7\x7fdef", "control or non-ASCII"),
+        ("1000.Qx7\u00e9def", "control or non-ASCII"),  # non-ASCII
+        ("1000.Qx7\u202edef", "control or non-ASCII"),  # RTL override
+        ("1000.Qx7\ndef", "contains whitespace (a space, tab or line break) inside the value"),
+        ("1000.Qx7\u00a0def", "contains whitespace (a space, tab or line break) inside the value"),  # no-break space
         ("Z" * 10_000, "10000 characters long"),
     ],
 )
 def test_clean_secret_refusals_never_repeat_the_value(value: str, words: str) -> None:
     with pytest.raises(ZohoInputError) as info:
-        clean_secret(value, "grant code")
+        clean_secret(value, "`code`")
     message = str(info.value)
     assert words in message
-    assert "grant code" in message
+    assert message.startswith("`code` ")
     stripped = value.strip()
     if stripped:
         assert stripped not in message
@@ -194,12 +282,12 @@ def test_authorization_url_encodes_state_and_redirect() -> None:
         ({"scopes": ["", "  "]}, "at least one scope"),
         ({"scopes": ["Thrive.Referral.CREATE,Other.x.READ"]}, "one scope per list item"),
         ({"scopes": ["Thrive Referral"]}, "one scope per list item"),
-        ({"access_type": "forever"}, "access_type must be one of offline, online"),
-        ({"redirect_uri": ""}, "redirect_uri is required"),
+        ({"access_type": "forever"}, "`access_type` must be one of offline, online"),
+        ({"redirect_uri": ""}, "`redirect_uri` is required"),
         ({"redirect_uri": "app.example.com/cb"}, "absolute http:// or https:// URI"),
         ({"redirect_uri": "javascript:alert(1)"}, "absolute http:// or https:// URI"),
         ({"redirect_uri": "https://app.example.com/c b"}, "without spaces"),
-        ({"state": ""}, "state must not be empty"),
+        ({"state": ""}, "`state` must not be empty"),
     ],
 )
 def test_authorization_url_refusals(overrides: dict[str, t.Any], words: str) -> None:
@@ -282,16 +370,19 @@ def test_callback_other_error_is_sanitised() -> None:
         (f"{CB}?code={CODE}&state=a&state=b", "'state' more than once"),
         (f"{CB}?code={CODE}&location=eu&location=us", "'location' more than once"),
         (f"{CB}?state=S&location=eu", "no code parameter"),
-        (f"{CB}?code=&state=S", "code in callback_url is empty"),
+        (f"{CB}?code=&state=S", "The code in `callback_url` is empty"),
         (CB, "no code parameter"),
         (f"{CB}?code={CODE}&location=mars", "not a known Zoho data center"),
         (f"{CB}?code={CODE}&location=us&accounts-server=https%3A%2F%2Faccounts.zoho.eu", "name different data centers"),
         (f"{CB}?code={CODE}&accounts-server=https%3A%2F%2Faccounts.zoho.com.evil.tld", "not a known Zoho accounts server"),
         (f"{CB}?code={CODE}&accounts-server=http%3A%2F%2Faccounts.zoho.com", "not a known Zoho accounts server"),
         (f"{CB}?code={CODE}&accounts-server=https%3A%2F%2Fevil.tld%2F%3Faccounts.zoho.com", "not a known Zoho accounts server"),
-        (f"{CB}?code={CODE}%20x", "whitespace, control or non-ASCII"),
-        ("", "callback_url is empty"),
-        ("   ", "callback_url is empty"),
+        (f"{CB}?code={CODE}%20x", "The code in `callback_url` contains whitespace"),
+        (f"{CB}?code={CODE}%01x", "The code in `callback_url` contains control or non-ASCII characters"),
+        (f"{CB}?code={CODE}&state=S\nlocation=eu", "`callback_url` contains whitespace"),  # a URL wrapped across lines
+        (f"{CB} ?code={CODE}", "`callback_url` contains whitespace"),
+        ("", "`callback_url` is empty"),
+        ("   ", "`callback_url` is empty"),
         (f"{CB}?code={CODE}&" + "&".join(f"p{i}=v" for i in range(60)), "too many or malformed parameters"),
     ],
 )
@@ -322,11 +413,11 @@ def test_check_state_match_and_absence() -> None:
     ("state", "expected", "words"),
     [
         (None, "S-123", "carries no state"),
-        ("S-123", None, "expected_state is required"),
-        ("S-123", "S-124", "does not match expected_state"),
-        ("S-123", "S-1234", "does not match expected_state"),
-        ("S-123", "s-123", "does not match expected_state"),
-        ("", "S-123", "does not match expected_state"),
+        ("S-123", None, "`expected_state` is required"),
+        ("S-123", "S-124", "does not match `expected_state`"),
+        ("S-123", "S-1234", "does not match `expected_state`"),
+        ("S-123", "s-123", "does not match `expected_state`"),
+        ("", "S-123", "does not match `expected_state`"),
     ],
 )
 def test_check_state_refusals(state: str | None, expected: str | None, words: str) -> None:

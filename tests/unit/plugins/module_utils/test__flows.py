@@ -10,6 +10,7 @@ import json
 import os
 import time
 import typing as t
+from dataclasses import replace
 
 import pytest
 
@@ -174,6 +175,8 @@ def test_candidate_from_mapping() -> None:
     forged = Candidate.from_mapping({"access_token": AT, "expires_at": 99999999999, "api_domain": "https://evil.example"})
     assert forged == Candidate()  # nothing a host may not tell us is even kept
     assert Candidate.from_mapping({}) == Candidate()
+    # issue 7 item 4: a refresh token with whitespace inside is never sent, whoever builds the candidate
+    assert Candidate.from_mapping({"code_fingerprint": CODE_FP, "refresh_token": RT[:10] + "\n" + RT[10:]}) == Candidate(code_fingerprint=CODE_FP)
 
 
 # -- exchange_code ----------------------------------------------------------------------------------
@@ -304,7 +307,7 @@ def test_check_mode_never_creates_the_cache_directory_file_or_lock(client: ZohoO
 
 def test_check_mode_with_a_cache_hit_reads_only(client: ZohoOAuthClient, session: FakeSession, cache_path: str) -> None:
     seed(cache_path, CODE_FP, token_set(), current=False)
-    os.unlink(cache_path + ".lock")
+    assert not os.path.lexists(cache_path + ".lock")  # a lock file exists only while the lock is held
     before = snapshot(os.path.dirname(cache_path))
     outcome = exchange_code(client, CODE, cache=new_cache(cache_path), check_mode=True)
     assert outcome.changed is False and outcome.source == SOURCE_CACHE
@@ -367,7 +370,7 @@ def test_ensure_access_token_check_mode_predictions(client: ZohoOAuthClient, ses
     cache = new_cache(cache_path)
     with cache.locked():
         cache.remember_access_token(RT, token_set(MINTED, None, ttl=1000))
-    os.unlink(cache.lock_path)
+    assert not os.path.lexists(cache.lock_path)  # a lock file exists only while the lock is held
     before = snapshot(os.path.dirname(cache_path))
     hit = ensure_access_token(client, RT, cache=new_cache(cache_path), min_ttl=300, check_mode=True)
     assert hit.changed is False and hit.source == SOURCE_CACHE
@@ -735,7 +738,9 @@ def test_check_mode_predicts_an_exchange_and_creates_nothing(client: ZohoOAuthCl
     path = str(tmp_path / "controller" / "tokens.json")
     result = ensure_credentials(client, new_cache(path), code=CODE, check_mode=True)
     assert result.found and result.exchanged and result.changed and not result.refreshed
-    assert result.source == SOURCE_ZOHO and result.tokens is None and result.code_fingerprint == CODE_FP
+    assert result.source == SOURCE_ZOHO and result.code_fingerprint == CODE_FP
+    # Nothing but the API domain is predictable (issue 7 item 5: the role writes it, never "")
+    assert result.tokens == TokenSet(access_token="", expires_in=0, expires_at=0, api_domain=API_DOMAIN)
     lookup = ensure_credentials(client, new_cache(path), code=CODE, allow_exchange=False, check_mode=True)
     assert lookup == Credentials(found=False, code_fingerprint=CODE_FP)
     assert not (tmp_path / "controller").exists()
@@ -744,7 +749,7 @@ def test_check_mode_predicts_an_exchange_and_creates_nothing(client: ZohoOAuthCl
 
 def _seeded_without_lock(path: str, tokens: TokenSet, code_fp: str = CODE_FP) -> dict[str, tuple[bytes, int, int]] | None:
     seed(path, code_fp, tokens)
-    os.unlink(path + ".lock")
+    assert not os.path.lexists(path + ".lock")  # a lock file exists only while the lock is held
     return snapshot(os.path.dirname(path))
 
 
@@ -783,7 +788,7 @@ def test_check_mode_predicts_replaced_tokens_without_writing(client: ZohoOAuthCl
     predicted = ensure_credentials(
         client, new_cache(cache_path), code=CODE, candidates=[candidate(OLD_FP, OLD_RT)], check_mode=True, track_replaced=True
     )
-    assert predicted.exchanged and predicted.tokens is None
+    assert predicted.exchanged and predicted.tokens is not None and not predicted.tokens.access_token and not predicted.tokens.refresh_token
     assert predicted.previous_refresh_tokens == [OLD_RT]
     assert snapshot(os.path.dirname(cache_path)) == before
     assert session.calls == []
@@ -900,6 +905,150 @@ def test_a_refresh_without_api_domain_keeps_the_known_one(client: ZohoOAuthClien
     session.add(json_response(token_payload(MINTED, refresh_token=None, expires_in=3600)))
     result = ensure_credentials(client, new_cache(cache_path), code=CODE)
     assert result.refreshed and result.tokens is not None and result.tokens.api_domain == API_DOMAIN
+
+
+# -- an absent value never erases a known one (issue 7, item 3) -------------------------------------------
+
+PROXY = "https://zoho-proxy.example.test"  # an explicit accounts_url outside the table: no data center of its own
+PROXY_API = "https://api.zoho-proxy.example.test"
+US_API = "https://www.zohoapis.com"
+
+
+# How an answer leaves out api_domain/scope/token_type: missing, null, empty, blank.
+LACKING = [
+    pytest.param({}, id="missing"),
+    pytest.param({"api_domain": None, "scope": None, "token_type": None}, id="null"),
+    pytest.param({"api_domain": "", "scope": "", "token_type": ""}, id="empty"),
+    pytest.param({"api_domain": "  ", "scope": " ", "token_type": " "}, id="blank"),
+]
+
+
+def lacking(access: str, refresh: str | None = None, **how: t.Any) -> t.Any:
+    """A token answer with only access_token and expires_in (and refresh_token), plus the fields of ``how``."""
+    payload: dict[str, t.Any] = {"access_token": access, "expires_in": 3600}
+    if refresh is not None:
+        payload["refresh_token"] = refresh
+    payload.update(how)
+    return json_response(payload)
+
+
+@pytest.fixture
+def proxy_client(session: FakeSession) -> ZohoOAuthClient:
+    return ZohoOAuthClient(PROXY, client_id=CLIENT_ID, client_secret=SECRET, session=session, sleep=Recorder())
+
+
+def proxy_tokens(access: str = AT, refresh: str | None = RT, *, ttl: int = 3600) -> TokenSet:
+    return replace(token_set(access, refresh, ttl=ttl), api_domain=PROXY_API)
+
+
+@pytest.mark.parametrize("how", LACKING)
+def test_issue_input_a_refresh_answer_without_api_domain_keeps_the_stored_one(
+    proxy_client: ZohoOAuthClient, session: FakeSession, cache_path: str, how: dict[str, t.Any]
+) -> None:
+    # issue 7 item 3: the role wrote api_domain "" over a known-good value. Behind an explicit accounts_url the
+    # data center table has no answer, so only the stored value can keep it.
+    cache = new_cache(cache_path)
+    with cache.locked():
+        cache.finish_exchange(CODE_FP, proxy_tokens(ttl=100))
+        cache.set_current_code(f"{CLIENT_ID}@{PROXY}", CODE_FP)
+    session.add(lacking(MINTED, **how))
+    result = ensure_credentials(proxy_client, new_cache(cache_path), code=CODE, default_api_domain=US_API)
+    assert result.refreshed and result.tokens is not None and result.tokens.access_token == MINTED
+    assert result.tokens.api_domain == PROXY_API
+    assert result.tokens.scope == ["Thrive.Referral.CREATE"] and result.tokens.token_type == "Bearer"
+    stored = on_disk(cache_path)["access_tokens"][fingerprint(RT)]
+    assert stored["api_domain"] == PROXY_API and stored["scope"] == ["Thrive.Referral.CREATE"]
+    # and the next run, served from the cache, says the same
+    again = ensure_credentials(proxy_client, new_cache(cache_path), code=CODE, default_api_domain=US_API)
+    assert again.tokens is not None and again.tokens.api_domain == PROXY_API and again.tokens.scope == ["Thrive.Referral.CREATE"]
+
+
+@pytest.mark.parametrize("how", LACKING)
+def test_a_refresh_answer_without_scope_keeps_the_codes_scope(client: ZohoOAuthClient, session: FakeSession, cache_path: str, how: dict[str, t.Any]) -> None:
+    seed(cache_path, CODE_FP, token_set(AT, RT, ttl=100))
+    session.add(lacking(MINTED, **how))
+    result = ensure_credentials(client, new_cache(cache_path), code=CODE)
+    assert result.tokens is not None and result.tokens.access_token == MINTED
+    assert (result.tokens.api_domain, result.tokens.scope, result.tokens.token_type) == (API_DOMAIN, ["Thrive.Referral.CREATE"], "Bearer")
+
+
+@pytest.mark.parametrize("how", LACKING)
+def test_ensure_access_token_keeps_the_cached_fields(proxy_client: ZohoOAuthClient, session: FakeSession, cache_path: str, how: dict[str, t.Any]) -> None:
+    session.add(lacking(AT, api_domain=PROXY_API, scope="Thrive.Referral.CREATE", token_type="Bearer"), lacking(MINTED, **how))
+    ensure_access_token(proxy_client, RT, cache=new_cache(cache_path), min_ttl=300, check_mode=False, default_api_domain=US_API)
+    outcome = ensure_access_token(proxy_client, RT, cache=new_cache(cache_path), min_ttl=4000, check_mode=False, default_api_domain=US_API)
+    assert outcome.changed and outcome.tokens is not None and outcome.tokens.access_token == MINTED
+    assert (outcome.tokens.api_domain, outcome.tokens.scope, outcome.tokens.token_type) == (PROXY_API, ["Thrive.Referral.CREATE"], "Bearer")
+
+
+def test_ensure_access_token_without_a_cache_keeps_the_given_tokens_fields(proxy_client: ZohoOAuthClient, session: FakeSession) -> None:
+    session.add(lacking(MINTED))
+    given = proxy_tokens(ttl=10)
+    outcome = ensure_access_token(proxy_client, RT, cache=None, min_ttl=300, check_mode=False, given=given, default_api_domain=US_API)
+    assert outcome.tokens is not None and outcome.tokens.api_domain == PROXY_API and outcome.tokens.scope == ["Thrive.Referral.CREATE"]
+
+
+def test_nothing_known_behind_an_explicit_accounts_url_gives_the_default(proxy_client: ZohoOAuthClient, session: FakeSession, cache_path: str) -> None:
+    session.add(lacking(MINTED), lacking(AT, RT))
+    minted_ = ensure_access_token(proxy_client, RT, cache=None, min_ttl=300, check_mode=False, default_api_domain=US_API)
+    assert minted_.tokens is not None and minted_.tokens.api_domain == US_API
+    exchanged_ = exchange_code(proxy_client, CODE, cache=new_cache(cache_path), check_mode=False, default_api_domain=US_API)
+    assert exchanged_.tokens is not None and exchanged_.tokens.api_domain == US_API
+    # The default is a fallback, not a stored value: the cache keeps saying "unknown".
+    assert on_disk(cache_path)["codes"][CODE_FP]["tokens"]["api_domain"] in (None, "")
+
+
+def test_nothing_known_at_a_table_server_gives_its_data_centers_api_domain(client: ZohoOAuthClient, session: FakeSession, cache_path: str) -> None:
+    session.add(lacking(AT, RT))
+    result = ensure_credentials(client, new_cache(cache_path), code=CODE, default_api_domain=US_API)
+    assert result.tokens is not None and result.tokens.api_domain == API_DOMAIN  # eu's, from the table, not the default
+    assert result.tokens.scope in (None, [])  # no scope is invented
+
+
+def test_an_exchange_without_api_domain_keeps_the_clients_previous_one(
+    proxy_client: ZohoOAuthClient, session: FakeSession, cache_path: str
+) -> None:
+    cache = new_cache(cache_path)
+    with cache.locked():
+        cache.finish_exchange(OLD_FP, proxy_tokens(AT, OLD_RT))
+        cache.set_current_code(f"{CLIENT_ID}@{PROXY}", OLD_FP)
+    session.add(lacking(MINTED, RT))
+    result = ensure_credentials(proxy_client, new_cache(cache_path), code=CODE, default_api_domain=US_API)
+    assert result.exchanged and result.tokens is not None and result.tokens.api_domain == PROXY_API
+    assert on_disk(cache_path)["codes"][CODE_FP]["tokens"]["api_domain"] == PROXY_API
+
+
+def test_adoption_behind_an_explicit_accounts_url_never_leaves_the_api_domain_empty(
+    proxy_client: ZohoOAuthClient, session: FakeSession, cache_path: str
+) -> None:
+    # A fresh controller (no cache) adopting the hosts' token: the hosts' api_domain is untrusted, so the default.
+    session.add(lacking(MINTED))
+    result = ensure_credentials(proxy_client, new_cache(cache_path), code=CODE, candidates=[candidate(CODE_FP, RT)], default_api_domain=US_API)
+    assert result.source == SOURCE_CANDIDATES and result.tokens is not None and result.tokens.api_domain == US_API
+
+
+def test_check_mode_predictions_carry_the_api_domain(client: ZohoOAuthClient, session: FakeSession, tmp_path: t.Any) -> None:
+    path = str(tmp_path / "c" / "tokens.json")
+    adopted = ensure_credentials(client, new_cache(path), code=CODE, candidates=[candidate(CODE_FP, RT)], check_mode=True, default_api_domain=US_API)
+    assert adopted.tokens is not None and adopted.tokens.api_domain == API_DOMAIN  # what a real run gives for an answer without one
+    seed(path, CODE_FP, token_set(AT, RT, ttl=100))
+    refreshed = ensure_credentials(client, new_cache(path), code=CODE, check_mode=True, default_api_domain=US_API)
+    assert refreshed.refreshed and refreshed.tokens is not None and refreshed.tokens.api_domain == API_DOMAIN
+    assert session.calls == []
+
+
+def test_a_predicted_exchange_carries_the_api_domain_a_real_run_would_return(
+    proxy_client: ZohoOAuthClient, session: FakeSession, cache_path: str
+) -> None:
+    nothing = ensure_credentials(proxy_client, new_cache(cache_path), code=CODE, check_mode=True, default_api_domain=US_API)
+    assert nothing.exchanged and nothing.tokens is not None and nothing.tokens.api_domain == US_API
+    cache = new_cache(cache_path)
+    with cache.locked():
+        cache.finish_exchange(OLD_FP, proxy_tokens(AT, OLD_RT))
+        cache.set_current_code(f"{CLIENT_ID}@{PROXY}", OLD_FP)
+    known = ensure_credentials(proxy_client, new_cache(cache_path), code=CODE, check_mode=True, default_api_domain=US_API)
+    assert known.exchanged and known.tokens is not None and known.tokens.api_domain == PROXY_API
+    assert session.calls == []
 
 
 # -- tokens Zoho issued are never discarded because the store fails (issue 6, item 5) ---------------

@@ -19,7 +19,7 @@ from ansible_collections.zohothrive.oauth.plugins.module_utils import _fileio
 from ansible_collections.zohothrive.oauth.plugins.module_utils._authorization import fingerprint
 from ansible_collections.zohothrive.oauth.plugins.module_utils._client import TokenSet
 from ansible_collections.zohothrive.oauth.plugins.module_utils._errors import ZohoTokenStoreError
-from ansible_collections.zohothrive.oauth.plugins.module_utils._token_store import DONE, FORMAT, IN_FLIGHT, VERSION, TokenCache
+from ansible_collections.zohothrive.oauth.plugins.module_utils._token_store import DONE, FORMAT, IN_FLIGHT, VERSION, TokenCache, is_absent, keep_known
 from ansible_collections.zohothrive.oauth.tests.unit.fakes import NOW, sentinel
 
 CODE = sentinel("code")
@@ -67,8 +67,13 @@ def test_first_use_creates_a_0700_directory_and_0600_files(cache: TokenCache) ->
     directory = os.path.dirname(cache.path)
     assert mode_of(directory) == 0o700
     assert mode_of(cache.path) == 0o600
-    assert mode_of(cache.lock_path) == 0o600
-    assert sorted(os.listdir(directory)) == ["tokens.json", "tokens.json.lock"]
+    assert sorted(os.listdir(directory)) == ["tokens.json"]  # the lock file exists only while the lock is held
+
+
+def test_the_lock_file_is_0600_while_held_and_gone_after(cache: TokenCache) -> None:
+    with cache.locked():
+        assert mode_of(cache.lock_path) == 0o600
+    assert not os.path.lexists(cache.lock_path)
 
 
 def test_file_stays_0600_under_umask_000(cache: TokenCache) -> None:
@@ -95,7 +100,7 @@ def test_every_save_is_an_atomic_replace(cache: TokenCache) -> None:
         cache.finish_exchange(CODE_FP, tokens())
         second = os.stat(cache.path).st_ino
     assert first != second
-    assert sorted(os.listdir(os.path.dirname(cache.path))) == ["tokens.json", "tokens.json.lock"]  # no temporary file left
+    assert sorted(os.listdir(os.path.dirname(cache.path))) == ["tokens.json"]  # no temporary or lock file left
 
 
 def test_missing_file_is_an_empty_cache(cache: TokenCache) -> None:
@@ -211,6 +216,107 @@ def test_rotated_refresh_token_is_findable_too(cache: TokenCache) -> None:
         assert found is not None and found.access_token == AT
 
 
+# -- an absent value never erases a known one (issue 7, item 3) --------------------------------------------
+
+API_EU = "https://www.zohoapis.eu"
+SCOPE = ["Thrive.Referral.CREATE"]
+
+
+def bare(access: str, refresh: str | None = None, *, expires_at: int = int(NOW) + 3600, **optional: t.Any) -> TokenSet:
+    """A TokenSet as an answer without the optional fields gives it (``optional`` sets some of them)."""
+    return TokenSet(access_token=access, refresh_token=refresh, expires_in=3600, expires_at=expires_at, **optional)
+
+
+# The ways an answer (or an older cache entry) says "absent": today's client gives None; older ones gave "" and [].
+ABSENT = [
+    pytest.param({}, id="missing"),
+    pytest.param({"api_domain": None, "token_type": None, "scope": None}, id="none"),
+    pytest.param({"api_domain": "", "token_type": "", "scope": []}, id="empty"),
+    pytest.param({"api_domain": "  ", "token_type": " ", "scope": []}, id="blank"),
+]
+
+
+@pytest.mark.parametrize("absent", ABSENT)
+def test_a_refresh_answer_without_optional_fields_keeps_the_stored_ones(cache: TokenCache, absent: dict[str, t.Any]) -> None:
+    newer = sentinel("access")
+    with cache.locked():
+        cache.remember_access_token(RT, tokens(AT, None))
+        cache.remember_access_token(RT, bare(newer, expires_at=int(NOW) + 3599, **absent))
+    found = TokenCache(cache.path, clock=lambda: NOW).load().access_token_for(RT)
+    assert found is not None and found.access_token == newer and found.expires_at == int(NOW) + 3599
+    assert (found.api_domain, found.token_type, found.scope) == (API_EU, "Bearer", SCOPE)
+    assert on_disk(cache)["access_tokens"][fingerprint(RT)]["api_domain"] == API_EU
+
+
+def test_a_value_in_the_answer_replaces_the_stored_one(cache: TokenCache) -> None:
+    newer = sentinel("access")
+    with cache.locked():
+        cache.remember_access_token(RT, tokens(AT, None))
+        cache.remember_access_token(RT, bare(newer, api_domain="https://www.zohoapis.in", scope=["Thrive.Other.READ"]))
+    found = TokenCache(cache.path, clock=lambda: NOW).load().access_token_for(RT)
+    assert found is not None
+    assert (found.api_domain, found.token_type, found.scope) == ("https://www.zohoapis.in", "Bearer", ["Thrive.Other.READ"])
+
+
+def test_a_rotated_refresh_token_gets_the_kept_fields_too(cache: TokenCache) -> None:
+    rotated = sentinel("refresh")
+    with cache.locked():
+        cache.remember_access_token(RT, tokens(AT, None))
+        cache.remember_access_token(RT, bare(sentinel("access"), rotated))
+    found = TokenCache(cache.path, clock=lambda: NOW).load().access_token_for(rotated)
+    assert found is not None and found.api_domain == API_EU and found.scope == SCOPE
+
+
+@pytest.mark.parametrize("absent", ABSENT)
+def test_finishing_a_code_again_keeps_its_stored_fields(cache: TokenCache, absent: dict[str, t.Any]) -> None:
+    # For example tokens adopted from hosts after a proof refresh, recorded over an earlier entry of the code.
+    with cache.locked():
+        cache.finish_exchange(CODE_FP, tokens())
+        cache.finish_exchange(CODE_FP, bare(sentinel("access"), RT, **absent))
+    found = TokenCache(cache.path, clock=lambda: NOW).load().code_tokens(CODE_FP)
+    assert found is not None and found.refresh_token == RT
+    assert (found.api_domain, found.token_type, found.scope) == (API_EU, "Bearer", SCOPE)
+    newest = TokenCache(cache.path, clock=lambda: NOW).load().access_token_for(RT)
+    assert newest is not None and newest.api_domain == API_EU
+
+
+def test_nothing_stored_and_nothing_answered_stays_absent(cache: TokenCache) -> None:
+    with cache.locked():
+        cache.remember_access_token(RT, bare(AT))
+    found = TokenCache(cache.path, clock=lambda: NOW).load().access_token_for(RT)
+    assert found is not None and is_absent(found.api_domain) and is_absent(found.scope) and is_absent(found.token_type)
+
+
+def test_an_older_entry_with_empty_strings_counts_as_absent(cache: TokenCache) -> None:
+    cache._ensure_directory()
+    stored = {"access_token": AT, "expires_at": int(NOW) + 100, "api_domain": "", "token_type": "", "scope": []}
+    data = {"format": FORMAT, "version": VERSION, "codes": {}, "access_tokens": {fingerprint(RT): stored}}
+    with open(cache.path, "w", encoding="utf-8") as handle:
+        json.dump(data, handle)
+    with cache.locked():
+        cache.remember_access_token(RT, bare(sentinel("access"), api_domain=API_EU))
+    assert on_disk(cache)["access_tokens"][fingerprint(RT)]["api_domain"] == API_EU
+
+
+@pytest.mark.parametrize(
+    ("value", "absent"),
+    [(None, True), ("", True), ("  ", True), ([], True), ((), True), ("x", False), (["s"], False), (0, False)],
+)
+def test_is_absent(value: t.Any, absent: bool) -> None:
+    assert is_absent(value) is absent
+
+
+def test_keep_known_fills_only_absent_fields_and_only_those_asked_for() -> None:
+    known = {"api_domain": API_EU, "token_type": "Bearer", "scope": SCOPE}
+    merged = keep_known(bare(AT, api_domain="https://www.zohoapis.in"), known)
+    assert (merged.api_domain, merged.token_type, merged.scope) == ("https://www.zohoapis.in", "Bearer", SCOPE)
+    only_scope = keep_known(bare(AT), known, ("scope",))
+    assert is_absent(only_scope.api_domain) and only_scope.scope == SCOPE
+    assert keep_known(bare(AT), None) == bare(AT)
+    assert keep_known(bare(AT), tokens()).api_domain == API_EU  # a TokenSet works as well as a stored entry
+    assert keep_known(bare(AT), {"scope": "not a list"}).scope in (None, [])  # a malformed stored field is not taken
+
+
 def test_forget_refresh_token(cache: TokenCache) -> None:
     with cache.locked():
         cache.remember_access_token(RT, tokens(AT, None))
@@ -262,7 +368,7 @@ def test_corrupt_file_is_refused_and_left_byte_identical(cache: TokenCache, cont
         with cache.locked():
             cache.begin_exchange(CODE_FP, accounts_url="https://accounts.zoho.eu", client_id=None)
     assert cache.path in str(info.value)
-    assert "token_cache at another file" in str(info.value)
+    assert "`token_cache` at another file" in str(info.value)
     with open(cache.path, "rb") as handle:
         assert handle.read() == content
     after = os.stat(cache.path)
@@ -398,7 +504,7 @@ class TestCacheFileTrust:
         assert link.is_symlink() and os.readlink(link) == str(persistent)
         assert json.loads(persistent.read_text())["codes"][CODE_FP]["state"] == DONE
         assert sorted(os.listdir(link.parent)) == ["tokens.json"]  # no lock or temporary file next to the link
-        assert sorted(os.listdir(persistent.parent)) == ["tokens.json", "tokens.json.lock"]
+        assert sorted(os.listdir(persistent.parent)) == ["tokens.json"]
         assert TokenCache(str(link), clock=lambda: NOW).load().code_tokens(CODE_FP) is not None
 
     def test_two_links_to_one_file_share_one_lock(self, tmp_path: t.Any) -> None:

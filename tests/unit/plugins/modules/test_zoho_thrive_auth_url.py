@@ -104,4 +104,4 @@ def test_bad_scope(run_module: t.Any, zoho: t.Any) -> None:
 
 def test_bad_redirect_uri(run_module: t.Any, zoho: t.Any) -> None:
     result = run_module(module, args(redirect_uri="/relative/cb"))
-    assert result.failed and "redirect_uri must be an absolute" in result["msg"]
+    assert result.failed and "`redirect_uri` must be an absolute" in result["msg"]

@@ -197,6 +197,9 @@ def test_check_mode_predicts_an_exchange_and_creates_nothing(run_module: t.Any, 
     assert result["changed"] is True and result["found"] is True and result["exchanged"] is True
     assert result["source"] == "zoho" and result["code_fingerprint"] == CODE_FP
     assert "refresh_token" not in result and "access_token" not in result
+    assert result["api_domain"] == "https://www.zohoapis.eu"  # predictable, and what the real run returns
+    for key in ("expires_at", "expires_in", "token_type", "scope"):
+        assert key not in result
     assert zoho.calls == []
     assert not (tmp_path / "ctl").exists()
 
@@ -274,7 +277,7 @@ def test_missing_client_secret(run_module: t.Any, zoho: t.Any, tmp_path: t.Any) 
 
 def test_bad_code_is_refused_before_sending(run_module: t.Any, zoho: t.Any, tmp_path: t.Any) -> None:
     result = run_module(module, args(tmp_path / "tokens.json", code="1000.two words"))
-    assert result.failed and "grant code contains whitespace" in result["msg"]
+    assert result.failed and "`code` contains whitespace" in result["msg"]
     assert zoho.calls == []
 
 
@@ -300,8 +303,8 @@ def test_validate_certs_false_warns_once(run_module: t.Any, zoho: t.Any, tmp_pat
     zoho.add(exchanged())
     result = run_module(module, args(tmp_path / "tokens.json", validate_certs=False))
     assert result["exchanged"] is True
-    assert len([w for w in result.warning_messages if w.startswith("validate_certs is false")]) == 1
-    assert len([w for w in warned if w.startswith("validate_certs is false")]) == 1
+    assert len([w for w in result.warning_messages if w.startswith("`validate_certs` is false")]) == 1
+    assert len([w for w in warned if w.startswith("`validate_certs` is false")]) == 1
 
 
 def test_tokens_reach_the_caller_when_the_cache_cannot_record_them(
@@ -341,3 +344,90 @@ def test_host_reported_access_token_expiry_and_api_domain_are_ignored(run_module
     result = run_module(module, args(tmp_path / "tokens.json", candidates=[forged]))
     assert result["access_token"] == MINTED and result["api_domain"] == "https://www.zohoapis.eu"
     assert result["expires_at"] < 99999999999
+
+
+# -- an absent value never erases a known one (issue 7, item 3) -------------------------------------------
+
+PROXY = "https://zoho-proxy.example.test"  # an explicit accounts_url outside Zoho's table
+PROXY_API = "https://api.zoho-proxy.example.test"
+
+
+def lacking(access: str, refresh: str | None = None, **fields: t.Any) -> t.Any:
+    """An answer with access_token and expires_in only (plus refresh_token and ``fields``)."""
+    payload: dict[str, t.Any] = {"access_token": access, "expires_in": 3600}
+    if refresh is not None:
+        payload["refresh_token"] = refresh
+    payload.update(fields)
+    return json_response(payload)
+
+
+@pytest.mark.parametrize("absent", [{}, {"api_domain": None, "scope": None}, {"api_domain": "", "scope": ""}], ids=["missing", "null", "empty"])
+def test_issue_input_a_refresh_answer_without_api_domain_keeps_the_known_one(
+    run_module: t.Any, zoho: t.Any, tmp_path: t.Any, absent: dict[str, t.Any]
+) -> None:
+    # issue 7 item 3: the role's controller step, run twice; the second run refreshes and Zoho's answer lacks
+    # api_domain and scope. The role writes what this returns to every host: it must be the known value, never "".
+    cache = tmp_path / "tokens.json"
+    zoho.add(lacking(AT, RT, api_domain=PROXY_API, scope="Thrive.Referral.CREATE", token_type="Bearer"))
+    zoho.add(lacking(MINTED, **absent))
+    first = run_module(module, args(cache, accounts_url=PROXY))
+    second = run_module(module, args(cache, accounts_url=PROXY, allow_exchange=False, min_ttl=4000))
+    assert first["exchanged"] is True and second["refreshed"] is True and second["access_token"] == MINTED
+    for result in (first, second):
+        assert result["api_domain"] == PROXY_API
+        assert result["scope"] == ["Thrive.Referral.CREATE"] and result["token_type"] == "Bearer"
+    third = run_module(module, args(cache, accounts_url=PROXY, allow_exchange=False))
+    assert third["changed"] is False and third["api_domain"] == PROXY_API and third["scope"] == ["Thrive.Referral.CREATE"]
+    assert len(zoho.calls) == 2
+
+
+def test_a_fresh_controller_behind_a_proxy_returns_the_data_centers_api_domain(run_module: t.Any, zoho: t.Any, tmp_path: t.Any) -> None:
+    # The hosts' api_domain is untrusted and the answer names none: the data_center option's API domain, never "".
+    zoho.add(lacking(MINTED))
+    hosts = [host(CODE_FP, RT)]
+    result = run_module(module, args(tmp_path / "tokens.json", accounts_url=PROXY, candidates=hosts))
+    assert result["source"] == "candidates" and result["api_domain"] == "https://www.zohoapis.eu"
+
+
+def test_a_new_code_without_api_domain_keeps_the_clients_known_one(run_module: t.Any, zoho: t.Any, tmp_path: t.Any) -> None:
+    cache = tmp_path / "tokens.json"
+    zoho.add(lacking(AT, OLD_RT, api_domain=PROXY_API), lacking(MINTED, RT))
+    run_module(module, args(cache, accounts_url=PROXY, code=OLD_CODE))
+    rotated = run_module(module, args(cache, accounts_url=PROXY))
+    assert rotated["exchanged"] is True and rotated["refresh_token"] == RT
+    assert rotated["api_domain"] == PROXY_API
+
+
+def test_check_mode_predicts_the_api_domain_a_real_run_returns(run_module: t.Any, zoho: t.Any, tmp_path: t.Any) -> None:
+    cache = tmp_path / "tokens.json"
+    hosts = [host(CODE_FP, RT)]
+    predicted = run_module(module, args(cache, candidates=hosts), check_mode=True)
+    zoho.add(lacking(MINTED))
+    real = run_module(module, args(cache, candidates=hosts))
+    assert predicted["api_domain"] == real["api_domain"] == "https://www.zohoapis.eu"
+
+
+# -- the whitespace rule for refresh tokens read from hosts (issue 7, item 4) --------------------------------
+
+
+def test_a_hosts_refresh_token_with_a_trailing_newline_is_stripped_with_a_warning(run_module: t.Any, zoho: t.Any, tmp_path: t.Any) -> None:
+    zoho.add(minted())
+    result = run_module(module, args(tmp_path / "tokens.json", candidates=[host(CODE_FP, RT + "\r\n")]))
+    assert result["source"] == "candidates" and result["refresh_token"] == RT
+    assert zoho.calls[0].data["refresh_token"] == RT
+    assert any(
+        w.startswith("The refresh token of `candidates` item 0 (read from a host) had a trailing Windows line break (CR LF), removed")
+        for w in result.warning_messages
+    )
+    assert RT not in json.dumps(result.warning_messages)
+
+
+def test_a_hosts_refresh_token_with_whitespace_inside_is_never_sent(run_module: t.Any, zoho: t.Any, tmp_path: t.Any) -> None:
+    other = sentinel("refresh")
+    damaged = other[:20] + "\n" + other[20:]
+    zoho.add(exchanged())
+    result = run_module(module, args(tmp_path / "tokens.json", candidates=[host(CODE_FP, damaged)]))
+    assert result["source"] == "zoho" and result["exchanged"] is True  # the damaged claim was skipped, the code exchanged
+    assert [call.data["grant_type"] for call in zoho.calls] == ["authorization_code"]
+    assert any("`candidates` item 0 (read from a host) contains whitespace inside the value; it is not used" in w for w in result.warning_messages)
+    assert other[:20] not in result.stdout

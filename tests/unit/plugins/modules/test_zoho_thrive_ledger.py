@@ -146,7 +146,7 @@ def test_a_failed_revoke_fails_keeps_the_token_pending_and_names_the_fix(run_mod
     deployed(cache_path, dict.fromkeys(H, OLD_FP))
     zoho.add(step)
     result = run_module(module, args(cache_path))
-    assert result.failed and words in result["msg"] and "next run" in result["msg"] and "thrive_tokens_revoke_replaced" in result["msg"]
+    assert result.failed and words in result["msg"] and "next run" in result["msg"] and "`revoke_replaced`" in result["msg"]
     data = on_disk(cache_path)
     assert data["replaced"][IDENTITY] == [OLD] and OLD_FP in data["access_tokens"]
     assert data["deployments"][IDENTITY]["hosts"]["h1"][""]["refresh_fp"] == NEW_FP  # the hosts were recorded first
@@ -158,7 +158,7 @@ def test_hosts_outside_the_inventory_do_not_block_and_are_reported(run_module: t
     zoho.add(json_response({"status": "success"}))
     result = run_module(module, args(cache_path))
     assert result["revoked"] == [OLD_FP] and result["ignored_hosts"] == ["retired"]
-    assert any("retired" in w and "not in this inventory" in w for w in result.warning_messages)
+    assert any("retired" in w and "not in `inventory_hosts`" in w for w in result.warning_messages)
     assert "retired" in on_disk(cache_path)["deployments"][IDENTITY]["hosts"]  # the row is kept
 
 

@@ -126,7 +126,7 @@ def test_missing_client_secret(run_module: t.Any, zoho: t.Any) -> None:
 
 def test_bad_refresh_token_is_refused_before_sending(run_module: t.Any, zoho: t.Any) -> None:
     result = run_module(module, args(refresh_token="1000.two words"))
-    assert result.failed and "refresh token contains whitespace" in result["msg"]
+    assert result.failed and "`refresh_token` contains whitespace" in result["msg"]
     assert zoho.calls == []
 
 
@@ -251,3 +251,72 @@ def test_missing_requests(run_module: t.Any, zoho: t.Any, monkeypatch: pytest.Mo
     result = run_module(module, args())
     assert result.failed and "Failed to import the required Python library (requests)" in result["msg"]
     assert zoho.calls == []
+
+
+# -- an absent value never erases a known one (issue 7, item 3) -------------------------------------------
+
+PROXY = "https://zoho-proxy.example.test"  # an explicit accounts_url outside Zoho's table
+PROXY_API = "https://api.zoho-proxy.example.test"
+MISSING = object()
+
+
+def answer_with(access: str = MINTED, api_domain: t.Any = MISSING, scope: t.Any = MISSING, token_type: t.Any = MISSING) -> t.Any:
+    """A refresh answer with each optional field left out (MISSING), null (None), empty or blank."""
+    payload = token_payload(access, refresh_token=None)
+    for name, value in (("api_domain", api_domain), ("scope", scope), ("token_type", token_type)):
+        if value is MISSING:
+            payload.pop(name, None)
+        else:
+            payload[name] = value
+    return json_response(payload)
+
+
+@pytest.mark.parametrize("absent", [MISSING, None, "", "  "], ids=["missing", "null", "empty", "blank"])
+def test_issue_input_a_refresh_answer_without_api_domain_keeps_the_cached_one(run_module: t.Any, zoho: t.Any, tmp_path: t.Any, absent: t.Any) -> None:
+    # issue 7 item 3: an answer without api_domain erased the known value (ZOHO_THRIVE_API_DOMAIN= on every host).
+    cache = str(tmp_path / "tokens.json")
+    first_at = sentinel("minted")
+    zoho.add(answer_with(first_at, api_domain=PROXY_API, scope="Thrive.Referral.CREATE", token_type="Bearer"))
+    zoho.add(answer_with(MINTED, api_domain=absent, scope=absent, token_type=absent))
+    first = run_module(module, args(accounts_url=PROXY, token_cache=cache))
+    second = run_module(module, args(accounts_url=PROXY, token_cache=cache, min_ttl=4000))
+    assert first["access_token"] == first_at and second["access_token"] == MINTED and second["source"] == "zoho"
+    for result in (first, second):
+        assert result["api_domain"] == PROXY_API
+        assert result["scope"] == ["Thrive.Referral.CREATE"] and result["token_type"] == "Bearer"
+    stored = json.loads(open(cache, encoding="utf-8").read())["access_tokens"][fingerprint(RT)]
+    assert stored["access_token"] == MINTED and stored["api_domain"] == PROXY_API and stored["scope"] == ["Thrive.Referral.CREATE"]
+    third = run_module(module, args(accounts_url=PROXY, token_cache=cache))
+    assert third["source"] == "cache" and third["api_domain"] == PROXY_API
+
+
+def test_a_given_api_domain_survives_an_answer_without_one(run_module: t.Any, zoho: t.Any) -> None:
+    zoho.add(answer_with())
+    result = run_module(module, args(accounts_url=PROXY, access_token=GIVEN, expires_at=int(time.time()) + 10, api_domain=PROXY_API))
+    assert result["access_token"] == MINTED and result["api_domain"] == PROXY_API
+
+
+@pytest.mark.parametrize(
+    ("extra", "expected"),
+    [
+        ({}, "https://www.zohoapis.com"),
+        ({"data_center": "jp"}, "https://www.zohoapis.jp"),
+        ({"accounts_url": "https://accounts.zoho.com.au"}, "https://www.zohoapis.com.au"),
+        ({"accounts_url": PROXY, "data_center": "eu"}, "https://www.zohoapis.eu"),
+    ],
+)
+def test_nothing_known_gives_the_data_centers_api_domain(run_module: t.Any, zoho: t.Any, extra: dict[str, t.Any], expected: str) -> None:
+    zoho.add(answer_with())
+    minted_ = run_module(module, args(**extra))
+    reused = run_module(module, args(access_token=GIVEN, expires_at=int(time.time()) + 3600, **extra))
+    assert minted_["api_domain"] == expected and reused["api_domain"] == expected
+    assert "scope" not in minted_  # nothing is invented
+    assert len(zoho.calls) == 1
+
+
+def test_a_refresh_answer_without_expiry_gets_zohos_documented_hour(run_module: t.Any, zoho: t.Any) -> None:
+    payload = token_payload(MINTED, refresh_token=None)
+    del payload["expires_in"]
+    zoho.add(json_response(payload))
+    result = run_module(module, args())
+    assert result["expires_in"] == 3600 and result["expires_at"] >= int(time.time()) + 3590

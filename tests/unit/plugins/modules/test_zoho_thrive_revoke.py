@@ -45,7 +45,7 @@ def test_revoke(run_module: t.Any, zoho: t.Any) -> None:
     assert zoho.calls[0].data == {"token": RT}  # stripped; the client secret is not sent
     zoho.session.assert_secrets_only_in_body(RT, SECRET)
     assert RT not in result.stdout and SECRET not in result.stdout
-    assert result.warning_messages == []
+    assert [w.split(",")[0] for w in result.warning_messages] == ["`refresh_token` had a trailing newline"]
 
 
 def test_already_invalid_token_is_a_warning(run_module: t.Any, zoho: t.Any) -> None:
@@ -109,7 +109,7 @@ def test_failures(run_module: t.Any, zoho: t.Any, tmp_path: t.Any, step: t.Any, 
 
 def test_bad_token_is_refused_before_sending(run_module: t.Any, zoho: t.Any) -> None:
     result = run_module(module, args(refresh_token="  "))
-    assert result.failed and "refresh token is empty" in result["msg"]
+    assert result.failed and "`refresh_token` is empty" in result["msg"]
     assert zoho.calls == []
 
 

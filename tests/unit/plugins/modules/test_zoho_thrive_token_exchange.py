@@ -86,7 +86,15 @@ def test_exchange(run_module: t.Any, zoho: t.Any) -> None:
     assert call.kwargs["verify"] is True and call.kwargs["stream"] is True  # sent via the adapter: redirects are never followed
     zoho.session.assert_secrets_only_in_body(SECRET, CODE)
     assert_no_secret_in(result.stdout)
-    assert result.warning_messages == []
+    # issue 7 item 4: surrounding whitespace is removed with a warning that names the option and the cause
+    assert sorted(result.warning_messages) == sorted(
+        [
+            "`code` had a trailing newline, removed; values made with `echo` without `-n` end in one (for example "
+            "`echo VALUE | ansible-vault encrypt_string`); use printf '%s' VALUE or echo -n.",
+            "`code_verifier` had leading and trailing whitespace, removed; check the variable or vault file it came from "
+            "for stray spaces or line breaks.",
+        ]
+    )
 
 
 def test_exchange_in_another_data_center(run_module: t.Any, zoho: t.Any) -> None:
@@ -120,7 +128,7 @@ def test_validate_certs_false_warns(run_module: t.Any, zoho: t.Any) -> None:
     zoho.add(ok())
     result = run_module(module, args(validate_certs=False))
     assert zoho.calls[0].kwargs["verify"] is False
-    assert any("validate_certs is false" in w for w in result.warning_messages)
+    assert any("`validate_certs` is false" in w for w in result.warning_messages)
 
 
 def test_no_refresh_token_warns(run_module: t.Any, zoho: t.Any) -> None:
@@ -149,7 +157,7 @@ def test_environment_fallbacks(run_module: t.Any, zoho: t.Any, monkeypatch: pyte
 def test_missing_client_secret_names_the_environment_variable(run_module: t.Any, zoho: t.Any) -> None:
     result = run_module(module, {"client_id": CLIENT_ID, "code": CODE})
     assert result.failed
-    assert "client_secret (or the environment variable ZOHO_THRIVE_CLIENT_SECRET)" in result["msg"]
+    assert "`client_secret` (or the environment variable ZOHO_THRIVE_CLIENT_SECRET)" in result["msg"]
     assert "Nothing was sent" in result["msg"]
     assert zoho.calls == []
 
@@ -171,15 +179,16 @@ def test_missing_requests_is_reported(run_module: t.Any, zoho: t.Any, monkeypatc
 @pytest.mark.parametrize(
     ("extra", "words"),
     [
-        ({"code": "1000.Qx7 inner space"}, "whitespace, control or non-ASCII"),
+        ({"code": "1000.Qx7 inner space"}, "`code` contains whitespace (a space, tab or line break) inside the value"),
+        ({"code": "1000.Qx7\u00e9"}, "`code` contains control or non-ASCII characters"),
         ({"code": "   "}, "is empty"),
         ({"code": "Z" * 10_000}, "characters long"),
-        ({"code_verifier": "bad verifier"}, "code_verifier contains whitespace"),
-        ({"redirect_uri": "not a uri"}, "redirect_uri must be an absolute"),
-        ({"timeout": 0}, "timeout must be a number of seconds at least 1 and at most 3600, not 0"),
-        ({"timeout": -5}, "timeout must be a number of seconds at least 1 and at most 3600, not -5"),
+        ({"code_verifier": "bad verifier"}, "`code_verifier` contains whitespace"),
+        ({"redirect_uri": "not a uri"}, "`redirect_uri` must be an absolute"),
+        ({"timeout": 0}, "`timeout` must be a number of seconds at least 1 and at most 3600, not 0"),
+        ({"timeout": -5}, "`timeout` must be a number of seconds at least 1 and at most 3600, not -5"),
         # issue 6 item 4: crashed with OverflowError in socket.settimeout after Zoho had answered
-        ({"timeout": 99999999999}, "timeout must be a number of seconds at least 1 and at most 3600, not 99999999999"),
+        ({"timeout": 99999999999}, "`timeout` must be a number of seconds at least 1 and at most 3600, not 99999999999"),
         ({"timeout": 3601}, "at most 3600"),
         # issue 6 item 4: failed only inside urllib3, after the in-flight record (InvalidURL / raw UnicodeError)
         ({"accounts_url": "https://accounts..zoho.eu"}, "empty label"),
@@ -190,10 +199,10 @@ def test_missing_requests_is_reported(run_module: t.Any, zoho: t.Any, monkeypatc
         ({"accounts_url": "https://" + ".".join(["a" * 60] * 5)}, "at most 253"),
         ({"accounts_url": "https://accounts.zoho.eu:0"}, "port 0"),
         # issue 6 item 4: a ca_path typo failed with "Could not find a suitable TLS CA certificate bundle" after the record
-        ({"ca_path": "/etc/zoho/no-such-ca.pem"}, "ca_path '/etc/zoho/no-such-ca.pem' does not exist"),
+        ({"ca_path": "/etc/zoho/no-such-ca.pem"}, "`ca_path` '/etc/zoho/no-such-ca.pem' does not exist"),
         ({"ca_path": "/dev/null"}, "is not a readable file"),
         ({"accounts_url": "http://accounts.zoho.eu"}, "must start with https://"),
-        ({"expected_state": STATE}, "expected_state is only used with callback_url"),
+        ({"expected_state": STATE}, "`expected_state` is only used with `callback_url`"),
     ],
 )
 def test_bad_input_is_refused_before_sending(run_module: t.Any, zoho: t.Any, extra: dict[str, t.Any], words: str) -> None:
@@ -260,14 +269,14 @@ def test_code_or_callback_is_required(run_module: t.Any, zoho: t.Any) -> None:
 def test_callback_with_state_requires_expected_state(run_module: t.Any, zoho: t.Any) -> None:
     result = run_module(module, args(callback_url=callback(state=STATE, code=CODE, location="eu")))
     assert result.failed
-    assert "expected_state is required" in result["msg"]
+    assert "`expected_state` is required" in result["msg"]
     assert zoho.calls == []
     assert CODE not in result.stdout and STATE not in result.stdout
 
 
 def test_callback_state_mismatch(run_module: t.Any, zoho: t.Any) -> None:
     result = run_module(module, args(callback_url=callback(state=STATE, code=CODE), expected_state=STATE + "x"))
-    assert result.failed and "does not match expected_state" in result["msg"]
+    assert result.failed and "does not match `expected_state`" in result["msg"]
     assert zoho.calls == []
 
 
@@ -442,3 +451,69 @@ def test_tokens_are_stored_for_the_refresh_module(run_module: t.Any, zoho: t.Any
     run_module(module, args(token_cache=str(cache)))
     data = json.loads(cache.read_text())
     assert data["access_tokens"][fingerprint(RT)]["access_token"] == AT
+
+
+# -- an absent value never erases a known one (issue 7, item 3) -------------------------------------------
+
+PROXY = "https://zoho-proxy.example.test"  # an explicit accounts_url outside Zoho's table (a proxy, a test server)
+MISSING = object()
+
+
+def answer_with(api_domain: t.Any = MISSING, scope: t.Any = MISSING, token_type: t.Any = MISSING) -> t.Any:
+    """Zoho's answer with each optional field left out (MISSING), null (None), empty or blank."""
+    payload = token_payload(AT, refresh_token=RT)
+    for name, value in (("api_domain", api_domain), ("scope", scope), ("token_type", token_type)):
+        if value is MISSING:
+            payload.pop(name, None)
+        else:
+            payload[name] = value
+    return json_response(payload)
+
+
+@pytest.mark.parametrize("absent", [MISSING, None, "", "   "], ids=["missing", "null", "empty", "blank"])
+@pytest.mark.parametrize(
+    ("extra", "expected"),
+    [
+        ({}, "https://www.zohoapis.com"),
+        ({"data_center": "eu"}, "https://www.zohoapis.eu"),
+        ({"accounts_url": "https://accounts.zoho.in"}, "https://www.zohoapis.in"),  # the server's own data center
+        ({"accounts_url": PROXY, "data_center": "au"}, "https://www.zohoapis.com.au"),  # outside the table: data_center's
+        ({"accounts_url": PROXY}, "https://www.zohoapis.com"),
+    ],
+)
+def test_an_answer_without_api_domain_gives_the_data_centers_own(
+    run_module: t.Any, zoho: t.Any, extra: dict[str, t.Any], expected: str, absent: t.Any
+) -> None:
+    zoho.add(answer_with(api_domain=absent, scope=absent, token_type=absent))
+    result = run_module(module, args(**extra))
+    assert not result.failed, result.get("msg")
+    assert result["api_domain"] == expected
+    assert "scope" not in result and "token_type" not in result  # nothing is invented for them
+    assert result["access_token"] == AT and result["refresh_token"] == RT
+
+
+def test_a_callbacks_server_gives_the_api_domain_when_the_answer_has_none(run_module: t.Any, zoho: t.Any) -> None:
+    zoho.add(answer_with())
+    url = callback(code=CODE, location="eu", **{"accounts-server": "https://accounts.zoho.eu"})
+    result = run_module(module, args(callback_url=url))
+    assert zoho.calls[0].url == EU_TOKEN
+    assert result["api_domain"] == "https://www.zohoapis.eu"
+
+
+def test_the_cache_returns_what_the_answer_gave_and_never_an_empty_api_domain(run_module: t.Any, zoho: t.Any, tmp_path: t.Any) -> None:
+    cache = str(tmp_path / "tokens.json")
+    zoho.add(answer_with(api_domain="", scope="Thrive.Referral.CREATE"))
+    first = run_module(module, args(accounts_url=PROXY, data_center="eu", token_cache=cache))
+    second = run_module(module, args(accounts_url=PROXY, data_center="eu", token_cache=cache))
+    assert len(zoho.calls) == 1 and second["cached"] is True
+    for result in (first, second):
+        assert result["api_domain"] == "https://www.zohoapis.eu"
+        assert result["scope"] == ["Thrive.Referral.CREATE"]
+    assert '"api_domain": ""' not in open(cache, encoding="utf-8").read()
+
+
+def test_a_proxy_answer_naming_its_own_api_domain_is_kept(run_module: t.Any, zoho: t.Any) -> None:
+    zoho.add(answer_with(api_domain="https://api.zoho-proxy.example.test", scope="A.b.READ,A.c.READ", token_type="Bearer"))
+    result = run_module(module, args(accounts_url=PROXY))
+    assert result["api_domain"] == "https://api.zoho-proxy.example.test"
+    assert result["scope"] == ["A.b.READ", "A.c.READ"] and result["token_type"] == "Bearer"
