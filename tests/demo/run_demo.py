@@ -13,6 +13,7 @@ import re
 import secrets
 import subprocess
 import sys
+import typing as t
 from pathlib import Path
 
 import requests
@@ -57,6 +58,121 @@ def masked(text: str) -> str:
     return TOKEN.sub(lambda m: f"{m.group(0)[:9]}…({len(m.group(0))} chars)", text)
 
 
+def ansible_tool(name: str, *args: str, **kwargs: t.Any) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([str(Path(sys.executable).parent / name), *args], check=True, text=True, capture_output=True, **kwargs)
+
+
+def write_private(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(text)
+
+
+def write_vault(vault_file: Path, password_file: Path, values: dict[str, str]) -> None:
+    """Write ``values`` as an Ansible Vault encrypted vars file (the clear text never touches the disk)."""
+    plain = "".join(f"{name}: {json.dumps(value)}\n" for name, value in values.items())
+    encrypted = ansible_tool("ansible-vault", "encrypt", "--vault-password-file", str(password_file), "--output", "-", "-", input=plain)
+    write_private(vault_file, encrypted.stdout)
+
+
+def token_requests(info: dict[str, t.Any]) -> dict[str, int]:
+    state = requests.get(f"{info['admin_url']}/state", verify=info["ca_path"], timeout=10).json()
+    return {name: state[name] for name in ("token_requests", "exchanges", "refreshes", "revokes")}
+
+
+def show_files(hosts_dir: Path) -> None:
+    for config in sorted(hosts_dir.glob("*/app.*")):
+        mode = oct(config.stat().st_mode & 0o777)
+        print(f"--- {config.relative_to(WORK)} (mode {mode})")
+        print(masked(config.read_text()).rstrip())
+
+
+def changed_counts(output: str) -> list[str]:
+    return re.findall(r"changed=(\d+)", output)
+
+
+def run_role_demo(state_dir: Path, info: dict[str, t.Any], client_id: str, client_secret: str) -> None:
+    """The role's main job: vault, first run, re-run, --check --diff with a new code, rotation."""
+    project = WORK / "role-project"
+    hosts_dir = project / "hosts"
+    inventory = project / "inventory.ini"
+    lines = ["[apps]"]
+    for host, fmt in (("app-json", "json"), ("app-ini", "ini"), ("app-env", "env")):
+        (hosts_dir / host).mkdir(parents=True, exist_ok=True)
+        config = hosts_dir / host / f"app.{fmt}"
+        if config.exists():
+            config.unlink()
+        lines.append(
+            f"{host} ansible_connection=local ansible_python_interpreter=/usr/bin/python3 "
+            f"thrive_tokens_config_format={fmt} thrive_tokens_config_path={config}"
+        )
+    inventory.write_text("\n".join(lines) + "\n")
+    token_cache = project / "controller" / "thrive_tokens.json"
+    if token_cache.exists():
+        token_cache.unlink()
+    (project / "group_vars" / "apps").mkdir(parents=True, exist_ok=True)
+    (project / "group_vars" / "apps" / "main.yml").write_text(
+        "# Plain settings. Only the emulator needs accounts_url and ca_path; real use sets thrive_tokens_data_center.\n"
+        f"thrive_tokens_accounts_url: {json.dumps(info['url'])}\n"
+        f"thrive_tokens_ca_path: {json.dumps(info['ca_path'])}\n"
+        f"thrive_tokens_token_cache: {json.dumps(str(token_cache))}\n"
+    )
+    password_file = project / "vault-password"
+    write_private(password_file, secrets.token_urlsafe(24) + "\n")
+    vault_file = project / "group_vars" / "apps" / "vault.yml"
+
+    def mint() -> str:
+        return emulator("mint-code", "--state-dir", str(state_dir), "--client-id", client_id, "--ttl", "300").strip()
+
+    def run(*args: str) -> str:
+        return playbook(HERE / "site.yml", "--vault-password-file", str(password_file), *args, inventory=str(inventory))
+
+    banner("Role thrive_tokens: the client secret and a new self-client code go into Ansible Vault")
+    write_vault(vault_file, password_file, {"vault_zoho_client_id": client_id, "vault_zoho_client_secret": client_secret, "vault_zoho_grant_code": mint()})
+    print(f"playbook:   {HERE / 'site.yml'}   (copy it)")
+    print(f"inventory:  {inventory}")
+    print(f"vault file: {vault_file} (encrypted; first line: {vault_file.read_text().splitlines()[0]})")
+    print(f"command:    ansible-playbook -i {inventory} {HERE / 'site.yml'} --vault-password-file {password_file}")
+
+    banner("First run: one exchange on the controller, the tokens go to three hosts (json, ini, env)")
+    before = token_requests(info)
+    run("--diff")
+    after = token_requests(info)
+    print(f"Zoho calls in this run: {after['exchanges'] - before['exchanges']} exchange(s), {after['refreshes'] - before['refreshes']} refresh(es)")
+    banner("The files on the hosts (tokens masked)")
+    show_files(hosts_dir)
+
+    banner("Second run: nothing to do")
+    before = token_requests(info)
+    changed = changed_counts(run())
+    sent = token_requests(info)["token_requests"] - before["token_requests"]
+    print(f"changed per host: {changed}; requests to Zoho: {sent}")
+    if set(changed) != {"0"} or sent:
+        sys.exit("the second run changed something or called Zoho")
+
+    banner("Rotation, step 1: a new code goes into the vault; --check --diff shows what would change and sends nothing")
+    write_vault(vault_file, password_file, {"vault_zoho_client_id": client_id, "vault_zoho_client_secret": client_secret, "vault_zoho_grant_code": mint()})
+    before = token_requests(info)
+    run("--check", "--diff")
+    sent = token_requests(info)["token_requests"] - before["token_requests"]
+    print(f"requests to Zoho in check mode: {sent}")
+    if sent:
+        sys.exit("check mode sent a request to Zoho")
+
+    banner("Rotation, step 2: the real run exchanges the new code once, updates every host, then revokes the old token")
+    before = token_requests(info)
+    rotated = run("--diff")
+    after = token_requests(info)
+    print(
+        f"changed per host: {changed_counts(rotated)}; exchanges: {after['exchanges'] - before['exchanges']}, "
+        f"revokes: {after['revokes'] - before['revokes']}"
+    )
+    if after["exchanges"] - before["exchanges"] != 1 or after["revokes"] - before["revokes"] != 1:
+        sys.exit("the rotation did not exchange once and revoke the old refresh token once")
+    show_files(hosts_dir)
+
+
 def main() -> None:
     WORK.mkdir(parents=True, exist_ok=True)
     state_dir = WORK / "emulator"
@@ -79,9 +195,9 @@ def main() -> None:
         token_cache = WORK / "controller-cache" / "tokens.json"
         if token_cache.exists():
             token_cache.unlink()
-        fd = os.open(vars_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as handle:
-            json.dump(
+        write_private(
+            vars_file,
+            json.dumps(
                 {
                     "demo_client_id": client_id,
                     "demo_client_secret": client_secret,
@@ -89,55 +205,21 @@ def main() -> None:
                     "demo_ca_path": info["ca_path"],
                     "demo_code": code,
                     "demo_token_cache": str(token_cache),
-                },
-                handle,
-            )
+                }
+            ),
+        )
 
         banner("Modules: auth URL, exchange, refresh, revoke")
         playbook(HERE / "modules.yml", "-e", f"demo_vars_file={vars_file}")
 
-        banner("Role thrive_tokens: three hosts (json, ini, env), first run")
-        hosts_dir = WORK / "hosts"
-        lines = ["[apps]"]
-        for host, fmt in (("app-json", "json"), ("app-ini", "ini"), ("app-env", "env")):
-            (hosts_dir / host).mkdir(parents=True, exist_ok=True)
-            config = hosts_dir / host / f"app.{fmt}"
-            if config.exists():
-                config.unlink()
-            lines.append(
-                f"{host} ansible_connection=local ansible_python_interpreter=/usr/bin/python3 "
-                f"thrive_tokens_config_format={fmt} thrive_tokens_config_path={config}"
-            )
-        (WORK / "inventory.ini").write_text("\n".join(lines) + "\n")
-        role_cache = WORK / "controller-cache" / "role-tokens.json"
-        if role_cache.exists():
-            role_cache.unlink()
-        role_code = emulator("mint-code", "--state-dir", str(state_dir), "--client-id", client_id, "--ttl", "300").strip()
-        variables = json.loads(vars_file.read_text())
-        variables.update(demo_role_code=role_code, demo_role_token_cache=str(role_cache))
-        vars_file.write_text(json.dumps(variables))
-        role_args = ("-e", f"demo_vars_file={vars_file}")
-        playbook(HERE / "role.yml", *role_args, "--diff", inventory=str(WORK / "inventory.ini"))
-
-        banner("The files on the hosts (tokens masked)")
-        for config in sorted(hosts_dir.glob("*/app.*")):
-            mode = oct(config.stat().st_mode & 0o777)
-            print(f"--- {config.relative_to(WORK)} (mode {mode})")
-            print(masked(config.read_text()).rstrip())
-
-        banner("Role thrive_tokens: second run (nothing to do)")
-        second = playbook(HERE / "role.yml", *role_args, inventory=str(WORK / "inventory.ini"))
-        changed = re.findall(r"changed=(\d+)", second)
-        print(f"changed per host on the second run: {changed} -> {'idempotent' if set(changed) == {'0'} else 'NOT idempotent'}")
-        if set(changed) != {"0"}:
-            sys.exit("the second run changed something")
+        run_role_demo(state_dir, info, client_id, client_secret)
 
         banner("What the emulator saw")
-        state = requests.get(f"{admin}/state", verify=info["ca_path"], timeout=10).json()
+        counts = token_requests(info)
         log = requests.get(f"{admin}/log", verify=info["ca_path"], timeout=10).json()["requests"]
         print(
-            f"token requests: {state['token_requests']}, exchanges: {state['exchanges']} (one by the modules demo, one by the "
-            f"role for three hosts), refreshes: {state['refreshes']}, revokes: {state['revokes']}"
+            f"token requests: {counts['token_requests']}, exchanges: {counts['exchanges']} (one by the modules demo, two by the "
+            f"role: first run and rotation, for three hosts each), refreshes: {counts['refreshes']}, revokes: {counts['revokes']}"
         )
         print(f"secrets in any URL query string: {sum(1 for entry in log if entry['query_string'])}")
     finally:
