@@ -12,7 +12,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from test_role_thrive_tokens import Site, assert_ok, changed_hosts
+from test_role_thrive_tokens import Site, assert_ok
 
 from conftest import BIN, REPO, Emulator, PlaybookRun
 
