@@ -832,6 +832,8 @@ def test_concurrent_writers_of_one_file_lose_no_update(tmp_path: t.Any, fmt: str
     """Eight module runs at once, each adding its own key: the lock serialises them, every key arrives, no lock file stays."""
     import sys
 
+    import ansible
+
     root = str(module.__file__).rsplit("/ansible_collections/", 1)[0]
     target = tmp_path / f"app.{fmt}"
     target.write_text("" if fmt == "env" else "{}")
@@ -840,7 +842,9 @@ def test_concurrent_writers_of_one_file_lose_no_update(tmp_path: t.Any, fmt: str
     for number in range(8):
         arguments = tmp_path / f"args{number}.json"
         arguments.write_text(json.dumps({"ANSIBLE_MODULE_ARGS": {"path": str(target), "format": fmt, "values": {f"KEY_{number}": f"v{number}"}}}))
-        env = dict(os.environ, PYTHONPATH=root)
+        # The child imports ansible as this process does (ansible-test puts it on sys.path, not always on PYTHONPATH).
+        ansible_root = os.path.dirname(os.path.dirname(ansible.__file__))
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [root, ansible_root, os.environ.get("PYTHONPATH")])))
         procs.append(subprocess.Popen([sys.executable, "-c", CONCURRENT_WRITER, str(arguments)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env))
     outputs = [proc.communicate(timeout=120) for proc in procs]
     for proc, (out, err) in zip(procs, outputs):
