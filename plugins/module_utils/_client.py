@@ -176,11 +176,12 @@ def parse_scope(value: t.Any) -> list[str] | None:
     return [item.strip() for item in items if item.strip()] or None
 
 
-def parse_expires_in(payload: t.Mapping[str, t.Any]) -> int:
+def parse_expires_in(payload: t.Mapping[str, t.Any], *, secrets: t.Iterable[str] = ()) -> int:
     """Lifetime in seconds: ``expires_in_sec`` when present (legacy answers, where
     ``expires_in`` is then in milliseconds), else ``expires_in``; :data:`DEFAULT_EXPIRES_IN` when
     both are absent (missing, null, empty or blank). Raises :class:`ZohoProtocolError` for a
-    value that is not a whole number of seconds between 1 and 366 days."""
+    value that is not a whole number of seconds between 1 and 366 days; the value quoted in its
+    message is redacted (``secrets``: the values sent in the request)."""
     raw = payload.get("expires_in_sec")
     if _absent(raw):
         raw = payload.get("expires_in")
@@ -190,7 +191,7 @@ def parse_expires_in(payload: t.Mapping[str, t.Any]) -> int:
         seconds = int(str(raw).strip())
     except (TypeError, ValueError):
         raise ZohoProtocolError(
-            f"Zoho's answer has a non-numeric expiry ({sanitize_server_text(raw, limit=40)!r}); cannot compute when the access "
+            f"Zoho's answer has a non-numeric expiry ({sanitize_server_text(raw, limit=40, secrets=secrets)!r}); cannot compute when the access "
             "token expires."
         ) from None
     if seconds <= 0 or seconds > 366 * 86400:
@@ -202,17 +203,18 @@ def _absent(value: t.Any) -> bool:
     return value is None or (isinstance(value, str) and not value.strip())
 
 
-def parse_token_response(payload: t.Any, *, now: float) -> TokenSet:
+def parse_token_response(payload: t.Any, *, now: float, secrets: t.Iterable[str] = ()) -> TokenSet:
     """Apply the success rule to a decoded JSON answer. Raises :class:`ZohoProtocolError` unless it is a success.
 
     Optional fields that are absent, null, empty or blank come out as None (see :class:`TokenSet`).
+    ``secrets`` (the values sent in the request) are hidden in any server text a message quotes.
     """
     if not isinstance(payload, dict):
         raise ZohoProtocolError(f"Zoho answered with JSON of type {type(payload).__name__}, not an object.")
     if not _is_token_success(payload):
         raise ZohoProtocolError("Zoho's answer carries no access_token.")
     access_token = payload["access_token"]
-    expires_in = parse_expires_in(payload)
+    expires_in = parse_expires_in(payload, secrets=secrets)
     return TokenSet(
         access_token=access_token,
         refresh_token=_optional_text(payload.get("refresh_token")),
@@ -222,6 +224,18 @@ def parse_token_response(payload: t.Any, *, now: float) -> TokenSet:
         expires_at=int(now) + expires_in,
         scope=parse_scope(payload.get("scope")),
     )
+
+
+#: The form fields whose values are secret (the grant code, client secret, refresh token or token to revoke, PKCE
+#: verifier). Server text never quotes them in any spelling: see :func:`_errors.redact`. ``grant_type`` and
+#: ``redirect_uri`` are not secret, and hiding pieces of them would hide ordinary words; ``client_id`` is not secret
+#: and always has the 1000. shape that is hidden anyway.
+SECRET_FORM_FIELDS = ("client_secret", "code", "code_verifier", "refresh_token", "token")
+
+
+def sent_secrets(form: t.Mapping[str, t.Any]) -> list[str]:
+    """The secret values of a request's form, for :func:`_errors.redact`."""
+    return [value for name, value in form.items() if name in SECRET_FORM_FIELDS and isinstance(value, str) and value]
 
 
 def _is_token_success(payload: t.Any) -> bool:
@@ -236,12 +250,37 @@ def _is_revoke_success(payload: t.Any) -> bool:
     return isinstance(payload, dict) and payload.get("status") == "success" and "error" not in payload
 
 
+#: The statuses at which Zoho refuses a request with its error object: HTTP 200 for the token endpoint's errors
+#: (confirmed by raw answers: {"error": "invalid_client"} and others come with 200), and 400 for the revocation of an
+#: unknown token and, by some reports, for the "Access Denied" throttle. A proxy that forwarded the request reports its
+#: own failure with another status (408, 502, 504...), so a JSON error at any other status proves nothing about Zoho.
+ZOHO_REFUSAL_STATUSES = frozenset({200, 400})
+_ZOHO_ERROR_KEYS = frozenset({"error", "error_description", "error_uri", "status"})
+
+
 def _is_zoho_error(payload: t.Any) -> bool:
-    """Zoho's error shape: a JSON object whose ``error`` names a reason (a non-empty value)."""
-    if not isinstance(payload, dict) or "error" not in payload:
+    """Zoho's own error shape: a JSON object whose ``error`` is Zoho's error code, a non-empty string.
+
+    Besides ``error`` it may hold only ``error_description`` and ``error_uri`` (strings or null) and a
+    textual ``status`` such as ``"failure"`` (Zoho's throttle answer). Anything else is another
+    server's error: an object as ``error`` (``{"error": {"code": 409}}``), a numeric ``status``, or
+    fields like ``path``, ``timestamp`` or ``message`` (Spring, Envoy, nginx and API gateways).
+    """
+    if not isinstance(payload, dict):
         return False
-    error = payload["error"]
-    return error is not None and bool(str(error).strip())
+    error = payload.get("error")
+    if not isinstance(error, str) or not error.strip() or not set(payload) <= _ZOHO_ERROR_KEYS:
+        return False
+    for key in ("error_description", "error_uri"):
+        if payload.get(key) is not None and not isinstance(payload[key], str):
+            return False
+    status = payload.get("status", "failure")
+    return isinstance(status, str) and not status.strip().lstrip("+-").isdigit()
+
+
+def _has_error(payload: t.Any) -> bool:
+    """True for a JSON object with an ``error`` key of any shape (for messages: it is not proof of Zoho's refusal)."""
+    return isinstance(payload, dict) and "error" in payload
 
 
 # ---------------------------------------------------------------------------------------------
@@ -258,7 +297,7 @@ RETRY_IDEMPOTENT = "idempotent"  # refresh and revoke only (repeating them is ha
 
 ANY_BODY = "any"
 SUCCESS_BODY = "success"  # exchange/refresh: a JSON object with a non-empty access_token and no error key; revoke: status=success
-ERROR_BODY = "error"  # a JSON object whose error key names a reason
+ERROR_BODY = "error"  # Zoho's own error object: see _is_zoho_error
 NOT_JSON_BODY = "not_json"  # empty, HTML, text, cut short, or otherwise not valid JSON
 
 
@@ -315,6 +354,9 @@ _PROXY_FIX = "Check the proxy settings (HTTPS_PROXY, ALL_PROXY, NO_PROXY) of the
 #: on it, in a way that a server which consumed the code would not use. Anything else that is not Zoho's own success or
 #: error answer is UNKNOWN. 408 and 503 are UNKNOWN: proxies send them after forwarding the request (an upstream timeout
 #: or reset). A 303, and in practice a 301 or 302, may follow a processed POST; a 307 or 308 asks to repeat the request.
+#: Only Zoho's own error object at a status Zoho uses for refusals (:data:`ZOHO_REFUSAL_STATUSES`) is REFUSED: a proxy
+#: or gateway may report its own failure as JSON with an "error" key too (Spring: {"status": 408, "error": "Request
+#: Timeout", "path": ...}), and such an answer stays in the row of its status.
 ANSWER_TABLE: tuple[AnswerClass, ...] = (
     AnswerClass(
         "success",
@@ -399,9 +441,10 @@ ANSWER_TABLE: tuple[AnswerClass, ...] = (
     ),
     AnswerClass(
         "zoho-error",
-        _statuses(range(200, 300), range(400, 500)),
+        ZOHO_REFUSAL_STATUSES,
         REFUSED,
-        "any other 2xx or 4xx answer with a JSON object whose error key names a reason, such as {\"error\": \"invalid_code\"}",
+        "HTTP 200 or 400 with Zoho's own error object: a JSON object whose error is a string, such as {\"error\": \"invalid_code\"}, "
+        "with at most error_description, error_uri and a textual status besides",
         "Zoho processed the request and refused it (Zoho answers most errors with HTTP 200)",
         body=ERROR_BODY,
     ),
@@ -435,15 +478,17 @@ ANSWER_TABLE: tuple[AnswerClass, ...] = (
         "2xx-without-tokens",
         _statuses(range(200, 300)),
         UNKNOWN,
-        "a 2xx answer with JSON that holds neither tokens nor an error",
+        "any other 2xx answer with JSON: neither tokens nor Zoho's error object at HTTP 200 (an error object of another "
+        "shape, or at 201 to 299, included)",
         "the answer does not follow Zoho's protocol",
     ),
     AnswerClass(
         "other-4xx",
         _statuses(range(400, 500)),
         UNKNOWN,
-        "any other 4xx answer without Zoho's error object (400, 401, 403, 408, 409, 422...), whatever else the body holds",
-        "it names no Zoho error, and it may come from Zoho or from a proxy after the request was forwarded",
+        "any other 4xx answer (400 without Zoho's error object; 401, 403, 408, 409, 422... whatever the body, a JSON error "
+        "object included)",
+        "it proves no refusal by Zoho, and it may come from a proxy after the request was forwarded",
     ),
     AnswerClass(
         "other-status",
@@ -776,7 +821,7 @@ class ZohoOAuthClient:
         hook = _SendHook(before_send)
         try:
             status, payload = self._post_json(self.token_url, form, operation="exchange", idempotent=False, hook=hook)
-            return self._token_result(status, payload, operation="exchange")
+            return self._token_result(status, payload, operation="exchange", form=form)
         except ZohoOAuthError as exc:
             if exc is hook.error or not exc.outcome_unknown:
                 raise
@@ -793,32 +838,29 @@ class ZohoOAuthClient:
         form = self._client_form("refresh_token")
         form["refresh_token"] = refresh_token
         status, payload = self._post_json(self.token_url, form, operation="refresh", idempotent=True)
-        return self._token_result(status, payload, operation="refresh")
+        return self._token_result(status, payload, operation="refresh", form=form)
 
     def revoke(self, refresh_token: str) -> None:
         """Revoke a refresh token (and every access token minted from it).
 
-        Raises :class:`ZohoInvalidTokenError` when Zoho says the token is not valid.
+        Raises :class:`ZohoInvalidTokenError` when Zoho says the token is not valid. The token
+        may come from a cache rather than from a module option (so Ansible could not mask it):
+        no message ever quotes it, in any spelling, even when Zoho's answer echoes it.
         """
-        status, payload = self._post_json(self.revoke_url, {"token": refresh_token}, operation="revoke", idempotent=True)
+        form = {"token": refresh_token}
+        status, payload = self._post_json(self.revoke_url, form, operation="revoke", idempotent=True)
         try:
             if _is_revoke_success(payload):
                 return
-            if status == 400:
+            zoho_error = _is_zoho_error(payload)
+            if status == 400 or zoho_error:
                 raise api_error(
                     operation="revoke",
-                    error_code=str(payload.get("error") or "invalid_token") if _is_zoho_error(payload) else "invalid_token",
+                    error_code=payload["error"] if zoho_error else "invalid_token",
                     accounts_url=self.accounts_url,
                     http_status=status,
-                    description=payload.get("error_description") if isinstance(payload, dict) else None,
-                )
-            if _is_zoho_error(payload):
-                raise api_error(
-                    operation="revoke",
-                    error_code=str(payload["error"]),
-                    accounts_url=self.accounts_url,
-                    http_status=status,
-                    description=payload.get("error_description"),
+                    description=payload.get("error_description") if zoho_error else None,
+                    secrets=sent_secrets(form),
                 )
         except ZohoOAuthError:
             raise
@@ -848,18 +890,23 @@ class ZohoOAuthClient:
     def _client_form(self, grant_type: str) -> dict[str, str]:
         return {"grant_type": grant_type, "client_id": self.client_id or "", "client_secret": self.client_secret or ""}
 
-    def _token_result(self, status: int, payload: t.Any, *, operation: str) -> TokenSet:
-        """Tokens from an answer that :func:`classify_answer` found a success, or the typed error of Zoho's refusal."""
+    def _token_result(self, status: int, payload: t.Any, *, operation: str, form: dict[str, str]) -> TokenSet:
+        """Tokens from an answer that :func:`classify_answer` found a success, or the typed error of Zoho's refusal.
+
+        Zoho's error code and description are redacted with the values of ``form`` (the request sent).
+        """
+        secrets = sent_secrets(form)
         try:
             if _is_zoho_error(payload):
                 raise api_error(
                     operation=operation,
-                    error_code=str(payload.get("error")),
+                    error_code=payload["error"],
                     accounts_url=self.accounts_url,
                     http_status=status,
                     description=payload.get("error_description"),
+                    secrets=secrets,
                 )
-            return parse_token_response(payload, now=self.clock())
+            return parse_token_response(payload, now=self.clock(), secrets=secrets)
         except ZohoProtocolError as exc:
             raise ZohoProtocolError(
                 f"Zoho answered the {operation_name(operation)} request at {self.accounts_url} with HTTP {status}, but not with "
@@ -938,7 +985,7 @@ class ZohoOAuthClient:
             get_adapter = getattr(self.session, "get_adapter", None)
             sender = get_adapter(prepared.url) if callable(get_adapter) else self.session
         except requests.exceptions.RequestException as exc:
-            raise ZohoInputError(f"Could not prepare {action}: {_reason(exc, secrets=form.values())}. Check `accounts_url`. Nothing was sent.") from None
+            raise ZohoInputError(f"Could not prepare {action}: {_reason(exc, secrets=sent_secrets(form))}. Check `accounts_url`. Nothing was sent.") from None
         verify = settings.get("verify", self.verify)
         if isinstance(verify, str) and verify != self.verify:
             # From REQUESTS_CA_BUNDLE or CURL_CA_BUNDLE: the same check as for ca_path.
@@ -1013,7 +1060,7 @@ class ZohoOAuthClient:
         ``established``: the attempt's connection was up (handshake done) before the failure, so the
         request may have been sent. A TLS error then is a broken answer, not a failed verification.
         """
-        reason = _reason(exc, secrets=form.values())
+        reason = _reason(exc, secrets=sent_secrets(form))
         if isinstance(exc, requests.exceptions.SSLError) and established:
             return _Retryable(
                 ZohoTransportError(f"The TLS connection failed after the request was sent for {action}: {reason}.", sent=True),
@@ -1064,11 +1111,13 @@ class ZohoOAuthClient:
         if _status_decides(status):
             # The status proves the outcome unless the body is a success: a read failure then only costs the message its snippet.
             try:
-                body: bytes | None = self._read_body(response, deadline=deadline, action=action, watchdog=watchdog, cap=_SNIPPET_BYTES)
+                body: bytes | None = self._read_body(
+                    response, deadline=deadline, action=action, watchdog=watchdog, cap=_SNIPPET_BYTES, secrets=sent_secrets(form)
+                )
             except (_Retryable, ZohoOAuthError):
                 body = None
         else:
-            body = self._read_body(response, deadline=deadline, action=action, watchdog=watchdog)
+            body = self._read_body(response, deadline=deadline, action=action, watchdog=watchdog, secrets=sent_secrets(form))
         payload = _decode_json(body)
         row = classify_answer(status, payload, operation=operation)
         if row.outcome in (SUCCESS, REFUSED):
@@ -1091,9 +1140,14 @@ class ZohoOAuthClient:
         operation: str,
         form: dict[str, str],
     ) -> ZohoOAuthError:
-        """The typed error for an answer that is neither a success nor Zoho's refusal."""
-        content_type = sanitize_server_text(headers.get("Content-Type") or "unknown", limit=60)
-        snippet = answer_snippet(body, content_type=content_type, secrets=form.values())
+        """The typed error for an answer that is neither a success nor Zoho's refusal.
+
+        Every piece of the answer that the message quotes (Content-Type, the body's beginning, a
+        detail of the JSON) is redacted with the secret values of ``form``, the request sent.
+        """
+        secrets = sent_secrets(form)
+        content_type = sanitize_server_text(headers.get("Content-Type") or "unknown", limit=60, secrets=secrets)
+        snippet = answer_snippet(body, content_type=content_type, secrets=secrets)
         if body is None:
             shown = "a body that could not be read"
         elif not body.strip():
@@ -1138,18 +1192,21 @@ class ZohoOAuthClient:
                     http_status=status,
                 )
             try:
-                parse_token_response(payload, now=self.clock())
+                parse_token_response(payload, now=self.clock(), secrets=secrets)
                 detail = "Zoho's answer carries no access_token."  # pragma: no cover - a success never reaches this row
             except ZohoProtocolError as exc:
                 detail = exc.msg
+            if _has_error(payload):
+                detail += f" Its error object ('{snippet}') is not Zoho's refusal: {_NOT_ZOHO_REFUSAL}."
             return ZohoProtocolError(
                 f"Zoho answered the {operation_name(operation)} request at {self.accounts_url} with HTTP {status}, but not with "
                 f"usable tokens: {detail}",
                 http_status=status,
             )
         outcome = "the refresh token may still be valid" if operation == "revoke" else "the outcome is unknown"
+        error_object = f"with an error object that is not Zoho's refusal ({_NOT_ZOHO_REFUSAL})" if _has_error(payload) else "without Zoho's error object"
         return ZohoProtocolError(
-            f"Zoho answered {action} with {answer}, without Zoho's error object, so {outcome}: {row.proves}. Check `accounts_url`, "
+            f"Zoho answered {action} with {answer}, {error_object}, so {outcome}: {row.proves}. Check `accounts_url`, "
             "`data_center` and the proxy settings.",
             http_status=status,
         )
@@ -1165,13 +1222,16 @@ class ZohoOAuthClient:
             before_send=False,
         )
 
-    def _read_body(self, response: t.Any, *, deadline: float, action: str, watchdog: _Watchdog, cap: int | None = None) -> bytes:
+    def _read_body(
+        self, response: t.Any, *, deadline: float, action: str, watchdog: _Watchdog, cap: int | None = None, secrets: t.Sequence[str] = ()
+    ) -> bytes:
         """Read at most :data:`MAX_RESPONSE_BYTES` before ``deadline`` (monotonic seconds).
 
         Reads in chunks with at most one socket read each, so a server that drips bytes cannot
         outlast the deadline (and ``watchdog`` cuts a read that still would). Raises :class:`ZohoProtocolError` for an oversized or encoded
         body, :class:`_Retryable` for a deadline passed or a connection broken while reading. With ``cap``
         (bytes), only the first ``cap`` bytes are read and returned, whatever the size of the body.
+        ``secrets`` (the values sent) are hidden in any header value a message quotes.
         """
         status = response.status_code
         headers = response.headers
@@ -1188,7 +1248,7 @@ class ZohoOAuthClient:
         encoding = (headers.get("Content-Encoding") or "identity").strip().lower()
         if encoding not in ("", "identity"):
             raise ZohoProtocolError(
-                f"Zoho answered {action} (HTTP {status}) with Content-Encoding {sanitize_server_text(encoding, limit=30)!r} although "
+                f"Zoho answered {action} (HTTP {status}) with Content-Encoding {sanitize_server_text(encoding, limit=30, secrets=secrets)!r} although "
                 "the request asked for none; the answer was not read.",
                 http_status=status,
             )
@@ -1234,6 +1294,8 @@ class ZohoOAuthClient:
 
 
 _REPORT = "This is unexpected; please report it with the ansible-core, Python and requests versions in use."
+_NOT_ZOHO_REFUSAL = 'Zoho refuses with HTTP 200 or 400 and {"error": "<code>"}, so it may come from a proxy or gateway'
+
 
 if HAS_REQUESTS:
     _SEND_ERRORS: tuple[type[BaseException], ...] = (requests.exceptions.RequestException, LocationValueError, OSError)
@@ -1319,7 +1381,8 @@ def _failed_before_send(exc: BaseException) -> bool:
 def _reason(exc: BaseException, *, secrets: t.Iterable[str] = ()) -> str:
     """A short, secret-free description of a requests exception (no URLs, which may hold queries).
 
-    Any of ``secrets`` (the form values) that still appears is replaced by ``<hidden>``.
+    The text goes through the one redaction (:func:`_errors.sanitize_server_text`) with ``secrets``
+    (the secret values of the form): a proxy's or server's words can be part of it.
     """
     seen: set[int] = set()
     current: t.Any = exc
@@ -1337,10 +1400,7 @@ def _reason(exc: BaseException, *, secrets: t.Iterable[str] = ()) -> str:
         text = ""
     # Drop anything that looks like a URL or a request line; keep the human part.
     text = " ".join(word for word in text.split() if "://" not in word and "?" not in word)
-    for secret in secrets:
-        if secret and len(secret) >= 4:
-            text = text.replace(secret, "<hidden>")
-    return sanitize_server_text(f"{name}: {text}" if text else name, limit=200)
+    return sanitize_server_text(f"{name}: {text}" if text else name, limit=200, secrets=secrets)
 
 
 def _retry_after(value: str | None, *, now: float) -> float | None:
@@ -1382,10 +1442,12 @@ __all__ = (
     "REQUESTS_IMPORT_ERROR",
     "REVOKE_PATH",
     "RetryPolicy",
+    "SECRET_FORM_FIELDS",
     "SUCCESS",
     "TOKEN_PATH",
     "TokenSet",
     "UNKNOWN",
+    "ZOHO_REFUSAL_STATUSES",
     "ZohoOAuthClient",
     "check_ca_path",
     "check_timeout",
@@ -1393,4 +1455,5 @@ __all__ = (
     "parse_expires_in",
     "parse_scope",
     "parse_token_response",
+    "sent_secrets",
 )

@@ -20,7 +20,7 @@ import typing as t
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from ansible_collections.zohothrive.oauth.plugins.module_utils._errors import ZohoInputError
+from ansible_collections.zohothrive.oauth.plugins.module_utils._errors import ZohoInputError, redact
 
 
 @dataclass(frozen=True)
@@ -52,6 +52,7 @@ DATA_CENTER_CODES: tuple[str, ...] = tuple(DATA_CENTERS)
 DEFAULT_DATA_CENTER = "us"
 
 _HOST_TO_DC: dict[str, DataCenter] = {urlsplit(dc.accounts_url).hostname or "": dc for dc in DATA_CENTERS.values()}
+_DEFAULT_PORTS = {"https": 443, "http": 80}
 
 
 def get_data_center(code: str) -> DataCenter:
@@ -89,7 +90,7 @@ def data_center_for_accounts_server(server: str, *, source: str = "accounts serv
         or parts.password is not None
         or "@" in parts.netloc
         or port is not None
-        or parts.netloc.endswith(":")
+        or ":" in parts.netloc
         or parts.path not in ("", "/")
         or parts.query
         or parts.fragment
@@ -97,25 +98,40 @@ def data_center_for_accounts_server(server: str, *, source: str = "accounts serv
         or server.endswith("#")
     ):
         raise ZohoInputError(refusal)
-    host = (parts.hostname or "").rstrip(".").lower()
-    dc = _HOST_TO_DC.get(host)
+    authority, problem = _canonical_authority(parts.netloc, parts.scheme)
+    dc = None if problem else _HOST_TO_DC.get(authority)
     if dc is None:
         raise ZohoInputError(refusal)
     return dc
 
 
+def data_center_of_origin(url: t.Any) -> DataCenter | None:
+    """The data center whose accounts server a trusted origin names, in any spelling :func:`check_origin` accepts, or None.
+
+    For configuration the operator wrote (``accounts_url``): ``HTTPS://ACCOUNTS.ZOHO.EU:443/`` is
+    the EU accounts server. An untrusted value goes through :func:`data_center_for_accounts_server`.
+    """
+    try:
+        parts = urlsplit(check_origin(url, https_only=False))
+    except ZohoInputError:
+        return None
+    if parts.scheme != "https" or ":" in parts.netloc:
+        return None
+    return _HOST_TO_DC.get(parts.netloc)
+
+
 def normalize_accounts_url(url: str) -> str:
-    """Validate an operator-supplied ``accounts_url`` and return it without a trailing slash.
+    """Validate an operator-supplied ``accounts_url`` and return its canonical origin (see :func:`check_origin`).
 
     It is trusted configuration (it may name a private proxy or a test server), but it still
-    carries the client secret, so it must be a bare ``https`` origin: see :func:`check_origin`.
+    carries the client secret, so it must be a bare ``https`` origin.
     Raises :class:`ZohoInputError`.
     """
     return check_origin(url, https_only=True)
 
 
 def check_origin(url: t.Any, *, https_only: bool = True) -> str:
-    """Return ``url`` as a bare origin without a trailing slash, or raise :class:`ZohoInputError`.
+    """Return ``url`` as a canonical bare origin, or raise :class:`ZohoInputError`.
 
     A bare origin is a scheme (``https``, or also ``http`` when ``https_only`` is false), a host and an
     optional port, with at most one trailing ``/``: no user information, path, query or fragment. The
@@ -124,6 +140,13 @@ def check_origin(url: t.Any, *, https_only: bool = True) -> str:
     404: issue 7). Checked without network access; the message names `accounts_url`, the problem and,
     when only the extra parts are wrong, the origin to use instead (never with user information, query
     or fragment, which may hold secrets).
+
+    This is the one place that writes an origin canonically, so that every spelling of the same server
+    gives the same client, token cache entry, ledger identity and returned ``accounts_url``: scheme and
+    host in lower case, no default port (443 for https, 80 for http), no leading zeros in the port, an
+    IPv6 address in its compressed form, no trailing slash, and no trailing dot for a host of the data
+    center table (see :func:`_canonical_host`). A bracketed host must be an IPv6 address, followed by
+    nothing or by ``:PORT``.
     """
     if not isinstance(url, str):
         raise ZohoInputError(f"Invalid `accounts_url` {_describe(url)}: it must be a string such as https://accounts.zoho.eu. Nothing was sent.")
@@ -144,8 +167,8 @@ def check_origin(url: t.Any, *, https_only: bool = True) -> str:
     elif port == 0:
         problem = "port 0 is not a valid port"
     else:
-        problem = host_problem(parts.hostname)
-        origin = f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}"
+        authority, problem = _canonical_authority(parts.netloc.rpartition("@")[2], parts.scheme)
+        origin = f"{parts.scheme}://{authority}"
         if problem is None:
             fix = f" Use {origin!r}."
         if parts.username is not None or "@" in parts.netloc:
@@ -158,10 +181,66 @@ def check_origin(url: t.Any, *, https_only: bool = True) -> str:
                 problem += "; the collection adds /oauth/v2/token itself"
                 fix = f" Use {origin!r}, without {_token_path_shown(parts.path)}."
         elif problem is None:
-            return url.rstrip("/")
+            return origin
     if problem:
         raise ZohoInputError(f"Invalid `accounts_url` {_describe(url)}: {problem}.{fix} Nothing was sent.")
-    return url.rstrip("/")  # pragma: no cover - every branch above either returns or sets a problem
+    raise ZohoInputError(f"Invalid `accounts_url` {_describe(url)}. Nothing was sent.")  # pragma: no cover - every branch above returns or sets a problem
+
+
+def _canonical_authority(authority: str, scheme: str) -> tuple[str, str | None]:
+    """``(host[:port] in canonical form, None)`` for the authority of a URL without user information, or ``("", problem)``.
+
+    A host in brackets must be an IPv6 address (without a zone) and may be followed only by
+    ``:PORT``; ``[v1.x]`` or ``[::1]x`` are refused here rather than failing later inside urllib3.
+    A port must be 1 to 65535 in ASCII digits; the scheme's default port is dropped.
+    """
+    if authority.startswith("["):
+        inside, closed, rest = authority[1:].partition("]")
+        if not closed:
+            return "", "it is not a valid URL"
+        if "%" in inside:
+            return "", "an IPv6 address with a zone (%) is not supported"
+        try:
+            host = f"[{ipaddress.IPv6Address(inside).compressed}]"
+        except ValueError:
+            return "", "the host in brackets must be an IPv6 address, such as [::1]"
+        if rest and not rest.startswith(":"):
+            return "", "only a port (:PORT) may follow an IPv6 address in brackets"
+        port_text = rest[1:]
+    else:
+        name, _colon, port_text = authority.partition(":")
+        if ":" in port_text:
+            return "", "it is not a valid URL (an IPv6 address must be written in brackets, such as [::1])"
+        problem = host_problem(name)
+        if problem:
+            return "", problem
+        host = _canonical_host(name)
+    if port_text:
+        if not re.fullmatch(r"[0-9]{1,5}", port_text) or int(port_text) > 65535:
+            return "", "the port must be a number from 1 to 65535"
+        if int(port_text) == 0:
+            return "", "port 0 is not a valid port"
+        if int(port_text) != _DEFAULT_PORTS.get(scheme):
+            host += f":{int(port_text)}"
+    return host, None
+
+
+def _canonical_host(name: str) -> str:
+    """A host name or IPv4 address (not in brackets) in canonical form.
+
+    Lower case; an IPv4 address in dotted decimal. The trailing dot of a fully qualified name is
+    dropped only for a host of the data center table: Zoho's public names mean the same with and
+    without it. For any other host it is kept, because ``proxy.`` is an absolute name while
+    ``proxy`` may resolve through the DNS search domains to a different host.
+    """
+    host = name.lower()
+    try:
+        return str(ipaddress.IPv4Address(host))
+    except ValueError:
+        pass
+    if host.endswith(".") and host[:-1] in _HOST_TO_DC:
+        return host[:-1]
+    return host
 
 
 def _token_path_shown(path: str) -> str:
@@ -208,7 +287,9 @@ def host_problem(host: str | None) -> str | None:
     return None
 
 
-def vet_api_domain(api_domain: str | None, accounts_url: str, *, known: str | None = None) -> tuple[str | None, str | None]:
+def vet_api_domain(
+    api_domain: str | None, accounts_url: str, *, known: str | None = None, secrets: t.Iterable[str] = ()
+) -> tuple[str | None, str | None]:
     """Return ``(api_domain to use, warning or None)`` for an ``api_domain`` taken from Zoho's answer.
 
     - For an accounts server of the table, only that data center's API domain is accepted
@@ -218,11 +299,11 @@ def vet_api_domain(api_domain: str | None, accounts_url: str, *, known: str | No
       came over the TLS connection the operator configured.
     - A missing or refused value falls back to ``known`` (the stored value) if that is
       acceptable, then to the data center's API domain, then to None.
+
+    The warning quotes the answer's value through the one redaction (:func:`_errors.redact`), with
+    ``secrets`` (the values sent in the request) when the caller passes them.
     """
-    try:
-        data_center: DataCenter | None = data_center_for_accounts_server(accounts_url)
-    except ZohoInputError:
-        data_center = None
+    data_center = data_center_of_origin(accounts_url)
 
     def acceptable(value: str) -> bool:
         if data_center is not None:
@@ -239,7 +320,8 @@ def vet_api_domain(api_domain: str | None, accounts_url: str, *, known: str | No
         return fallback, None
     owner = f"data center {data_center.code}" if data_center else "that accounts server"
     instead = f" ({fallback} is used instead)." if fallback else "."
-    return fallback, f"The answer from {accounts_url} names an API domain ({_describe(api_domain)}) that does not belong to {owner}; it is not used{instead}"
+    shown = _describe(api_domain, secrets=secrets)
+    return fallback, f"The answer from {accounts_url} names an API domain ({shown}) that does not belong to {owner}; it is not used{instead}"
 
 
 def resolve_accounts_url(*, data_center: str | None, accounts_url: str | None) -> str:
@@ -249,14 +331,19 @@ def resolve_accounts_url(*, data_center: str | None, accounts_url: str | None) -
     return get_data_center(data_center or DEFAULT_DATA_CENTER).accounts_url
 
 
-def _describe(value: t.Any) -> str:
-    """Quote a URL for an error message without userinfo, query or fragment (they may hold secrets)."""
+def _describe(value: t.Any, *, secrets: t.Iterable[str] = ()) -> str:
+    """Quote a URL for an error message without userinfo, query or fragment (they may hold secrets).
+
+    What is left goes through the one redaction (:func:`_errors.redact`): token-shaped strings and
+    ``secrets`` are hidden, so a value from a server never carries them into a message.
+    """
     if not isinstance(value, str):
         return f"of type {type(value).__name__}"
     text = re.sub(r"[?#].*", "?<query hidden>", value, flags=re.DOTALL)
     if "@" in text:
         scheme = re.match(r"[A-Za-z][A-Za-z0-9+.-]*:/*", text)
         text = (scheme.group(0) if scheme else "") + "<userinfo hidden>@" + text.rpartition("@")[2]
+    text = redact(text[:4096], secrets)
     if len(text) > 100:
         text = text[:97] + "..."
     return repr(text)
@@ -269,6 +356,7 @@ __all__ = (
     "DataCenter",
     "check_origin",
     "data_center_for_accounts_server",
+    "data_center_of_origin",
     "get_data_center",
     "host_problem",
     "normalize_accounts_url",

@@ -14,9 +14,12 @@ for it. Only a module's ``main()`` (or a plugin's entry point) turns these into 
 
 from __future__ import annotations
 
+import base64
 import html
+import json
 import re
 import typing as t
+from urllib.parse import quote, quote_plus
 
 
 class ZohoOAuthError(Exception):
@@ -154,30 +157,116 @@ _REVOKE_HINT = (
 )
 
 
-def sanitize_server_text(value: t.Any, *, limit: int = 160) -> str:
-    """Make text chosen by the server safe and short enough for a one-line message."""
-    text = re.sub(r"[^\x20-\x7e]+", " ", str(value)).strip()
+HIDDEN = "<hidden>"
+_REDACT_WINDOW = 4096  # characters of server text looked at: messages quote at most a few hundred
+_MIN_SECRET = 4  # shorter values sent are not searched for (they would hide ordinary words)
+_MIN_PIECE = 8  # a piece of a value sent this long, anywhere in the text, is hidden
+
+# Values that must never appear in a message even when the server did not echo one of the values sent: Zoho-shaped
+# codes and tokens (1000.…), long hexadecimal runs (a Zoho client secret is 42 hex digits), long opaque runs of letters
+# and digits (base64url, JWT parts), and the value of any secret-looking field in JSON, form or header syntax.
+_TOKEN_SHAPE = re.compile(r"1000\.[A-Za-z0-9._-]{4,}")
+_HEX_RUN = re.compile(r"[0-9A-Fa-f]{32,}")
+_OPAQUE_RUN = re.compile(r"[A-Za-z0-9_-]{40,}")
+_SECRET_NAMES = r"(?:access_token|refresh_token|id_token|client_secret|code|token|code_verifier|password)"
+_SECRET_FIELD = re.compile(rf"""(?i)(["']{_SECRET_NAMES}["']\s*:\s*["']?|\b{_SECRET_NAMES}=)[^"'&\s,;}}<]+""")
+_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+
+
+def secret_forms(secret: str) -> list[str]:
+    """The spellings of ``secret`` that a server may echo, lower-cased (ASCII only, so lengths are kept).
+
+    The value itself; URL-encoded (``quote`` and ``quote_plus``, either case of the hex digits);
+    JSON-escaped (with ``/`` escaped or not); HTML-escaped; and base64 (standard and URL-safe) at
+    each of the three alignments it can have inside a longer encoded text, keeping only the
+    characters that depend on the secret alone, so that the form is found whatever surrounds it.
+    """
+    forms = {secret, html.escape(secret), json.dumps(secret)[1:-1], json.dumps(secret)[1:-1].replace("/", "\\/")}
+    for encoded in (quote(secret, safe=""), quote_plus(secret, safe="")):
+        forms.update((encoded, re.sub(r"%[0-9A-F]{2}", lambda match: match.group(0).lower(), encoded)))
+    data = secret.encode("utf-8", errors="surrogatepass")
+    for shift in range(3):
+        for encode in (base64.b64encode, base64.urlsafe_b64encode):
+            text = encode(b"\0" * shift + data).decode("ascii")
+            # Only the characters whose 6 bits all come from the secret: the same whatever precedes or follows it.
+            forms.add(text[(8 * shift + 5) // 6 : 8 * (shift + len(data)) // 6])
+    return sorted({form.translate(_ASCII_LOWER) for form in forms if len(form) >= _MIN_SECRET}, key=len, reverse=True)
+
+
+def redact(text: str, secrets: t.Iterable[t.Any] = ()) -> str:
+    """THE redaction of text chosen by a server, before it reaches a message or a result field.
+
+    Hidden (each run replaced by ``<hidden>``):
+
+    - every value of ``secrets`` (the values sent in the request: client secret, grant code,
+      refresh token...; values under 4 characters are skipped) in any of its
+      :func:`secret_forms`, compared without ASCII case; any piece of 8 or more characters of such
+      a form, wherever it is; and a beginning of 4 or more characters at the very end of the text
+      (a body read only in part, or text cut short, can end inside one);
+    - token-shaped strings, whatever was sent: Zoho codes and tokens (``1000.…``), runs of 32 or
+      more hexadecimal digits, runs of 40 or more letters, digits, ``-`` and ``_`` that mix letters
+      and digits, and the value of any secret-looking field (``code=…``, ``"client_secret": "…"``).
+    """
+    wanted = [form for secret in secrets if isinstance(secret, str) and len(secret) >= _MIN_SECRET for form in secret_forms(secret)]
+    if wanted:
+        text = _hide_forms(text, wanted)
+    text = _TOKEN_SHAPE.sub(HIDDEN, text)
+    text = _HEX_RUN.sub(HIDDEN, text)
+    text = _OPAQUE_RUN.sub(lambda match: HIDDEN if re.search("[0-9]", match.group(0)) and re.search("[A-Za-z]", match.group(0)) else match.group(0), text)
+    return _SECRET_FIELD.sub(lambda match: match.group(1) + HIDDEN, text)
+
+
+def _hide_forms(text: str, forms: t.Sequence[str]) -> str:
+    """Replace every run of ``text`` covered by a form, a piece of one, or a beginning of one at the end by ``<hidden>``."""
+    low = text.translate(_ASCII_LOWER)
+    hidden = bytearray(len(text))
+
+    def cover(start: int, stop: int) -> None:
+        hidden[start:stop] = b"\1" * (stop - start)
+
+    pieces = {form[i : i + _MIN_PIECE] for form in forms if len(form) >= _MIN_PIECE for i in range(len(form) - _MIN_PIECE + 1)}
+    if pieces:
+        for i in range(len(low) - _MIN_PIECE + 1):
+            if low[i : i + _MIN_PIECE] in pieces:
+                cover(i, i + _MIN_PIECE)
+    for form in forms:
+        start = low.find(form)
+        while start >= 0:
+            cover(start, start + len(form))
+            start = low.find(form, start + 1)
+        for size in range(min(len(form), len(low)), _MIN_SECRET - 1, -1):
+            if low.endswith(form[:size]):
+                cover(len(low) - size, len(low))
+                break
+    if not any(hidden):
+        return text
+    return "".join(HIDDEN if flag else text[i] for i, flag in enumerate(hidden) if not (flag and i and hidden[i - 1]))
+
+
+def sanitize_server_text(value: t.Any, *, limit: int = 160, secrets: t.Iterable[t.Any] = ()) -> str:
+    """Make text chosen by the server safe and short enough for a one-line message (or a result field).
+
+    The text goes through :func:`redact` (with ``secrets``, the values sent in the request), then
+    control and non-ASCII characters become spaces and it is cut to ``limit`` characters.
+    """
+    secrets = list(secrets)
+    text = redact(str(value)[:_REDACT_WINDOW], secrets)
+    text = redact(re.sub(r"[^\x20-\x7e]+", " ", text).strip(), secrets)
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-# Values that must never appear in a message even when a server echoes them: Zoho-shaped codes and tokens,
-# and the value of any secret-looking field in JSON, form or header syntax.
-_TOKEN_SHAPE = re.compile(r"1000\.[A-Za-z0-9._-]{4,}")
-_SECRET_NAMES = r"(?:access_token|refresh_token|id_token|client_secret|code|token|code_verifier|password)"
-_SECRET_FIELD = re.compile(rf"""(?i)(["']{_SECRET_NAMES}["']\s*:\s*["']?|\b{_SECRET_NAMES}=)[^"'&\s,;}}<]+""")
 _HTML_DROP = re.compile(r"(?is)<(script|style)\b.*?</\1\s*>|<!--.*?-->")
 _HTML_TITLE = re.compile(r"(?is)<title\b[^>]*>(.*?)</title\s*>")
 _HTML_TAG = re.compile(r"(?s)<[^>]*>")
 
 
-def answer_snippet(body: bytes | None, *, content_type: str | None = None, secrets: t.Iterable[str] = (), limit: int = 80) -> str:
+def answer_snippet(body: bytes | None, *, content_type: str | None = None, secrets: t.Iterable[t.Any] = (), limit: int = 80) -> str:
     """A short, secret-free, one-line summary of an HTTP answer body, for a message.
 
     HTML gives its ``<title>`` (or its text without tags); other bodies give their first
-    characters. Each of ``secrets`` (the values sent, at least 4 characters), Zoho-shaped codes
-    and tokens (``1000.…``) and the value of any secret-looking field (``code``,
-    ``client_secret``, ``access_token``...) are replaced by ``<hidden>``, also when the body
-    was cut inside one. Returns ``""`` for a missing or empty body.
+    characters. The text goes through :func:`redact` with ``secrets`` (the values sent), so
+    neither they nor token-shaped strings appear, also when the body was cut inside one.
+    Returns ``""`` for a missing or empty body.
     """
     if not body:
         return ""
@@ -187,22 +276,9 @@ def answer_snippet(body: bytes | None, *, content_type: str | None = None, secre
         text = _HTML_DROP.sub(" ", text)
         title = _HTML_TITLE.search(text)
         text = html.unescape(_HTML_TAG.sub(" ", title.group(1) if title and title.group(1).strip() else text))
-    wanted = [secret for secret in secrets if isinstance(secret, str) and len(secret) >= 4]
-    text = _redact(text, wanted)
-    text = _redact(" ".join(re.sub(r"[^\x20-\x7e]+", " ", text).split()), wanted)
-    return sanitize_server_text(text, limit=limit)
-
-
-def _redact(text: str, secrets: t.Sequence[str]) -> str:
-    for secret in secrets:
-        text = text.replace(secret, "<hidden>")
-        # A body read only in part can end inside a secret: hide that beginning too.
-        for size in range(len(secret) - 1, 3, -1):
-            if text.endswith(secret[:size]):
-                text = text[:-size] + "<hidden>"
-                break
-    text = _TOKEN_SHAPE.sub("<hidden>", text)
-    return _SECRET_FIELD.sub(lambda match: match.group(1) + "<hidden>", text)
+    secrets = list(secrets)
+    text = redact(text[:_REDACT_WINDOW], secrets)
+    return sanitize_server_text(" ".join(re.sub(r"[^\x20-\x7e]+", " ", text).split()), limit=limit, secrets=secrets)
 
 
 def api_error(
@@ -211,16 +287,21 @@ def api_error(
     error_code: str,
     accounts_url: str,
     http_status: int | None = None,
-    description: str | None = None,
+    description: t.Any = None,
+    secrets: t.Iterable[t.Any] = (),
 ) -> ZohoAPIError:
     """Build the typed error for an ``{"error": ...}`` answer of the token endpoint.
 
-    ``operation`` is one of ``exchange``, ``refresh`` or ``revoke``.
+    ``operation`` is one of ``exchange``, ``refresh`` or ``revoke``. ``error_code`` and
+    ``description`` are the server's text: both go through :func:`sanitize_server_text` with
+    ``secrets`` (every value sent in the request), so neither the message nor ``error_code``
+    can repeat a client secret, grant code or token that Zoho echoed.
     """
-    code = sanitize_server_text(error_code, limit=80)
+    secrets = list(secrets)
+    code = sanitize_server_text(error_code, limit=80, secrets=secrets)
     where = f"at {accounts_url}"
     key = code.lower()
-    detail = f" Zoho says: {sanitize_server_text(description)}." if description else ""
+    detail = f" Zoho says: {sanitize_server_text(description, secrets=secrets)}." if description else ""
     cls: type[ZohoAPIError] = ZohoAPIError
     if key in _THROTTLE_CODES or (key == "access_denied" and operation == "refresh"):
         cls = ZohoThrottledError
@@ -286,6 +367,7 @@ def operation_name(operation: str) -> str:
 
 
 __all__ = (
+    "HIDDEN",
     "ZohoAPIError",
     "ZohoAuthorizationDeniedError",
     "ZohoCodeMayBeSpentError",
@@ -308,5 +390,7 @@ __all__ = (
     "answer_snippet",
     "api_error",
     "operation_name",
+    "redact",
     "sanitize_server_text",
+    "secret_forms",
 )

@@ -143,6 +143,8 @@ def test_a_missing_dependency_fails_with_a_one_line_hint(tmp_path: Path, missing
     assert "Traceback" not in result.stderr
     assert f"the Python package '{missing}' is missing for {sys.executable}" in lines[0]
     assert f"make venv && .venv/bin/python tests/emulator/zoho_accounts_emulator.py {command} ..." in lines[0]
+    # Only the venv: `python3 -m pip install` fails on an externally managed system Python (Debian, Ubuntu; PEP 668).
+    assert "pip install" not in lines[0] and "python3 -m" not in lines[0]
     assert not (state_dir / "emulator.json").exists()  # nothing was started
 
 

@@ -923,7 +923,7 @@ def dependency_hint(missing: str, command: str) -> str:
     where = "" if Path.cwd().resolve() == root else f" in {root}"
     return (
         f"{script.name}: error: the Python package '{missing}' is missing for {sys.executable}. On a fresh clone, run{where}: "
-        f"make venv && .venv/bin/python {script.relative_to(root)} {command} ... (or: python3 -m pip install trustme)"
+        f"make venv && .venv/bin/python {script.relative_to(root)} {command} ..."
     )
 
 

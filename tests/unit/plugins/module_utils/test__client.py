@@ -274,10 +274,15 @@ def test_non_object_json_is_a_failure(payload: t.Any, kind: str) -> None:
     assert f"JSON of type {kind}, not an object" in info.value.msg
 
 
-def test_error_key_wins_over_an_access_token() -> None:
+def test_an_error_key_beside_tokens_is_neither_a_success_nor_a_refusal() -> None:
+    # Not a success (the error key), and not Zoho's error object either (tokens beside it): the outcome is unknown.
     client, _unused, _unused = make(json_response(dict(token_payload(), error="invalid_code")), retry=NO_RETRY)
-    with pytest.raises(ZohoInvalidCodeError):
+    with pytest.raises(ZohoProtocolError) as info:
         client.refresh(RT)
+    assert info.value.outcome_unknown is True
+    client, _unused, _unused = make(json_response(dict(token_payload(), error="invalid_code")), retry=NO_RETRY)
+    with pytest.raises(ZohoCodeMayBeSpentError):
+        client.exchange_code(CODE)
 
 
 @pytest.mark.parametrize(
@@ -1697,7 +1702,12 @@ ROW_EXAMPLES: dict[str, list[tuple[int, t.Any, str]]] = {
     "wrong-server-or-protocol": [(421, _client.NOT_JSON, "exchange"), (505, {}, "exchange"), (426, None, "refresh")],
     "throttled": [(429, _client.NOT_JSON, "exchange"), (429, {"error": "Access Denied"}, "refresh"), (425, {}, "exchange")],
     "revoke-refused": [(400, _client.NOT_JSON, "revoke"), (400, {"error": "invalid_token"}, "revoke")],
-    "zoho-error": [(200, {"error": "invalid_code"}, "exchange"), (400, {"error": "invalid_client"}, "refresh"), (403, {"error": "x"}, "revoke")],
+    "zoho-error": [
+        (200, {"error": "invalid_code"}, "exchange"),
+        (400, {"error": "invalid_client"}, "refresh"),
+        (200, {"error": "invalid_token", "error_description": None}, "revoke"),
+        (400, {"error": "Access Denied", "error_description": "You have made too many requests continuously.", "status": "failure"}, "refresh"),
+    ],
     "server-error": [(500, _client.NOT_JSON, "exchange"), (503, {"error": "Access Denied"}, "exchange"), (502, token_payload(), "refresh")],
     "other-redirect": [(301, _client.NOT_JSON, "exchange"), (303, {}, "refresh"), (302, None, "revoke")],
     "2xx-not-json": [(200, _client.NOT_JSON, "exchange"), (204, _client.NOT_JSON, "refresh")],
@@ -1706,8 +1716,20 @@ ROW_EXAMPLES: dict[str, list[tuple[int, t.Any, str]]] = {
         (200, [], "refresh"),
         (200, {"error": ""}, "exchange"),
         (200, {"status": "failure"}, "revoke"),
+        (201, {"error": "invalid_code"}, "exchange"),  # Zoho's shape at a status Zoho does not refuse with
+        (200, {"error": {"code": 409}}, "exchange"),  # an error object that is not Zoho's
+        (200, {"status": 500, "error": "Internal Server Error", "path": "/oauth/v2/token"}, "refresh"),
     ],
-    "other-4xx": [(400, _client.NOT_JSON, "exchange"), (401, {"message": "x"}, "refresh"), (403, None, "exchange"), (408, _client.NOT_JSON, "exchange")],
+    "other-4xx": [
+        (400, _client.NOT_JSON, "exchange"),
+        (401, {"message": "x"}, "refresh"),
+        (403, None, "exchange"),
+        (408, _client.NOT_JSON, "exchange"),
+        (403, {"error": "x"}, "revoke"),
+        (408, {"timestamp": "2026-11-30T12:00:00.000+00:00", "status": 408, "error": "Request Timeout", "path": "/oauth/v2/token"}, "exchange"),
+        (409, {"error": {"code": 409, "message": "upstream aborted", "status": "ABORTED"}}, "exchange"),
+        (400, {"error": "Bad Request", "status": 400}, "refresh"),
+    ],
     "other-status": [(100, _client.NOT_JSON, "exchange"), (600, {"error": "x"}, "refresh"), (199, token_payload(), "exchange")],
 }
 
@@ -1813,7 +1835,7 @@ def test_an_answer_that_proves_nothing_may_spend_the_code(status: int, kind: str
     assert_secret_free(info.value.msg)
 
 
-@pytest.mark.parametrize("status", [200, 201, 400, 401, 403, 409, 422])
+@pytest.mark.parametrize("status", sorted(_client.ZOHO_REFUSAL_STATUSES))
 @pytest.mark.parametrize("operation", ["exchange", "refresh"])
 def test_zoho_error_object_is_a_refusal(status: int, operation: str) -> None:
     client, session, sleep = make(json_response({"error": "invalid_code"}, status=status))
@@ -2035,3 +2057,318 @@ def test_the_answers_doc_fragment_lists_every_row() -> None:
                 assert str(status) in notes, (row.name, status)
     for words in ("not processed", "refused", "may be spent", "408", "503", "303", "Retry-After", "bare origin"):
         assert words in notes, words
+
+
+# -- a refusal proves itself only in Zoho's own shape, at a status Zoho uses ---------------------------------------------
+#
+# A gateway that reports its own failure as JSON (Spring: {"status": 408, "error": "Request Timeout", "path": ...}) may have
+# forwarded the request: its "error" key proves nothing about Zoho. Counting it as Zoho's refusal removed the in-flight
+# record of a grant code that Zoho may have spent, so the next run sent the code again.
+
+# Real Zoho client secrets are 42 hex digits: nothing "1000."-shaped that a token pattern would catch.
+HEX_SECRET = "9c1f0e2a7b3d4c5e6f708192a3b4c5d6e7f8091a2b"
+ZOHO_CODE = "1000.8d5e1c0a9b7f4e3d2c1b0a9f8e7d6c5b.4a3b2c1d0e9f8a7b6c5d4e3f2a1b0c9d"
+ZOHO_RT = "1000.0a1b2c3d4e5f60718293a4b5c6d7e8f9.f9e8d7c6b5a4938271605f4e3d2c1b0a"
+SPRING_408 = {"timestamp": "2026-11-30T12:00:00.000+00:00", "status": 408, "error": "Request Timeout", "path": "/oauth/v2/token"}
+GOOGLE_STYLE_409 = {"error": {"code": 409, "message": "upstream aborted", "status": "ABORTED"}}
+
+
+def hex_client(*steps: t.Any) -> ZohoOAuthClient:
+    return ZohoOAuthClient(
+        "https://accounts.zoho.eu",
+        client_id=CLIENT_ID,
+        client_secret=HEX_SECRET,
+        session=FakeSession(*steps),
+        clock=lambda: NOW,
+        monotonic=FakeMonotonic(),
+        retry=NO_RETRY,
+    )
+
+
+@pytest.mark.parametrize(
+    ("status", "payload"),
+    [pytest.param(408, SPRING_408, id="408-spring-error-body"), pytest.param(409, GOOGLE_STYLE_409, id="409-error-object-not-a-zoho-code")],
+)
+def test_a_proxy_json_error_is_not_proof_that_zoho_refused(status: int, payload: dict[str, t.Any]) -> None:
+    assert _client.classify_answer(status, payload, operation="exchange").outcome == _client.UNKNOWN
+
+
+def test_a_code_is_never_resent_after_a_408_json_answer(tmp_path: t.Any) -> None:
+    from ansible_collections.zohothrive.oauth.plugins.module_utils import _flows  # pylint: disable=import-outside-toplevel
+
+    session = FakeSession(json_response(SPRING_408, status=408))
+    client = ZohoOAuthClient("https://accounts.zoho.eu", client_id=CLIENT_ID, client_secret=HEX_SECRET, session=session, retry=NO_RETRY)
+    with pytest.raises(ZohoOAuthError):
+        _flows.exchange_code(client, ZOHO_CODE, cache=_cache(tmp_path), check_mode=False)
+    assert _cache(tmp_path).load().code_entry(_fingerprint(ZOHO_CODE)) is not None, "the in-flight record of the code was removed"
+    with pytest.raises(ZohoCodeMayBeSpentError):
+        _flows.exchange_code(client, ZOHO_CODE, cache=_cache(tmp_path), check_mode=False)
+    assert len(session.calls) == 1
+
+
+# -- Zoho's error text never repeats what was sent ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        pytest.param({"error": "invalid_client_secret", "error_description": f"client_secret {HEX_SECRET} is not valid"}, id="secret-in-description"),
+        pytest.param(
+            {"error": "invalid_request", "error_description": f"grant_type=authorization_code&client_secret={HEX_SECRET}&code={ZOHO_CODE}"},
+            id="form-echo-in-description",
+        ),
+        pytest.param({"error": f"invalid client_secret {HEX_SECRET}"}, id="secret-in-error-code"),
+    ],
+)
+def test_an_exchange_refusal_never_repeats_what_was_sent(payload: dict[str, str]) -> None:
+    with pytest.raises(ZohoOAuthError) as info:
+        hex_client(json_response(payload)).exchange_code(ZOHO_CODE)
+    for text in (str(info.value), str(info.value.error_code), repr(info.value.fail_kwargs())):
+        assert HEX_SECRET not in text
+        assert ZOHO_CODE not in text
+
+
+def test_a_revoke_refusal_never_repeats_the_token() -> None:
+    answer = json_response({"error": "invalid_token", "error_description": f"the token {ZOHO_RT} is unknown"}, status=400)
+    with pytest.raises(ZohoOAuthError) as info:
+        hex_client(answer).revoke(ZOHO_RT)
+    assert ZOHO_RT not in str(info.value)
+
+
+# The class: every status, with every shape of JSON error a server may send. Only Zoho's own shape at a status Zoho
+# refuses with is a refusal; a status that proves the request was not processed decides whatever the body; anything
+# else may have spent the code.
+ZOHO_SHAPED = {
+    "zoho-code": {"error": "invalid_code"},
+    "zoho-code-and-description": {"error": "invalid_client_secret", "error_description": "The client secret is not valid."},
+    "zoho-throttle": {"error": "Access Denied", "error_description": "You have made too many requests continuously.", "status": "failure"},
+    "zoho-null-description": {"error": "invalid_code", "error_description": None},
+}
+NOT_ZOHO_SHAPED = {
+    "object-error": GOOGLE_STYLE_409,
+    "spring": SPRING_408,
+    "nginx-json": {"status": 504, "error": "Gateway Timeout"},
+    "envoy-json": {"code": 503, "error": "upstream connect error or disconnect/reset before headers", "message": "no healthy upstream"},
+    "kong-like": {"message": "An invalid response was received from the upstream server", "error": "bad_gateway", "request_id": "abc"},
+    "numeric-text-status": {"error": "invalid_code", "status": "504"},
+    "list-error": {"error": ["invalid_code"]},
+    "number-error": {"error": 42},
+    "bool-error": {"error": True},
+    "blank-error": {"error": "  "},
+    "object-description": {"error": "invalid_code", "error_description": {"detail": "x"}},
+    "tokens-and-error": dict(token_payload(), error="invalid_code"),
+}
+
+
+def _expected_outcome(status: int, payload: t.Any, operation: str) -> str:
+    if status in EXPECTED_NOT_PROCESSED:
+        return _client.NOT_PROCESSED
+    if operation == "revoke" and status == 400:
+        return _client.REFUSED
+    if status in (200, 400) and payload in ZOHO_SHAPED.values():
+        return _client.REFUSED
+    return _client.UNKNOWN
+
+
+@pytest.mark.parametrize("shape", [*ZOHO_SHAPED, *NOT_ZOHO_SHAPED])
+def test_every_status_with_every_json_error_shape(shape: str) -> None:
+    payload = {**ZOHO_SHAPED, **NOT_ZOHO_SHAPED}[shape]
+    for status in range(100, 600):
+        for operation in OPERATIONS:
+            found = _client.classify_answer(status, payload, operation=operation).outcome
+            assert found == _expected_outcome(status, payload, operation), (status, operation, found)
+
+
+@pytest.mark.parametrize("status", [201, 202, 401, 403, 408, 409, 422, 451, 500, 502, 503, 504])
+@pytest.mark.parametrize("shape", ["zoho-code", "spring", "object-error", "nginx-json"])
+def test_a_json_error_at_a_status_zoho_does_not_refuse_with_may_spend_the_code(status: int, shape: str) -> None:
+    payload = {**ZOHO_SHAPED, **NOT_ZOHO_SHAPED}[shape]
+    journal = _Journal()
+    client, session, sleep = make(json_response(payload, status=status), json_response(token_payload()))
+    with pytest.raises(ZohoCodeMayBeSpentError) as info:
+        client.exchange_code(CODE, before_send=journal)
+    assert info.value.outcome_unknown is True and info.value.http_status == status
+    assert "may already be spent" in info.value.msg and "not sent again" in info.value.msg
+    assert len(session.calls) == 1 and sleep.delays == []
+    assert_secret_free(info.value.msg)
+
+
+@pytest.mark.parametrize("status", [201, 401, 403, 408, 409, 422])
+def test_a_json_error_at_another_status_says_why_it_proves_nothing(status: int) -> None:
+    client, _unused, _unused = make(json_response({"error": "invalid_code"}, status=status), retry=NO_RETRY)
+    with pytest.raises(ZohoProtocolError) as info:
+        client.refresh(RT)
+    assert "not Zoho's refusal" in info.value.msg and "HTTP 200 or 400" in info.value.msg
+    assert info.value.error_code is None  # a code that Zoho did not prove it sent is not reported as Zoho's
+
+
+@pytest.mark.parametrize("shape", list(NOT_ZOHO_SHAPED))
+@pytest.mark.parametrize("status", [200, 400])
+def test_another_servers_json_error_at_200_or_400_may_spend_the_code(status: int, shape: str) -> None:
+    client, session, _unused = make(json_response(NOT_ZOHO_SHAPED[shape], status=status), json_response(token_payload()))
+    with pytest.raises(ZohoCodeMayBeSpentError):
+        client.exchange_code(CODE)
+    assert len(session.calls) == 1
+
+
+@pytest.mark.parametrize("status", [408, 502, 504])
+def test_a_zoho_shaped_error_at_a_proxy_status_keeps_the_code_recorded(tmp_path: t.Any, status: int) -> None:
+    from ansible_collections.zohothrive.oauth.plugins.module_utils import _flows  # pylint: disable=import-outside-toplevel
+
+    client, session, _unused = make(json_response({"error": "invalid_code"}, status=status), json_response(token_payload()))
+    with pytest.raises(ZohoCodeMayBeSpentError):
+        _flows.exchange_code(client, CODE, cache=_cache(tmp_path), check_mode=False)
+    assert _cache(tmp_path).load().code_entry(_fingerprint(CODE)) is not None
+    with pytest.raises(ZohoCodeMayBeSpentError):
+        _flows.exchange_code(client, CODE, cache=_cache(tmp_path), check_mode=False)
+    assert len(session.calls) == 1
+
+
+def test_a_zoho_refusal_at_200_leaves_the_code_unrecorded(tmp_path: t.Any) -> None:
+    # The other side of the rule: Zoho's own refusal proves that Zoho did not issue tokens for the code.
+    from ansible_collections.zohothrive.oauth.plugins.module_utils import _flows  # pylint: disable=import-outside-toplevel
+
+    client, _unused, _unused = make(json_response({"error": "invalid_client_secret"}))
+    with pytest.raises(ZohoInvalidClientSecretError):
+        _flows.exchange_code(client, CODE, cache=_cache(tmp_path), check_mode=False)
+    assert _cache(tmp_path).load().code_entry(_fingerprint(CODE)) in (None, {})
+
+
+def test_a_revoke_400_with_another_servers_error_object_names_no_zoho_code() -> None:
+    client, _unused, _unused = make(json_response(GOOGLE_STYLE_409, status=400))
+    with pytest.raises(ZohoInvalidTokenError) as info:
+        client.revoke(RT)
+    assert info.value.error_code == "invalid_token" and "{" not in info.value.msg
+
+
+# The class of finding 2: every piece of server text that reaches a message or a result field is redacted with every
+# value sent, in every spelling, also for secrets without the 1000. shape (a Zoho client secret is 42 hex digits).
+PLAIN_SECRET = "Zx9Qw7Er5Ty3Ui1OpAs8Df6Gh4Jk2Lz0XcVbNmQwEr"  # no hex run, no 1000. prefix: only the values sent can hide it
+PLAIN_CODE = "kT7mB2xQ9vR4nL8wP3zH6jF1cD5sG0aY"
+
+
+def _spellings(secret: str) -> dict[str, tuple[str, str]]:
+    """Ways a server may echo ``secret``: name -> (the echo, a part of it that only the secret determines)."""
+    import base64  # pylint: disable=import-outside-toplevel
+    from urllib.parse import quote  # pylint: disable=import-outside-toplevel
+
+    basic = base64.b64encode(f"{CLIENT_ID}:{secret}".encode()).decode()
+    shifted = base64.urlsafe_b64encode(b"xy" + secret.encode()).decode()
+    return {
+        "raw": (secret, secret),
+        "upper": (secret.upper(), secret.upper()),
+        "url-encoded": (quote(secret + "/+=", safe=""), secret),
+        "base64": (base64.b64encode(secret.encode()).decode(), base64.b64encode(secret.encode()).decode()[:-4]),
+        "base64-in-basic-auth": (basic, basic[24:-4]),  # the client ID and ':' are the first 17 bytes (23 characters)
+        "urlsafe-base64-shifted": (shifted, shifted[4:-4]),
+        "json-escaped": (json.dumps(secret + "/").replace("/", "\\/")[1:-1], secret),
+        "first-half": (secret[: len(secret) // 2], secret[: len(secret) // 2]),
+        "last-half": (secret[len(secret) // 2 :], secret[len(secret) // 2 :]),
+        "middle": (secret[6:-6], secret[6:-6]),
+    }
+
+
+def _visible_pieces(secret: str) -> list[str]:
+    """Pieces of ``secret`` and of its encodings whose presence in a message counts as a leak."""
+    return [evidence for _unused, evidence in _spellings(secret).values()]
+
+
+def _plain_client(*steps: t.Any, secret: str = PLAIN_SECRET) -> ZohoOAuthClient:
+    return ZohoOAuthClient(
+        "https://accounts.zoho.eu",
+        client_id=CLIENT_ID,
+        client_secret=secret,
+        session=FakeSession(*steps),
+        clock=lambda: NOW,
+        monotonic=FakeMonotonic(),
+        retry=NO_RETRY,
+    )
+
+
+def _assert_never_shown(error: ZohoOAuthError, *secrets: str) -> None:
+    texts = [str(error), str(error.error_code), repr(error.fail_kwargs())]
+    for secret in secrets:
+        for piece in _visible_pieces(secret):
+            for text in texts:
+                assert piece not in text, (piece, text)
+
+
+@pytest.mark.parametrize("spelling", list(_spellings(PLAIN_SECRET)))
+@pytest.mark.parametrize("where", ["description", "error-code"])
+def test_zohos_error_text_never_shows_the_client_secret_in_any_spelling(spelling: str, where: str) -> None:
+    echoed = _spellings(PLAIN_SECRET)[spelling][0]
+    payload = {"error": "invalid_client_secret", "error_description": f"client secret {echoed} is not valid"}
+    if where == "error-code":
+        payload = {"error": f"invalid_client_secret {echoed}"}
+    with pytest.raises(ZohoOAuthError) as info:
+        _plain_client(json_response(payload)).exchange_code(PLAIN_CODE)
+    _assert_never_shown(info.value, PLAIN_SECRET, PLAIN_CODE)
+    assert "<hidden>" in str(info.value)
+
+
+@pytest.mark.parametrize("spelling", list(_spellings(PLAIN_CODE)))
+def test_zohos_error_text_never_shows_the_grant_code_in_any_spelling(spelling: str) -> None:
+    echoed = _spellings(PLAIN_CODE)[spelling][0]
+    with pytest.raises(ZohoOAuthError) as info:
+        _plain_client(json_response({"error": "invalid_code", "error_description": f"code {echoed} expired"})).exchange_code(PLAIN_CODE)
+    _assert_never_shown(info.value, PLAIN_SECRET, PLAIN_CODE)
+
+
+@pytest.mark.parametrize("spelling", list(_spellings(PLAIN_CODE)))
+@pytest.mark.parametrize("status", [200, 400])
+def test_a_revocation_never_shows_the_token_it_revoked(spelling: str, status: int) -> None:
+    # zoho_thrive_ledger revokes tokens read from its cache: Ansible cannot mask them, so the message must not carry them.
+    token = PLAIN_CODE
+    echoed = _spellings(token)[spelling][0]
+    for payload in ({"error": "invalid_token", "error_description": f"token {echoed} unknown"}, {"error": f"invalid_token {echoed}"}):
+        with pytest.raises(ZohoOAuthError) as info:
+            _plain_client(json_response(payload, status=status)).revoke(token)
+        _assert_never_shown(info.value, token, PLAIN_SECRET)
+
+
+@pytest.mark.parametrize("status", [404, 408, 413, 500, 502, 200, 201])
+def test_every_answer_class_hides_an_echoed_form_in_any_spelling(status: int) -> None:
+    import base64  # pylint: disable=import-outside-toplevel
+    from urllib.parse import urlencode  # pylint: disable=import-outside-toplevel
+
+    form = urlencode({"grant_type": "authorization_code", "client_id": CLIENT_ID, "client_secret": PLAIN_SECRET, "code": PLAIN_CODE})
+    for echoed in (form, base64.b64encode(form.encode()).decode(), f"you sent secret {PLAIN_SECRET.upper()} and code {PLAIN_CODE[:20]}"):
+        for answer in (
+            FakeResponse(status, echoed.encode(), {"Content-Type": "text/plain"}),
+            json_response({"message": echoed}, status=status),
+            json_response({"error": echoed}, status=status),
+            FakeResponse(status, f"<html><title>{echoed}</title></html>".encode(), {"Content-Type": "text/html"}),
+        ):
+            with pytest.raises(ZohoOAuthError) as info:
+                _plain_client(answer).exchange_code(PLAIN_CODE)
+            _assert_never_shown(info.value, PLAIN_SECRET, PLAIN_CODE)
+
+
+def test_a_refresh_never_shows_the_refresh_token_or_secret() -> None:
+    for payload in (
+        {"error": "invalid_code", "error_description": f"refresh_token {PLAIN_CODE} was revoked; secret {PLAIN_SECRET}"},
+        {"access_token": "1000.x", "expires_in": f"{PLAIN_CODE}"},  # a non-numeric expiry quoted in the message
+    ):
+        with pytest.raises(ZohoOAuthError) as info:
+            _plain_client(json_response(payload)).refresh(PLAIN_CODE)
+        _assert_never_shown(info.value, PLAIN_CODE, PLAIN_SECRET)
+
+
+def test_headers_quoted_in_messages_are_redacted() -> None:
+    answers = [
+        FakeResponse(502, b"", {"Content-Type": f"text/plain; boundary={PLAIN_SECRET}"}),
+        FakeResponse(200, b"\x1f\x8b", {"Content-Type": "application/json", "Content-Encoding": PLAIN_SECRET[:20]}),
+        FakeResponse(503, b"", {"Retry-After": PLAIN_SECRET}),
+    ]
+    for answer in answers:
+        with pytest.raises(ZohoOAuthError) as info:
+            _plain_client(answer).exchange_code(PLAIN_CODE)
+        _assert_never_shown(info.value, PLAIN_SECRET, PLAIN_CODE)
+
+
+def test_a_hex_client_secret_is_hidden_even_where_the_values_sent_are_unknown() -> None:
+    # Token-shaped strings are hidden whatever was sent: a 42-hex-digit Zoho client secret, a 1000. token.
+    from ansible_collections.zohothrive.oauth.plugins.module_utils._errors import sanitize_server_text  # pylint: disable=import-outside-toplevel
+
+    text = sanitize_server_text(f"secret {HEX_SECRET} token {ZOHO_RT}")
+    assert HEX_SECRET not in text and ZOHO_RT not in text and text == "secret <hidden> token <hidden>"

@@ -6,13 +6,17 @@
 
 from __future__ import annotations
 
+import typing as t
+
 import pytest
 
 from ansible_collections.zohothrive.oauth.plugins.module_utils._dc import (
     DATA_CENTER_CODES,
     DATA_CENTERS,
     DEFAULT_DATA_CENTER,
+    check_origin,
     data_center_for_accounts_server,
+    data_center_of_origin,
     get_data_center,
     host_problem,
     normalize_accounts_url,
@@ -295,7 +299,7 @@ def test_normalize_accounts_url_refusals(url: str, problem: str, secret: str | N
 
 @pytest.mark.parametrize(
     "url",
-    ["https://accounts.zoho.eu.", "https://" + "a" * 63 + ".example.com", "https://[::1]:8443", "https://10.0.0.1", "https://my_proxy.corp.example"],
+    ["https://proxy.corp.example.", "https://" + "a" * 63 + ".example.com", "https://[::1]:8443", "https://10.0.0.1", "https://my_proxy.corp.example"],
 )
 def test_normalize_accounts_url_accepts_edge_hosts(url: str) -> None:
     assert normalize_accounts_url(url) == url
@@ -364,3 +368,123 @@ def test_a_known_api_domain_is_kept_when_the_answer_has_none() -> None:
     assert vet_api_domain(None, eu, known=eu_api)[0] == eu_api
     assert vet_api_domain(None, eu, known="https://evil.example")[0] == eu_api
     assert vet_api_domain(None, "https://accounts.test.example", known="https://api.test.example")[0] == "https://api.test.example"
+
+
+# -- one canonical origin for every spelling of a server (finding: a new ledger identity per spelling) -----------------
+
+EU_SPELLINGS = [
+    "https://accounts.zoho.eu",
+    "https://accounts.zoho.eu/",
+    "HTTPS://ACCOUNTS.ZOHO.EU",
+    "https://Accounts.Zoho.Eu/",
+    "https://accounts.zoho.eu:443",
+    "https://accounts.zoho.eu:443/",
+    "https://accounts.zoho.eu:0443",
+    "https://accounts.zoho.eu:",
+    "https://accounts.zoho.eu.",
+    "https://accounts.zoho.eu./",
+    "HTTPS://ACCOUNTS.ZOHO.EU.:443/",
+]
+
+
+@pytest.mark.parametrize("url", EU_SPELLINGS)
+def test_every_spelling_of_an_accounts_server_gives_one_origin(url: str) -> None:
+    assert normalize_accounts_url(url) == "https://accounts.zoho.eu"
+    assert resolve_accounts_url(data_center="us", accounts_url=url) == "https://accounts.zoho.eu"
+    assert check_origin(url, https_only=False) == "https://accounts.zoho.eu"
+
+
+@pytest.mark.parametrize("url", EU_SPELLINGS)
+def test_the_data_center_of_every_spelling_is_found(url: str) -> None:
+    dc = data_center_of_origin(url)
+    assert dc is not None and dc.code == "eu"
+    assert data_center_for_accounts_server(normalize_accounts_url(url)).code == "eu"
+    assert vet_api_domain(None, url) == ("https://www.zohoapis.eu", None)
+    assert vet_api_domain("https://www.zohoapis.eu", url) == ("https://www.zohoapis.eu", None)
+    assert vet_api_domain("https://www.zohoapis.com", url)[1] is not None  # another data center's API domain: refused
+
+
+def test_every_spelling_gives_one_client_and_one_ledger_identity() -> None:
+    from ansible_collections.zohothrive.oauth.plugins.module_utils._client import ZohoOAuthClient  # pylint: disable=import-outside-toplevel
+    from ansible_collections.zohothrive.oauth.plugins.module_utils._ledger import ledger_identity  # pylint: disable=import-outside-toplevel
+
+    clients = [ZohoOAuthClient(url, client_id="1000.ID") for url in EU_SPELLINGS]
+    assert {client.accounts_url for client in clients} == {"https://accounts.zoho.eu"}
+    assert {client.token_url for client in clients} == {"https://accounts.zoho.eu/oauth/v2/token"}
+    assert {ledger_identity(client.client_id, client.accounts_url) for client in clients} == {"1000.ID@https://accounts.zoho.eu"}
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("https://PROXY.Example.COM:8443/", "https://proxy.example.com:8443"),
+        ("https://proxy.example.com:08443", "https://proxy.example.com:8443"),
+        ("https://proxy.example.com:443", "https://proxy.example.com"),
+        ("https://proxy.example.com.", "https://proxy.example.com."),  # an absolute name outside the table keeps its dot
+        ("https://[0:0:0:0:0:0:0:1]:443/", "https://[::1]"),
+        ("https://[::1]:8443", "https://[::1]:8443"),
+        ("https://[FE80::A]:9443", "https://[fe80::a]:9443"),
+        ("https://127.0.0.1:443", "https://127.0.0.1"),
+    ],
+)
+def test_canonical_origin(url: str, expected: str) -> None:
+    assert normalize_accounts_url(url) == expected
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [("http://127.0.0.1:80", "http://127.0.0.1"), ("http://127.0.0.1:443", "http://127.0.0.1:443"), ("HTTP://LOCALHOST:8080/", "http://localhost:8080")],
+)
+def test_canonical_origin_of_a_local_test_server(url: str, expected: str) -> None:
+    assert check_origin(url, https_only=False) == expected
+
+
+@pytest.mark.parametrize(
+    ("url", "problem"),
+    [
+        ("https://[v1.x]", "must be an IPv6 address"),
+        ("https://[v1.x]:443", "must be an IPv6 address"),
+        ("https://[zz::1]", "Invalid `accounts_url`"),  # refused by urlsplit in newer Pythons, by the IPv6 check in others
+        ("https://[]", "Invalid `accounts_url`"),
+        ("https://[::1]x", "only a port (:PORT) may follow"),
+        ("https://[::1]x:443", "only a port (:PORT) may follow"),
+        ("https://[fe80::1%25eth0]", "zone"),
+        ("https://[::1", "not a valid URL"),
+        ("https://a:b:c", "not a valid URL"),
+        ("https://accounts.zoho.eu:+443", "Invalid `accounts_url`"),
+        ("https://[1.2.3.4]", "Invalid `accounts_url`"),
+    ],
+)
+def test_a_host_in_brackets_must_be_an_ipv6_address(url: str, problem: str) -> None:
+    for https_only in (True, False):
+        with pytest.raises(ZohoInputError) as info:
+            check_origin(url, https_only=https_only)
+        assert problem in str(info.value) and "Nothing was sent" in str(info.value)
+
+
+@pytest.mark.parametrize("url", ["https://[v1.x]", "https://[::1]x"])
+def test_the_client_refuses_a_bracketed_host_before_anything_is_sent(url: str) -> None:
+    from ansible_collections.zohothrive.oauth.plugins.module_utils._client import ZohoOAuthClient  # pylint: disable=import-outside-toplevel
+
+    with pytest.raises(ZohoInputError):
+        ZohoOAuthClient(url)
+
+
+@pytest.mark.parametrize("url", ["https://accounts.zoho.eu:443", "https://accounts.zoho.eu:8443", "http://accounts.zoho.eu", "https://[::1]", None, 5])
+def test_untrusted_servers_still_need_the_exact_table_spelling(url: t.Any) -> None:
+    # data_center_for_accounts_server (a callback's accounts-server) still refuses any port; only trusted configuration is normalised.
+    with pytest.raises(ZohoInputError):
+        data_center_for_accounts_server(url)
+    if url == "https://accounts.zoho.eu:443":
+        assert data_center_of_origin(url) is not None and data_center_of_origin(url).code == "eu"  # type: ignore[union-attr]
+    else:
+        assert data_center_of_origin(url) is None
+
+
+def test_the_api_domain_warning_never_quotes_a_secret() -> None:
+    hex_secret = "9c1f0e2a7b3d4c5e6f708192a3b4c5d6e7f8091a2b"
+    plain = "Zx9Qw7Er5Ty3Ui1OpAs8Df6Gh4Jk2Lz0XcVbNmQwEr"
+    for answered, secrets in ((f"https://{hex_secret}.evil.example", ()), (f"https://{plain}.evil.example", (plain,)), ("https://1000.abcdef.x", ())):
+        vetted, warning = vet_api_domain(answered, "https://accounts.zoho.eu", secrets=secrets)
+        assert vetted == "https://www.zohoapis.eu" and warning is not None
+        assert hex_secret not in warning and plain not in warning and "1000.abcdef" not in warning and "<hidden>" in warning

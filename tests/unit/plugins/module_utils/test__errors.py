@@ -34,7 +34,9 @@ from ansible_collections.zohothrive.oauth.plugins.module_utils._errors import (
     answer_snippet,
     api_error,
     operation_name,
+    redact,
     sanitize_server_text,
+    secret_forms,
 )
 
 URL = "https://accounts.zoho.eu"
@@ -303,3 +305,130 @@ def test_answer_snippet_hides_an_entity_encoded_secret() -> None:
     secret = "ZSEC" + "q" * 40
     body = ("<html><body>" + "".join(f"&#{ord(ch)};" for ch in secret) + "</body></html>").encode()
     assert secret not in answer_snippet(body, content_type="text/html", secrets=[secret], limit=500)
+
+
+# -- the one redaction of server text (finding: Zoho's error text repeated the client secret) ---------------------------
+
+HEX_SECRET = "9c1f0e2a7b3d4c5e6f708192a3b4c5d6e7f8091a2b"  # a real Zoho client secret is 42 hex digits, no 1000. prefix
+PLAIN = "Zx9Qw7Er5Ty3Ui1OpAs8Df6Gh4Jk2Lz0XcVbNmQwEr"  # no token shape at all: only the values sent can hide it
+ODD = 'a/b+c=d&e f%g\\h"i<j>k'  # characters that every encoding spells differently
+
+
+def _base64_inside(prefix: bytes, secret: str, *, urlsafe: bool = False) -> tuple[str, str]:
+    """``secret`` base64-encoded between other bytes, and the characters of that encoding that only the secret determines."""
+    import base64  # pylint: disable=import-outside-toplevel
+
+    encode = base64.urlsafe_b64encode if urlsafe else base64.b64encode
+    text = encode(prefix + secret.encode() + b"tail").decode()
+    return text, text[(8 * len(prefix) + 5) // 6 : 8 * (len(prefix) + len(secret.encode())) // 6]
+
+
+def _echoes(secret: str) -> dict[str, tuple[str, str]]:
+    """Ways a server may echo ``secret``: name -> (the echo, the part of it that must not remain)."""
+    import html as html_lib  # pylint: disable=import-outside-toplevel
+    import json  # pylint: disable=import-outside-toplevel
+    from urllib.parse import quote, quote_plus  # pylint: disable=import-outside-toplevel
+
+    def same(text: str) -> tuple[str, str]:
+        return text, text
+
+    return {
+        "raw": same(secret),
+        "upper-case": same(secret.upper()),
+        "quote": same(quote(secret, safe="")),
+        "quote-lower-hex": same(re.sub(r"%[0-9A-F]{2}", lambda m: m.group(0).lower(), quote(secret, safe=""))),
+        "quote_plus": same(quote_plus(secret)),
+        "json": same(json.dumps(secret)[1:-1]),
+        "json-escaped-slash": same(json.dumps(secret)[1:-1].replace("/", "\\/")),
+        "html": same(html_lib.escape(secret)),
+        "base64": _base64_inside(b"", secret),
+        "base64-offset-1": _base64_inside(b"x", secret),
+        "base64-offset-2": _base64_inside(b"xy", secret),
+        "base64-offset-3": _base64_inside(b"xyz", secret),
+        "urlsafe-base64-offset-1": _base64_inside(b"x", secret, urlsafe=True),
+        "basic-auth": _base64_inside(b"1000.CLIENT:", secret),
+    }
+
+
+@pytest.mark.parametrize("secret", [HEX_SECRET, PLAIN, ODD], ids=["hex", "plain", "odd"])
+@pytest.mark.parametrize("echo", list(_echoes(PLAIN)))
+def test_redact_hides_every_spelling_of_a_value_sent(secret: str, echo: str) -> None:
+    echoed, evidence = _echoes(secret)[echo]
+    text = redact(f"Zoho says: {echoed} is not valid", [secret])
+    assert text.startswith("Zoho says: ") and text.endswith(" is not valid") and "<hidden>" in text
+    for size in (8, 12):  # no piece of what only the secret determines is left
+        for start in range(len(evidence) - size + 1):
+            assert evidence[start : start + size] not in text, (echoed, text)
+
+
+@pytest.mark.parametrize("secret", [HEX_SECRET, PLAIN], ids=["hex", "plain"])
+def test_redact_hides_pieces_of_a_value_sent(secret: str) -> None:
+    for piece in (secret[:8], secret[-8:], secret[10:30], secret[:21], secret[21:]):
+        assert piece not in redact(f"you sent {piece}!", [secret])
+    assert redact(f"cut short: {secret[:5]}", [secret]) == "cut short: <hidden>"  # a body read in part ends inside one
+
+
+def test_redact_merges_a_run_into_one_marker() -> None:
+    assert redact(f"x {PLAIN}{PLAIN} y", [PLAIN]) == "x <hidden> y"
+
+
+def test_redact_leaves_ordinary_text_alone() -> None:
+    text = "407 Proxy Authentication Required: Authorization needed for https://accounts.zoho.eu/oauth/v2/token/revoke"
+    assert redact(text, [PLAIN, "ab", "", None]) == text  # values under 4 characters, or not strings, are not searched for
+    assert redact("zzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzz") == "z" * 52  # a long run without digits
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (f"secret {HEX_SECRET}", "secret <hidden>"),
+        ("token 1000.0a1b2c3d.f9e8d7c6", "token <hidden>"),
+        ("jwt eyJhbGciOiJIUzI1NiJ9abcdefghijklmnopqrstuvwxyz0123456789", "jwt <hidden>"),
+        ("client_secret=whatever&x=1", "client_secret=<hidden>&x=1"),
+        ('{"refresh_token": "opaque"}', '{"refresh_token": "<hidden>"}'),
+    ],
+)
+def test_redact_hides_token_shaped_strings_whatever_was_sent(text: str, expected: str) -> None:
+    assert redact(text) == expected
+
+
+def test_secret_forms_are_lower_case_and_longest_first() -> None:
+    forms = secret_forms(ODD)
+    assert forms == sorted(forms, key=len, reverse=True)
+    assert all(form == form.lower() for form in forms)
+    assert "a%2fb%2bc%3dd%26e%20f%25g%5ch%22i%3cj%3ek" in forms
+
+
+def test_sanitize_server_text_redacts_with_the_values_sent() -> None:
+    assert sanitize_server_text(f"bad secret {PLAIN}\r\n", secrets=[PLAIN]) == "bad secret <hidden>"
+    assert sanitize_server_text(f"bad secret {HEX_SECRET}") == "bad secret <hidden>"
+
+
+def test_sanitize_server_text_looks_at_a_bounded_window() -> None:
+    import time  # pylint: disable=import-outside-toplevel
+
+    started = time.monotonic()
+    text = sanitize_server_text("y" * (1024 * 1024) + PLAIN, secrets=[PLAIN])
+    assert time.monotonic() - started < 5 and len(text) == 160
+
+
+@pytest.mark.parametrize("secret", [HEX_SECRET, PLAIN], ids=["hex", "plain"])
+def test_api_error_redacts_zohos_code_and_description(secret: str) -> None:
+    error = api_error(
+        operation="exchange",
+        error_code=f"invalid_client_secret {secret}",
+        accounts_url=URL,
+        http_status=200,
+        description=f"client_secret {secret} is not valid",
+        secrets=[secret],
+    )
+    for text in (error.msg, str(error.error_code), repr(error.fail_kwargs())):
+        assert secret not in text and secret[:12] not in text and secret[-12:] not in text
+    assert error.error_code == "invalid_client_secret <hidden>"
+    assert "Zoho says: client_secret <hidden> is not valid." in error.msg
+
+
+def test_answer_snippet_redacts_every_spelling_of_the_values_sent() -> None:
+    for echo in _echoes(PLAIN).values():
+        text = answer_snippet(f"echo: {echo[0]}".encode(), content_type="text/plain", secrets=[PLAIN], limit=500)
+        assert PLAIN[:8] not in text and PLAIN[-8:] not in text and "<hidden>" in text
