@@ -383,6 +383,13 @@ def _yaml_error(exc: t.Any, path: str) -> ConfigFileError:
         )
     mark = getattr(exc, "problem_mark", None)
     where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
+    if mark is not None and getattr(mark, "buffer", None) and mark.buffer[mark.index : mark.index + 1] == "\t":
+        # YAML 1.2 allows a tab as separation in some places (before a comment, after "key:"); PyYAML does not.
+        return ConfigFileError(
+            f"Cannot parse {path} as YAML{where}: line {mark.line + 1} has a tab where YAML as PyYAML reads it does not allow "
+            "one (PyYAML takes tabs only inside values and comments, not in indentation or as the blank before a value or a "
+            "comment). Replace it with spaces; it was not changed."
+        )
     return ConfigFileError(f"Cannot parse {path} as YAML{where}. Fix the file or choose the right `format`; it was not changed.")
 
 
@@ -671,7 +678,9 @@ def _merge_ini(text: str | None, values: dict[str, Value], section: str, path: s
             prefix, end = _ini_parts(lines[index])
             replace[index] = f"{prefix}{values[wanted.pop(option)]}{end}"
         elif kind == "continuation" and owner in replace:
-            drop.update(range(owner + 1, index + 1))  # the old value's lines, with any blank or comment lines among them
+            # The old value's lines and the blank lines among them (configparser reads those as part of the value); comment
+            # lines among them are not part of it and stay.
+            drop.update(number for number in range(owner + 1, index + 1) if scan[number][0] != "comment")
     out: list[str] = []
     if last_content >= 0:
         indent, separator = section_style or file_style or ("", " = ")
@@ -709,141 +718,338 @@ def _merge_ini(text: str | None, values: dict[str, Value], section: str, path: s
 
 # -- env ----------------------------------------------------------------------------------------
 #
-# An env file has two consumers that must read the same values: sh (". file", "set -a; . file")
-# and systemd's EnvironmentFile=. The reader models both for one line (the parsers below) and a
-# managed value counts as held only where both read exactly it; anything else is rewritten. sh
-# reads a CR at the end of a line as part of the value and systemd as a line end, so a file with
-# CRLF line ends is converted to LF, with a warning. A byte-order mark, a lone CR and values over
-# several lines are refused.
+# An env file has two consumers that must read the same values: sh (". file", "set -a; . file";
+# dash and bash) and systemd's EnvironmentFile=. Both are modelled for the whole file: sh by a
+# lexer of the few forms a KEY=value line can take (_sh_*), systemd by its own parser
+# (_systemd_env, after src/basic/env-file.c), in two versions: before 254 a comment that ends in
+# a backslash goes on over the next line (systemd/systemd#27975; Debian 12 and RHEL 9 ship 252).
+#
+# A line must be blank, a comment or one assignment "KEY=value" (optionally "export KEY=value")
+# that both read on that line alone. Anything sh reads as more (a command, an operator, several
+# words or assignments, a command substitution, arithmetic, an assigning ${...}) or continues over
+# the next line, for sh or for systemd, is refused with the line and the cause: it could hide or
+# override a managed line for one of them. A managed value counts as held only where sh, systemd
+# 254+ and systemd before 254 all read exactly it; anything else is rewritten: "export" is dropped
+# (systemd ignores such a line), and a line that systemd before 254 reads as part of a comment gets
+# a blank line before it. A file with CRLF line ends is converted to LF (sh reads the CR as part
+# of a value, systemd as a line end), with a warning. A byte-order mark, a lone CR and a NUL are
+# refused.
 
-_ENV_LINE = re.compile(r"(?P<lead>[ \t]*(?:export[ \t]+)?)(?P<key>[A-Za-z_][A-Za-z0-9_]*)(?P<space>[ \t]*=[ \t]*)(?P<raw>.*?)[ \t]*")
-_ENV_OPEN = "open"  # _env_sh: an unclosed quote or a trailing backslash, the value goes on over the next line
-_ENV_MORE = "more"  # _env_sh: sh would expand something or run a command
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_ENV_ASSIGNMENT = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)=")
+# ${NAME}, ${#NAME}, ${NAME:-word}, ${NAME+word}, ${NAME%word}...: a word without quotes, $, backquotes or backslashes.
+_SH_BRACED = re.compile(r"\{#?(?:[A-Za-z_][A-Za-z0-9_]*|[0-9]+|[@*#?$!-])(?:(?::?[-+]|##?|%%?)[^}$`\"'\\]*)?\}")
+_SH_BRACED_SPECIAL = re.compile(r"\{#?(?:[A-Za-z_][A-Za-z0-9_]*|[0-9]+|[@*#?$!-])(:?[=?])")
+_SH_PARAMETER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*|[0-9@*#?$!-]")
+
+_SH_OPEN_QUOTE = (
+    "opens a quote that it does not close, so sh reads the following lines as part of this one (multi-line values are not "
+    "supported). Put the value on one line"
+)
+_SH_BACKSLASH = "ends with a backslash, so sh reads the next line as part of this one. Remove the backslash or put the value on one line"
+_SH_SUBSTITUTION = (
+    "runs a command when sh reads it ($(...) or a backquote), which systemd's EnvironmentFile= keeps as text, and sh may read "
+    "the following lines as part of it. Write the value itself"
+)
+_SH_ARITHMETIC = (
+    "computes a value when sh reads it ($((...)) or $[...]), which can also assign variables, and systemd's EnvironmentFile= "
+    "keeps it as text. Write the value itself"
+)
+_SH_ANSI_C = "uses $'...' quoting, which bash and dash read differently and systemd's EnvironmentFile= not at all. Use single quotes"
+_SH_BRACE_ASSIGN = (
+    "assigns a variable inside a parameter expansion (${NAME=...} or ${NAME:=...}) when sh reads it, which systemd's "
+    "EnvironmentFile= does not do. Write the value itself"
+)
+_SH_BRACE_STOP = (
+    "has a parameter expansion ${NAME?...} or ${NAME:?...}, which makes sh stop reading the file when the variable is unset, "
+    "while systemd's EnvironmentFile= reads on. Write the value itself"
+)
+_SH_BRACE_OTHER = (
+    "has a parameter expansion ${...} that the module cannot read to its end (quotes, $, a backquote or a backslash inside it, "
+    "or no closing brace on the line), so it cannot tell what sh reads there and on the following lines. Write the value itself"
+)
 
 
-def _env_sh(raw: str) -> tuple[str, str]:
-    """What sh assigns from ``KEY=<raw>`` (``raw``: the rest of the line), as ``(value, "")``.
+class _EnvRefusal(Exception):
+    """A line that sh and systemd cannot both read as one assignment; the message is the cause, after "line N "."""
 
-    ``("", _ENV_OPEN)`` when the value goes on over the next line, ``("", _ENV_MORE)`` when sh
-    would do more than assign a literal (expand ``$``, a backquote or ``~``, run a command after
-    a blank, or meet an operator such as ``;``). A blank followed by ``#`` starts a comment.
-    """
-    out: list[str] = []
-    index, size = 0, len(raw)
-    while index < size:
-        char = raw[index]
-        if char == "'":
-            close = raw.find("'", index + 1)
-            if close < 0:
-                return "", _ENV_OPEN
-            out.append(raw[index + 1 : close])
-            index = close + 1
-        elif char == '"':
-            index += 1
-            while True:
-                if index >= size:
-                    return "", _ENV_OPEN
-                char = raw[index]
-                if char == '"':
-                    index += 1
-                    break
-                if char in "$`":
-                    return "", _ENV_MORE
-                if char == "\\":
-                    if index + 1 >= size:
-                        return "", _ENV_OPEN
-                    following = raw[index + 1]
-                    out.append(following if following in '$`"\\' else "\\" + following)
-                    index += 2
-                    continue
-                out.append(char)
-                index += 1
-        elif char == "\\":
-            if index + 1 >= size:
-                return "", _ENV_OPEN
-            out.append(raw[index + 1])
+
+def _sh_command(detail: str) -> _EnvRefusal:
+    return _EnvRefusal(
+        f"is not a KEY=value line but a shell command ({detail}): sh runs it, which can set or unset variables, while systemd's "
+        "EnvironmentFile= reads it differently or not at all. Write one KEY=value assignment per line (quote a value that holds "
+        "blanks: KEY='a b')"
+    )
+
+
+def _sh_dollar(content: str, index: int, *, quoted: bool) -> tuple[int, str | None]:
+    """sh at the ``$`` at ``index``: ``(end, text)``; text is None where sh expands something."""
+    following = content[index + 1 : index + 2]
+    if following == "(":
+        raise _EnvRefusal(_SH_ARITHMETIC if content.startswith("((", index + 1) else _SH_SUBSTITUTION)
+    if following == "[":  # bash's old arithmetic; dash keeps it as text
+        raise _EnvRefusal(_SH_ARITHMETIC)
+    if following == "{":
+        braced = _SH_BRACED.match(content, index + 1)
+        if braced is None:
+            special = _SH_BRACED_SPECIAL.match(content, index + 1)
+            raise _EnvRefusal(_SH_BRACE_OTHER if special is None else _SH_BRACE_ASSIGN if special.group(1).endswith("=") else _SH_BRACE_STOP)
+        return braced.end(), None
+    if not quoted and following == "'":
+        raise _EnvRefusal(_SH_ANSI_C)
+    if not quoted and following == '"':  # bash's $"..." (translated); the quote itself is read next
+        return index + 1, None
+    parameter = _SH_PARAMETER.match(content, index + 1)
+    if parameter:
+        return parameter.end(), None
+    return index + 1, "$"  # a $ that starts nothing is an ordinary character
+
+
+def _sh_double_quoted(content: str, index: int) -> tuple[int, str | None]:
+    """sh inside double quotes, from after the opening quote: ``(end, text)``; text is None where sh expands something."""
+    out: list[str] | None = []
+    while True:
+        if index >= len(content):
+            raise _EnvRefusal(_SH_OPEN_QUOTE)
+        char = content[index]
+        if char == '"':
+            return index + 1, None if out is None else "".join(out)
+        if char == "`":
+            raise _EnvRefusal(_SH_SUBSTITUTION)
+        if char == "\\":
+            if index + 1 >= len(content):
+                raise _EnvRefusal(_SH_OPEN_QUOTE)
+            following = content[index + 1]
+            chunk: str | None = following if following in '$`"\\' else "\\" + following
             index += 2
-        elif char in " \t":
-            rest = raw[index:].lstrip(" \t")
-            if rest and not rest.startswith("#"):
-                return "", _ENV_MORE
-            break
-        elif char in "$`;&|<>()" or (char == "~" and (index == 0 or raw[index - 1] == ":")):
-            return "", _ENV_MORE
+        elif char == "$":
+            index, chunk = _sh_dollar(content, index, quoted=True)
         else:
-            out.append(char)
+            chunk = char
             index += 1
-    return "".join(out), ""
+        if chunk is None:
+            out = None
+        elif out is not None:
+            out.append(chunk)
 
 
-def _env_systemd(raw: str) -> str:
-    """What systemd's EnvironmentFile= assigns from ``KEY=<raw>`` (its parser, src/basic/env-file.c, for one line)."""
-    out: list[str] = []
-    state = "pre"
-    trailing = -1  # where trailing whitespace of an unquoted value starts
-    for char in raw:
-        if state in ("pre", "value") and char in "\r\n":
-            break  # systemd ends a line at CR as well as at LF
-        if state == "pre":
+def _sh_words(content: str) -> list[tuple[str, str | None]]:
+    """The words sh reads on one line, ``(as written, text after quote removal)``; text is None where sh expands something.
+
+    A carriage return is an ordinary character, as for sh. Raises _EnvRefusal for anything that
+    goes on over the next line, runs a command, or that the module does not model.
+    """
+    words: list[tuple[str, str | None]] = []
+    index, size = 0, len(content)
+    while True:
+        while index < size and content[index] in " \t":
+            index += 1
+        if index >= size or content[index] == "#":  # a comment starts only at the start of a word
+            return words
+        start = index
+        out: list[str] | None = []
+        while index < size and content[index] not in " \t":
+            char = content[index]
+            chunk: str | None
+            if char == "'":
+                close = content.find("'", index + 1)
+                if close < 0:
+                    raise _EnvRefusal(_SH_OPEN_QUOTE)
+                chunk, index = content[index + 1 : close], close + 1
+            elif char == '"':
+                index, chunk = _sh_double_quoted(content, index + 1)
+            elif char == "\\":
+                if index + 1 >= size:
+                    raise _EnvRefusal(_SH_BACKSLASH)
+                chunk, index = content[index + 1], index + 2
+            elif char == "$":
+                index, chunk = _sh_dollar(content, index, quoted=False)
+            elif char == "`":
+                raise _EnvRefusal(_SH_SUBSTITUTION)
+            elif char in ";&|<>()":
+                raise _sh_command(f"the operator {char!r}")
+            elif char == "~" and (index == start or content[index - 1] in ":="):
+                chunk, index = None, index + 1  # tilde expansion
+            else:
+                chunk, index = char, index + 1
+            if chunk is None:
+                out = None
+            elif out is not None:
+                out.append(chunk)
+        words.append((content[start:index], None if out is None else "".join(out)))
+
+
+def _sh_line(content: str) -> tuple[str, bool, str | None] | None:
+    """How sh reads one line: None for a blank or comment line, else ``(key, export, value)`` of its one assignment.
+
+    ``value`` is None where sh expands something ($NAME, ${NAME}, ~). Raises _EnvRefusal for any
+    other line.
+    """
+    words = _sh_words(content)
+    if not words:
+        return None
+    export = words[0][0] == "export"
+    rest = words[1:] if export else words
+    first = _ENV_ASSIGNMENT.match(rest[0][0]) if rest else None
+    if first is not None and len(rest) == 1:
+        key = first.group(1)
+        value = rest[0][1]
+        return key, export, None if value is None else value[len(key) + 1 :]
+    if export:
+        raise _sh_command("export followed by something other than one KEY=value")
+    if len(words) > 1 and _ENV_NAME.fullmatch(words[0][0]) and words[1][0].startswith("="):
+        raise _sh_command("a blank before =, so sh runs the key as a command")
+    if first is not None and words[0][0] == first.group(0):
+        raise _sh_command("a blank after =, so sh runs the value as a command")
+    if first is not None and all(_ENV_ASSIGNMENT.match(word[0]) for word in words):
+        raise _sh_command("several assignments on one line")
+    if first is not None:
+        raise _sh_command("several words: sh runs the word after a blank outside quotes as a command")
+    raise _sh_command("it does not start with KEY=")
+
+
+_SYSTEMD_ASSIGNING = ("pre-value", "value", "value-escape", "single", "double", "double-escape")
+
+
+def _systemd_env(text: str, *, comment_escapes: bool = False) -> tuple[dict[int, tuple[str, str]], list[str]]:
+    """systemd's parser of EnvironmentFile= files (src/basic/env-file.c, parse_env_file_internal) over the whole text.
+
+    Returns the assignments by the index of the line each starts on, ``{index: (key, value)}``
+    (invalid names included; systemd ignores them), and the parser's state at the start of each
+    line, one more entry for the end of the text ("" where a new line starts afresh, else for
+    example "comment" or "value"). ``comment_escapes``: systemd before 254, where a backslash at
+    the end of a comment continues the comment on the next line (systemd/systemd#27975).
+    """
+    assignments: dict[int, tuple[str, str]] = {}
+    starts = [""]
+    state = "pre-key"
+    key: list[str] = []
+    value: list[str] = []
+    key_blank = value_blank = -1  # where trailing blanks of the key or of an unquoted value start
+    line = begin = 0
+
+    def push() -> None:
+        if state == "value" and value_blank >= 0:
+            del value[value_blank:]
+        assignments[begin] = ("".join(key[:key_blank] if key_blank >= 0 else key), "".join(value))
+
+    for char in text:
+        newline = char in "\n\r"  # systemd ends a line at CR as well as at LF
+        if state == "pre-key":
+            if char in "#;":
+                state = "comment"
+            elif char not in " \t\n\r":
+                state, key, key_blank, begin = "key", [char], -1, line
+        elif state == "key":
+            if newline:
+                state = "pre-key"  # a line without "=" is ignored
+            elif char == "=":
+                state, value, value_blank = "pre-value", [], -1
+            else:
+                if char not in " \t":
+                    key_blank = -1
+                elif key_blank < 0:
+                    key_blank = len(key)
+                key.append(char)
+        elif state in ("pre-value", "value") and newline:
+            push()
+            state = "pre-key"
+        elif state == "pre-value":
             if char == "'":
                 state = "single"
             elif char == '"':
                 state = "double"
             elif char == "\\":
-                state = "escape"
+                state = "value-escape"
             elif char not in " \t":
-                state, trailing = "value", -1
-                out.append(char)
+                state = "value"
+                value.append(char)
         elif state == "value":
             if char == "\\":
-                state, trailing = "escape", -1
+                state, value_blank = "value-escape", -1
             else:
                 if char not in " \t":
-                    trailing = -1
-                elif trailing < 0:
-                    trailing = len(out)
-                out.append(char)
-        elif state == "escape":
+                    value_blank = -1
+                elif value_blank < 0:
+                    value_blank = len(value)
+                value.append(char)
+        elif state == "value-escape":
             state = "value"
-            if char not in "\r\n":
-                out.append(char)
+            if not newline:  # an escaped line end is dropped: the value goes on over the next line
+                value.append(char)
         elif state == "single":
             if char == "'":
-                state = "pre"
+                state = "pre-value"
             else:
-                out.append(char)
+                value.append(char)
         elif state == "double":
             if char == '"':
-                state = "pre"
+                state = "pre-value"
             elif char == "\\":
                 state = "double-escape"
             else:
-                out.append(char)
-        else:  # double-escape
+                value.append(char)
+        elif state == "double-escape":
             state = "double"
             if char in '"\\`$':
-                out.append(char)
+                value.append(char)
             elif char != "\n":
-                out.extend(("\\", char))
-    if state == "value" and trailing >= 0:
-        del out[trailing:]
-    return "".join(out)
+                value.extend(("\\", char))
+        elif state == "comment":
+            if char == "\\":
+                state = "comment-escape"
+            elif newline:
+                state = "pre-key"
+        else:  # comment-escape
+            state = "comment" if comment_escapes or not newline else "pre-key"
+        if char == "\n":
+            line += 1
+            starts.append("" if state == "pre-key" else state)
+    if state in _SYSTEMD_ASSIGNING:
+        push()
+    return assignments, starts
 
 
-def _env_reading(match: re.Match[str]) -> tuple[str, bool]:
-    """``(value, agreed)``: the value as sh reads it (as systemd does where sh would not just assign), and whether both read that."""
-    raw = match.group("raw")
-    systemd = _env_systemd(raw)
-    if match.group("space") != "=":  # "KEY =v" runs the command KEY in sh; "KEY= v" runs v
-        return systemd, False
-    value, why = _env_sh(raw)
-    if why:
-        return systemd, False
-    return value, value == systemd
+def _env_systemd(raw: str) -> str:
+    """What systemd's EnvironmentFile= assigns from the line ``KEY=<raw>``."""
+    return _systemd_env("K=" + raw)[0].get(0, ("K", ""))[1]
 
 
-def _env_scan(text: str | None, path: str) -> list[tuple[str, re.Match[str] | None]]:
-    """``(line, match)`` per line; match is None for blank and comment lines. Lines keep their line end (and a CR before it)."""
+class _EnvLine(t.NamedTuple):
+    """One line of an env file as sh and systemd read it (see :func:`_env_scan`)."""
+
+    text: str  # the line with its line end
+    key: str | None  # the variable it assigns for sh; None for a blank or comment line
+    indent: str
+    export: bool
+    raw: str  # what follows "=", without trailing blanks and line end
+    sh: str | None  # what sh assigns; None where sh expands something
+    systemd: str | None  # what systemd's EnvironmentFile= (version 254 and later) assigns; None: it ignores the line
+    old_systemd: str | None  # the same for systemd before 254
+    swallowed: bool  # systemd before 254 reads the line as part of a comment above it
+    sh_sets: bool = True  # False: the CR at its end makes sh run the line as a command instead (a blank before the CR)
+
+    def read(self) -> str:
+        """The value as sh reads it; as systemd reads the text where sh expands something."""
+        if self.sh is not None:
+            return self.sh
+        return self.systemd if self.systemd is not None else _env_systemd(self.raw)
+
+    def holds(self, value: Value) -> bool:
+        """Whether sh, systemd 254+ and systemd before 254 all read exactly ``value`` from the line."""
+        return self.sh_sets and self.sh == self.systemd == self.old_systemd == str(value)
+
+
+def _env_refused(path: str, number: int, cause: str) -> ConfigFileError:
+    return ConfigFileError(f"Cannot parse {path} as an env file: line {number} {cause}; it was not changed.")
+
+
+def _env_scan(text: str | None, path: str) -> list[_EnvLine]:
+    """Each line of ``text`` as sh and both systemd versions read it. Lines keep their line end (and a CR before it).
+
+    Raises ConfigFileError for a file that they do not all read line by line as blank lines,
+    comments and single assignments.
+    """
     text = text or ""
     if text.startswith(BOM):
         raise ConfigFileError(
@@ -858,26 +1064,57 @@ def _env_scan(text: str | None, path: str) -> list[tuple[str, re.Match[str] | No
             "EnvironmentFile= reads it as a line end, sh as part of the line. Convert the file to LF line endings (for example "
             "with dos2unix); it was not changed."
         )
-    result: list[tuple[str, re.Match[str] | None]] = []
-    for number, line in enumerate(_split_lines(text), start=1):
-        body = line[:-1] if line.endswith("\n") else line  # a CR before the LF stays: sh reads it
-        stripped = body.strip()
-        if not stripped or stripped.startswith("#"):
-            result.append((line, None))
+    if "\0" in text:
+        number = text.count("\n", 0, text.index("\0")) + 1
+        raise _env_refused(path, number, "holds a NUL character, where systemd's EnvironmentFile= stops reading the file. Remove it")
+    lines = _split_lines(text)
+    ended = text if not text or text.endswith("\n") else text + "\n"  # judged as if a line followed: one may be appended
+    assignments, starts = _systemd_env(ended)
+    old_assignments, old_starts = _systemd_env(ended, comment_escapes=True)
+    result: list[_EnvLine] = []
+    for index, line in enumerate(lines):
+        content = line[:-1] if line.endswith("\n") else line
+        body = content[:-1] if content.endswith("\r") else content  # a CRLF file is judged as it is after conversion
+        try:
+            sh = _sh_line(body)
+        except _EnvRefusal as exc:
+            raise _env_refused(path, index + 1, str(exc)) from None
+        if starts[index + 1]:
+            raise _env_refused(
+                path,
+                index + 1,
+                "makes systemd's EnvironmentFile= read the line after it as part of its value (a backslash at the end of the line, "
+                "which sh reads as part of a comment), while sh does not. Remove the backslash",
+            )
+        swallowed = bool(old_starts[index])
+        if sh is None:
+            result.append(_EnvLine(line, None, "", False, "", None, None, None, swallowed))
             continue
-        match = _ENV_LINE.fullmatch(body)
-        if match is None:
-            raise ConfigFileError(
-                f"Cannot parse {path} as an env file: line {number} is not a KEY=value assignment, a comment or a blank line "
-                "(multi-line values are not supported either). Fix the file or choose the right `format`; it was not changed."
+        key, export, value = sh
+        sh_sets = True
+        if body != content:  # sh reads the CR before the line end as part of the line
+            try:
+                with_cr = _sh_line(content)
+            except _EnvRefusal:
+                with_cr = None
+            sh_sets = with_cr is not None and with_cr[0] == key
+            value = with_cr[2] if with_cr is not None and sh_sets else None
+        systemd = assignments.get(index)
+        old = None if swallowed else old_assignments.get(index)
+        result.append(
+            _EnvLine(
+                line,
+                key,
+                body[: len(body) - len(body.lstrip(" \t"))],
+                export,
+                body.split("=", 1)[1].rstrip(" \t"),
+                value,
+                systemd[1] if systemd is not None and systemd[0] == key else None,
+                old[1] if old is not None and old[0] == key else None,
+                swallowed,
+                sh_sets,
             )
-        if _env_sh(match.group("raw").rstrip("\r"))[1] == _ENV_OPEN:
-            raise ConfigFileError(
-                f"Cannot parse {path} as an env file: line {number} opens a quote that it does not close, or ends with a backslash, "
-                "so its value goes on over the next line; multi-line values are not supported. Put the value on one line or choose "
-                "the right `format`; it was not changed."
-            )
-        result.append((line, match))
+        )
     return result
 
 
@@ -896,44 +1133,91 @@ def _env_render(value: Value, style: str = "") -> str:
     return text if _ENV_SAFE.fullmatch(text) else f"'{text}'"
 
 
-def _env_holds(match: re.Match[str], value: Value) -> bool:
-    """Whether the assignment gives exactly ``value`` to both sh and systemd."""
-    read, agreed = _env_reading(match)
-    return agreed and read == str(value)
-
-
-def _env_current(scan: list[tuple[str, re.Match[str] | None]], keys: t.Iterable[str]) -> dict[str, str | None]:
-    found: dict[str, str] = {}
-    for _line, match in scan:
-        if match is not None:
-            found[match.group("key")] = _env_reading(match)[0]  # the last assignment wins
+def _env_current(scan: list[_EnvLine], keys: t.Iterable[str]) -> dict[str, str | None]:
+    found = {line.key: line.read() for line in scan if line.key is not None and line.sh_sets}  # the last assignment wins
     return {key: found.get(key) for key in keys}
+
+
+def _env_readings(scan: list[_EnvLine]) -> list[dict[str, str | None]]:
+    """What sh, systemd 254+ and systemd before 254 end up with for every key the file sets."""
+    sh = {line.key: line.sh for line in scan if line.key is not None and line.sh_sets}
+    systemd = {line.key: line.systemd for line in scan if line.key is not None and line.systemd is not None}
+    old = {line.key: line.old_systemd for line in scan if line.key is not None and line.old_systemd is not None}
+    return [sh, systemd, old]
+
+
+def _env_converted(before: list[_EnvLine], text: str, values: dict[str, Value], path: str) -> list[_EnvLine]:
+    """The scan of ``text``, the file converted from CRLF to LF; refuses a conversion that changes what systemd reads."""
+    try:
+        after = _env_scan(text, path)
+    except ConfigFileError as exc:
+        converted = (
+            "as an env file once its CRLF line endings are converted to LF (which the module must do: sh reads every carriage "
+            "return as part of a value):"
+        )
+        raise ConfigFileError(str(exc).replace("as an env file:", converted, 1)) from None
+    for index, (old, new) in enumerate(zip(before, after)):
+        if new.swallowed and not old.swallowed and new.key is not None and new.key not in values:
+            comment = max(number for number in range(index) if not after[number].swallowed) + 1
+            raise ConfigFileError(
+                f"Cannot convert the env file {path} from CRLF to LF line endings safely: the comment on line {comment} ends with a "
+                f"backslash, so with LF line endings systemd before version 254 (Debian 12, RHEL 9) would read line {index + 1} as "
+                f"part of that comment and no longer set its variable. Remove the backslash at the end of line {comment} (or put a "
+                "blank line after it); it was not changed."
+            )
+    return after
+
+
+def _env_swallows_appended(text: str) -> bool:
+    """Whether systemd before 254 would read a line appended to ``text`` as part of a comment."""
+    if not text:
+        return False
+    return bool(_systemd_env(text if text.endswith("\n") else text + "\n", comment_escapes=True)[1][-1])
 
 
 def _merge_env(text: str | None, values: dict[str, Value], path: str) -> Merge:
     scan = _env_scan(text, path)
+    # A managed line that sh read with a CR at its end was damaged even where the conversion to LF alone repairs it.
+    rewritten = {line.key for line in scan if line.key in values and not line.holds(values[line.key])}
     crlf = "\r\n" in (text or "")
-    present = {match.group("key") for _line, match in scan if match is not None}
-    rewritten: set[str] = set()
+    if crlf:
+        scan = _env_converted(scan, (text or "").replace("\r\n", "\n"), values, path)
+    present = {line.key for line in scan if line.key is not None}
     out: list[str] = []
     style = ""  # quoting of new entries: that of the file's last assignment
-    for line, match in scan:
-        if crlf and line.endswith("\r\n"):
-            line = line[:-2] + "\n"
-        if match is None:
-            out.append(line)
+    for line in scan:
+        if line.key is None:
+            out.append(line.text)
             continue
-        key = match.group("key")
-        style = _env_style(match.group("raw").rstrip("\r"))
-        if key in values and not _env_holds(match, values[key]):  # every occurrence
-            line = f"{match.group('lead')}{key}={_env_render(values[key], style)}{_line_end(line)}"
-            rewritten.add(key)
-        out.append(line)
+        style = _env_style(line.raw)
+        if line.key in values and not line.holds(values[line.key]):  # every occurrence
+            # "export" goes (systemd ignores such a line); a line that systemd before 254 reads as part of the comment
+            # above it gets a blank line before it, which ends that comment there.
+            blank = "\n" if line.swallowed else ""
+            out.append(f"{blank}{line.indent}{line.key}={_env_render(values[line.key], style)}{_line_end(line.text)}")
+            rewritten.add(line.key)
+        else:
+            out.append(line.text)
     changed = [key for key in values if key in rewritten or key not in present]
     if not changed and not crlf and text is not None:
         return Merge(text, [])
-    out = _append_lines(out, [f"{key}={_env_render(values[key], style)}\n" for key in values if key not in present], "\n")
-    new_text = "".join(out)
+    new = [f"{key}={_env_render(values[key], style)}\n" for key in values if key not in present]
+    if new and _env_swallows_appended("".join(out)):
+        new[0] = "\n" + new[0]
+    new_text = "".join(_append_lines(out, new, "\n"))
+    # Prove the result: the managed keys held everywhere, every other key read as before by sh and both systemd versions.
+    try:
+        after = _env_scan(new_text, path)
+    except ConfigFileError:
+        after = None
+    readings = [{key: value for key, value in reading.items() if key not in values} for reading in _env_readings(scan)]
+    if (
+        after is None
+        or any(not line.holds(values[line.key]) for line in after if line.key in values)
+        or {line.key for line in after if line.key is not None} != present | set(values)
+        or [{key: value for key, value in reading.items() if key not in values} for reading in _env_readings(after)] != readings
+    ):
+        raise ConfigFileError(f"Cannot update the env file {path} safely; edit it by hand. It was not changed.")
     if not crlf:
         return Merge(new_text, changed)
     warning = (
@@ -972,7 +1256,7 @@ def parse_values(
 
     json: json.loads; yaml: yaml.safe_load (non-string values in their JSON form); ini:
     configparser on the file opened in text mode; env: as sh reads the last assignment of each key
-    (as systemd's EnvironmentFile= reads it where sh would expand something or run a command).
+    (as systemd's EnvironmentFile= reads it where sh would expand something, such as $HOME or ~).
     Raises ConfigFileError for unparsable text. ``option`` names where the keys came from.
     """
     keys = check_keys(keys, fmt, path=path, option=option)

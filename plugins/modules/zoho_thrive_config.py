@@ -75,20 +75,36 @@ options:
         (plain, single or double quotes) when that style holds the new value exactly, else it is double-quoted
         (integers plain), and a trailing comment on its line stays. A value over several lines (a block scalar or a
         collection) becomes one line. New keys go after the last entry, before an end marker C(...). The result is
-        parsed again and the task fails, writing nothing, if anything but the managed keys would change. Needs PyYAML
-        on the target.
+        parsed again and the task fails, writing nothing, if anything but the managed keys would change. A tab where
+        PyYAML does not allow one (in indentation, or as the blank before a value or a comment) is refused, naming its line
+        and column. Needs PyYAML on the target.
       - V(ini) edits the options of the section O(ini_section), creating the section at the end if it is missing. The
         file is read as Python's C(configparser) reads it (no interpolation; C(;) and C(#) start a comment only at the
         start of a line, so text after a value is part of it). It must have no duplicate sections or options and no option
         outside a section. Section names are case-sensitive, option names are not. A managed option keeps its spelling,
         indentation and separator (C(key = value), C(key=value), a colon instead of C(=), tabs); new options copy the section's
-        last option.
-      - V(env) writes C(KEY=value) lines (an existing C(export KEY=value) keeps its C(export)). Values are written so
-        that both C(sh) (C(. file), C(set -a; . file)) and systemd's C(EnvironmentFile=) read them unchanged, in the
-        quoting the line had when that is exact, otherwise unquoted when they contain only letters, digits and
-        C(_./:@%+,=-), else in single quotes. A managed line that the two read differently (a trailing C(# comment),
-        blanks around C(=), C($) in double quotes, a carriage return) is rewritten, and its trailing comment goes
-        with the old value. A key set several times is updated everywhere.
+        last option. A multi-line value becomes one line; comment lines among its lines stay.
+      - V(env) writes C(KEY=value) lines. Values are written so that both C(sh) (C(. file), C(set -a; . file); dash and
+        bash) and systemd's C(EnvironmentFile=) (before and since version 254) read them unchanged, in the quoting the line
+        had when that is exact, otherwise unquoted when they contain only letters, digits and C(_./:@%+,=-), else in single
+        quotes. A managed line that they read differently (a trailing C(# comment), C($) or C(~), a carriage return) is
+        rewritten, and its trailing comment goes with the old value. A key set several times is updated everywhere.
+      - In an V(env) file a managed C(export KEY=value) line loses its C(export) when it is written, because systemd's
+        C(EnvironmentFile=) ignores such a line (it logs C(invalid variable name "export KEY")). C(set -a; . file) and
+        C(EnvironmentFile=) export every variable of the file anyway; a script that sources the file without C(set -a) and
+        needs the variable in its child processes must export it itself. C(export) lines of other keys stay as they are.
+      - A managed V(env) line right after a comment that ends with a backslash gets a blank line before it, and new keys
+        never directly follow such a comment, because systemd before version 254 (Debian 12, RHEL 9) reads the line after
+        it as part of the comment. A CRLF file in which the conversion to LF would make such a comment hide another key is
+        refused, naming the comment's line.
+      - Every line of an V(env) file must be blank, a comment or one C(KEY=value) assignment that C(sh) and systemd both
+        read on that line alone; otherwise the task fails, naming the line and the cause. That refuses a line that C(sh) runs
+        as a command (an operator such as C(;), C(&&) or C(|), several words or assignments, a blank before or after C(=),
+        C(export) without one C(KEY=value)), a line that goes on over the next one for C(sh) or for systemd (an unclosed
+        quote, a backslash at the end, also after a C(# comment) that only C(sh) sees as one), a command substitution,
+        backquotes, arithmetic expansion, a parameter expansion that assigns (C(${KEY:=...})) or stops C(sh)
+        (C(${KEY:?...})), C($'...') quoting and a NUL character. Such a line can hide a managed line from one of the
+        two or override it, and the module cannot rewrite it without changing what it means.
       - Line endings. V(json) keeps any. V(yaml) and V(ini) keep LF or CRLF and write new lines the same way; a file
         that mixes CRLF and LF, or holds a lone carriage return, is refused when it has to be edited, naming the line
         (convert it with C(dos2unix) or C(unix2dos)). V(env) files are converted from CRLF to LF, with a warning, because C(sh)

@@ -421,22 +421,22 @@ def test_env_updates_every_occurrence_and_keeps_everything_else() -> None:
     )
 
 
-def test_env_export_prefix_is_kept() -> None:
-    assert merge("export TOKEN=a\n", "env", {"TOKEN": "b c"}, path=PATH).text == "export TOKEN='b c'\n"
+def test_env_export_is_dropped_from_a_managed_line_and_kept_elsewhere() -> None:
+    """systemd's EnvironmentFile= ignores an "export KEY=value" line; "set -a; . file" exports the variable without it."""
+    result = merge("export A=1\nexport TOKEN=a\n  export\tTOKEN='b c' # x\n", "env", {"TOKEN": "b c"}, path=PATH)
+    assert result.text == "export A=1\nTOKEN='b c'\n  TOKEN='b c'\n" and result.changed_keys == ["TOKEN"]
+    assert merge(result.text, "env", {"TOKEN": "b c"}, path=PATH).changed_keys == []
 
 
 @pytest.mark.parametrize(
     "line, value",
-    [("TOKEN=a b", "a b"), ("TOKEN='a b'", "a b"), ('TOKEN="a b"', "a b"), ("TOKEN=abc", "abc"), ("TOKEN='abc'", "abc"), ('TOKEN="abc"', "abc")],
+    [("TOKEN='a b'", "a b"), ('TOKEN="a b"', "a b"), ("TOKEN=abc", "abc"), ("TOKEN='abc'", "abc"), ('TOKEN="abc"', "abc"), ("TOKEN=a\\ b", "a b")],
 )
 def test_env_equivalent_quoting_is_left_alone(line: str, value: str) -> None:
-    if line == "TOKEN=a b":  # sh would run the command "b": not a form that holds the value
-        assert merge(line + "\n", "env", {"TOKEN": value}, path=PATH).text == "TOKEN='a b'\n"
-    else:
-        assert merge(line + "\n", "env", {"TOKEN": value}, path=PATH).text == line + "\n"
+    assert merge(line + "\n", "env", {"TOKEN": value}, path=PATH).text == line + "\n"
 
 
-@pytest.mark.parametrize("line", ['TOKEN="$HOME"', "TOKEN = x", 'TOKEN="a`b"'])
+@pytest.mark.parametrize("line", ['TOKEN="$HOME"', "TOKEN=$HOME", 'TOKEN="${HOME}"', "TOKEN=~/x", "TOKEN=x # c", "export TOKEN=x", "TOKEN='x'y\"z\""])
 def test_env_ambiguous_forms_are_rewritten(line: str) -> None:
     value = parse_values(line + "\n", "env", ["TOKEN"], path=PATH)["TOKEN"]
     result = merge(line + "\n", "env", {"TOKEN": value}, path=PATH)
@@ -471,7 +471,7 @@ def test_env_integer_value() -> None:
         (f"if true; then TOKEN={SECRET}; fi\n", "line 1 is not a KEY=value"),
         (f'# multi-line value\nTOKEN="{SECRET}\nmore"\n', "line 2 opens a quote that it does not close"),
         (f"A=1\nTOKEN='{SECRET}\n", "line 2 opens a quote that it does not close"),
-        (f"A=1\nTOKEN={SECRET}\\\n", "line 2 opens a quote that it does not close, or ends with a backslash"),
+        (f"A=1\nTOKEN={SECRET}\\\n", "line 2 ends with a backslash, so sh reads the next line as part of this one"),
         (f"A=1\n{SECRET}\n", "line 2 is not a KEY=value"),
     ],
 )
@@ -746,7 +746,7 @@ MATRIX: dict[str, dict[str, tuple[str, str]]] = {
         "no-final-newline": ("name: app\ntoken: 0ld-s3cret", f'name: app\ntoken: {NEW}\nadded: "v2"\n'),
         "empty": ("", f'token: "{NEW}"\nadded: "v2"\n'),
         "whitespace-only": ("  \n\n", f'  \n\ntoken: "{NEW}"\nadded: "v2"\n'),
-        "tabs": ('name: "a\tb"\ntoken:\told\n', Refused("Cannot parse /etc/app/conf as YAML (line 2, column 7)")),
+        "tabs": ('name: "a\tb"\ntoken:\told\n', Refused("Cannot parse /etc/app/conf as YAML (line 2, column 7): line 2 has a tab")),
     },
     "ini": {
         "bom": ("\ufeff[app]\nname = x\n\n[zoho_thrive]\ntoken = 0ld-s3cret\n", f"\ufeff[app]\nname = x\n\n[zoho_thrive]\ntoken = {NEW}\nadded = v2\n"),
@@ -785,7 +785,7 @@ MATRIX: dict[str, dict[str, tuple[str, str]]] = {
         "non-ascii": ("NAME='Zo\u00eb \u2713'\n# caf\u00e9\nTOKEN=0ld-s3cret\n", f"NAME='Zo\u00eb \u2713'\n# caf\u00e9\nTOKEN={NEW}\nADDED=v2\n"),
         "markers": (
             "# header\nTOKEN=first\nexport NAME=app\nexport TOKEN='0ld-s3cret'\n",
-            f"# header\nTOKEN={NEW}\nexport NAME=app\nexport TOKEN='{NEW}'\nADDED='v2'\n",
+            f"# header\nTOKEN={NEW}\nexport NAME=app\nTOKEN='{NEW}'\nADDED='v2'\n",  # systemd ignores an export line
         ),
         "comments": ("NAME=app # c\nTOKEN=0ld-s3cret # c2\n", f"NAME=app # c\nTOKEN={NEW}\nADDED=v2\n"),
         "no-final-newline": ("NAME=app\nTOKEN=0ld-s3cret", f"NAME=app\nTOKEN={NEW}\nADDED=v2\n"),
@@ -851,6 +851,9 @@ def test_every_format_with_every_kind_of_text(tmp_path: t.Any, fmt: str, case: s
         assert consumer_read(tmp_path, fmt, result.text.encode("utf-8"), unrelated) == consumer_read(tmp_path, fmt, before_bytes, unrelated)
     again = merge(result.text, fmt, values, path=PATH)
     assert again.changed_keys == [] and again.text == result.text and again.warnings == ()
+    if fmt == "env" and os.access(ENV_GENERATOR, os.X_OK):  # and systemd's own parser (version 252 here) reads the same
+        assert {key: systemd_value(result.text, tmp_path, key) for key in keys} == expected
+        assert systemd_value(result.text, tmp_path, "NAME") == systemd_value(before, tmp_path, "NAME")
 
 
 @pytest.mark.parametrize("fmt, case", MATRIX_CASES, ids=[f"{fmt}-{case}" for fmt, case in MATRIX_CASES])
@@ -922,16 +925,15 @@ def test_env_systemd_model(raw: str, systemd: str) -> None:
         ("K='abc'", "abc", True),
         ('K="abc"', "abc", True),
         ("K=abc  ", "abc", True),
-        ("export K=abc", "abc", True),
+        ("export K=abc", "abc", False),  # systemd ignores the line
         ("K=abc # c", "abc", False),  # systemd reads "abc # c"
         ("K=abc\r", "abc", False),  # sh reads "abc\r"
-        ("K= abc", "abc", False),  # sh runs "abc"
-        ("K =abc", "abc", False),  # sh runs "K"
         ('K="$X"', "$X", False),  # sh expands $X
         ("K=a\\bc", "abc", True),  # both read abc
         ("K='a'b\"c\"", 'ab"c"', False),  # sh reads abc
         ("K='a b'", "a b", True),
-        ("K=a b", "a b", False),
+        ("K=~", "~", False),  # sh reads the home directory
+        ("K=${X:-abc}", "abc", False),  # sh expands
     ],
 )
 def test_env_a_value_is_held_only_where_sh_and_systemd_both_read_it(line: str, value: str, held: bool) -> None:
@@ -1083,3 +1085,364 @@ def test_ini_reader_reads_lone_cr_files_as_applications_do() -> None:
 )
 def test_yaml_new_keys_go_inside_the_document(before: str, after: str) -> None:
     assert merge(before, "yaml", {"token": "N"}, path=PATH).text == after
+
+
+# -- env: what sh, bash and systemd's EnvironmentFile= really read (review of issue 7) ---------------
+#
+# A managed value counts as held only where sh, bash and systemd (before and since version 254) all
+# read exactly it; a line that one of them reads differently is rewritten, and a line whose meaning
+# the module cannot model for all of them is refused, naming the line and the cause. The evidence
+# comes from the real shells and from systemd's own env-file parser on this host (the environment.d
+# generator uses the same parser as EnvironmentFile=, plus a $-expansion that the tests avoid).
+
+ENV_KEY = "ZOHO_THRIVE_REFRESH_TOKEN"
+ENV_NEW = "1000.new.token"
+ENV_GENERATOR = "/usr/lib/systemd/user-environment-generators/30-systemd-environment-d-generator"
+needs_generator = pytest.mark.skipif(not os.access(ENV_GENERATOR, os.X_OK), reason="systemd's environment.d generator is not installed")
+
+
+def shell_value(shell: str, text: str, tmp_path: t.Any, key: str = ENV_KEY) -> str | None:
+    """What ``shell`` has in ``key`` after ``set -a; . file`` of a file holding ``text`` (None: unset, or the shell gave up)."""
+    path = tmp_path / "shell.env"
+    path.write_bytes(text.encode())
+    script = f'set -a; . "$1" 2>/dev/null; if [ -n "${{{key}+x}}" ]; then printf %s "${key}"; else printf UNSET; fi'
+    out = subprocess.run([shell, "-c", script, shell, str(path)], capture_output=True, env={}, check=False).stdout.decode()
+    return None if out in ("UNSET", "") else out
+
+
+def systemd_value(text: str, tmp_path: t.Any, key: str = ENV_KEY) -> str | None:
+    """What systemd's env-file parser gives ``key`` (via systemd-environment-d-generator); None: not set (or empty)."""
+    conf = tmp_path / "xdg" / "environment.d"
+    conf.mkdir(parents=True, exist_ok=True)
+    (conf / "10-app.conf").write_bytes(text.encode())
+    run = subprocess.run([ENV_GENERATOR], capture_output=True, env={"XDG_CONFIG_HOME": str(tmp_path / "xdg")}, check=False)
+    for line in run.stdout.decode().splitlines():
+        if line.startswith(key + "="):
+            value = line[len(key) + 1 :]
+            if value[:1] != '"':
+                return value
+            # Quoted for the shell, with C escapes for control characters (systemd's shell_maybe_quote).
+            escapes = {"n": "\n", "t": "\t", "r": "\r", "a": "\a", "b": "\b", "f": "\f", "v": "\v"}
+            return re.sub(r"\\(x[0-9a-fA-F]{2}|.)", lambda m: chr(int(m[1][1:], 16)) if len(m[1]) == 3 else escapes.get(m[1], m[1]), value[1:-1])
+    return None
+
+
+def systemd_version() -> int:
+    run = subprocess.run(["systemctl", "--version"], capture_output=True, text=True, check=False)
+    words = run.stdout.split()
+    return int(words[1]) if len(words) > 1 and words[1].isdigit() else 0
+
+
+def env_held(text: str, value: str = ENV_NEW) -> bool:
+    """True when the module leaves ``text`` alone (changed=0) for ENV_KEY=value; a refusal claims nothing."""
+    try:
+        result = merge(text, "env", {ENV_KEY: value}, path=PATH)
+    except ConfigFileError:
+        return False
+    return result.text == text and not result.changed_keys
+
+
+# `export KEY=value`: systemd reads "export KEY" as the name, which is invalid, and ignores the line.
+
+
+def test_env_export_line_of_a_managed_key_is_not_held() -> None:
+    text = f"LOG_LEVEL=info\nexport {ENV_KEY}={ENV_NEW}\n"
+    assert not env_held(text), "changed=0, but systemd's EnvironmentFile= ignores an 'export KEY=value' line"
+
+
+def test_env_rewritten_export_line_is_a_line_systemd_reads(tmp_path: t.Any) -> None:
+    text = f"export {ENV_KEY}=1000.old.token\n"
+    merged = merge(text, "env", {ENV_KEY: ENV_NEW}, path=PATH).text
+    assert f"{ENV_KEY}={ENV_NEW}" in merged.splitlines(), f"no line that systemd reads: {merged!r}"
+    if os.access(ENV_GENERATOR, os.X_OK):
+        assert systemd_value(merged, tmp_path) == ENV_NEW
+    assert shell_value("sh", merged, tmp_path) == ENV_NEW and shell_value("bash", merged, tmp_path) == ENV_NEW
+
+
+@needs_generator
+def test_env_export_line_is_ignored_by_systemds_parser(tmp_path: t.Any) -> None:
+    """Evidence for the two tests above, from systemd's own parser on this host."""
+    text = f"export {ENV_KEY}={ENV_NEW}\n"
+    assert shell_value("sh", text, tmp_path) == ENV_NEW
+    assert systemd_value(text, tmp_path) is None
+    assert parse_values(text, "env", [ENV_KEY], path=PATH)[ENV_KEY] == ENV_NEW  # the reader reports what sh reads ...
+    assert not env_held(text)  # ... and the merge does not count it as held
+
+
+# A construct that sh continues over the next lines hides the managed line from sh.
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        pytest.param(f'LOG_DIR="$HOME/logs\n{ENV_KEY}={ENV_NEW}\nOTHER=1 # "\n', id="unclosed-double-quote-after-dollar"),
+        pytest.param(f"STAMP=$(date\n{ENV_KEY}={ENV_NEW}\nEND=1)\n", id="unclosed-command-substitution"),
+        pytest.param(f"STAMP=`date\n{ENV_KEY}={ENV_NEW}\nEND=1`\n", id="unclosed-backquote"),
+        pytest.param(f'DIR=${{X:-"}}\n{ENV_KEY}={ENV_NEW}\nB=1 # "}}\n', id="unclosed-parameter-expansion"),
+    ],
+)
+def test_env_line_that_sh_continues_over_the_managed_line_is_refused(text: str, tmp_path: t.Any) -> None:
+    for shell in ("sh", "bash"):
+        assert shell_value(shell, text, tmp_path) != ENV_NEW  # the consumer does not get the value ...
+    assert not env_held(text), "... yet the module reports changed=0 (it should repair or refuse)"
+    with pytest.raises(ConfigFileError, match=f"Cannot parse {PATH} as an env file: line 1 "):
+        merge(text, "env", {ENV_KEY: ENV_NEW}, path=PATH)
+
+
+# A later line that assigns the managed key for sh, behind another assignment or a command.
+
+
+@pytest.mark.parametrize(
+    "later",
+    [
+        pytest.param(f"A=1; {ENV_KEY}=1000.old.token", id="semicolon"),
+        pytest.param(f"LOG_LEVEL=info {ENV_KEY}=1000.old.token", id="two-assignments-on-one-line"),
+        pytest.param(f"A=1 && {ENV_KEY}=1000.old.token", id="and-list"),
+    ],
+)
+def test_env_later_assignment_that_wins_for_sh_is_refused(later: str, tmp_path: t.Any) -> None:
+    text = f"{ENV_KEY}={ENV_NEW}\n{later}\n"
+    assert shell_value("sh", text, tmp_path) == "1000.old.token"  # sh reads the old token ...
+    assert not env_held(text), "... yet the module reports changed=0"
+    with pytest.raises(ConfigFileError, match="line 2 is not a KEY=value line but a shell command"):
+        merge(text, "env", {ENV_KEY: ENV_NEW}, path=PATH)
+
+
+# A comment ending in a backslash swallows the next line for systemd before 254 (Debian 12, RHEL 9, Ubuntu 22.04).
+
+
+def test_env_managed_line_after_a_comment_ending_in_a_backslash_is_not_held(tmp_path: t.Any) -> None:
+    text = f"# token for the app \\\n{ENV_KEY}={ENV_NEW}\n"
+    if os.access(ENV_GENERATOR, os.X_OK) and 0 < systemd_version() < 254:
+        assert systemd_value(text, tmp_path) is None  # systemd/systemd#27975, fixed in v254
+    assert not env_held(text), "changed=0, but systemd < 254 reads the managed line as part of the comment"
+
+
+# YAML: a tab is named as the cause, not only its position.
+
+
+@pytest.mark.parametrize(
+    "text, where",
+    [
+        pytest.param("log_level: info\t# verbose\nrefresh_token: old\n", "line 1, column 16", id="tab-before-comment"),
+        pytest.param("log_level:\tinfo\nrefresh_token: old\n", "line 1, column 11", id="tab-after-colon"),
+        pytest.param("a: 1\n\tb: 2\n", "line 2, column 1", id="tab-indentation"),
+    ],
+)
+def test_yaml_tab_refusal_names_the_tab(text: str, where: str) -> None:
+    with pytest.raises(ConfigFileError) as info:
+        merge(text, "yaml", {"refresh_token": ENV_NEW}, path=PATH)
+    message = str(info.value)
+    assert "tab" in message.lower() and where in message and "Replace it with spaces" in message, message
+
+
+# -- env: the rest of the class ---------------------------------------------------------------------
+
+ENV_OLD = "1000.old.token"
+
+
+@pytest.mark.parametrize(
+    "first, cause",
+    [
+        pytest.param("A='x", "opens a quote that it does not close", id="single-quote"),
+        pytest.param('A="x', "opens a quote that it does not close", id="double-quote"),
+        pytest.param('A="x\\', "opens a quote that it does not close", id="backslash-in-double-quotes"),
+        pytest.param("A=x\\", "ends with a backslash, so sh reads the next line as part of this one", id="trailing-backslash"),
+        pytest.param("A=x'y", "opens a quote that it does not close", id="quote-inside-a-word"),
+        pytest.param('A=$(echo "', "runs a command when sh reads it", id="quote-in-command-substitution"),
+        pytest.param("A=$(echo x # )", "runs a command when sh reads it", id="comment-in-command-substitution"),
+        pytest.param('A="a`b', "runs a command when sh reads it", id="backquote-in-double-quotes"),
+        pytest.param("A=$((1 +", "computes a value when sh reads it", id="arithmetic"),
+        pytest.param("A=${X:-'}", "has a parameter expansion ${...} that the module cannot read to its end", id="quote-in-braces"),
+        pytest.param("A=${X", "has a parameter expansion ${...} that the module cannot read to its end", id="unclosed-braces"),
+        pytest.param("A=$'x\\'", "uses $'...' quoting", id="ansi-c-quote"),
+    ],
+)
+def test_env_constructs_that_sh_may_continue_are_refused_naming_line_and_cause(tmp_path: t.Any, first: str, cause: str) -> None:
+    text = f"{first}\n{ENV_KEY}={ENV_NEW}\nB=1 # ' \" ` ) }}\n"
+    assert [shell_value(shell, text, tmp_path) for shell in ("sh", "bash")] != [ENV_NEW, ENV_NEW]  # real sh or bash miss the value
+    for call in (lambda: merge(text, "env", {ENV_KEY: ENV_NEW}, path=PATH), lambda: parse_values(text, "env", [ENV_KEY], path=PATH)):
+        with pytest.raises(ConfigFileError) as info:
+            call()
+        message = str(info.value)
+        assert message.startswith(f"Cannot parse {PATH} as an env file: line 1 {cause}") and message.endswith("it was not changed."), message
+        assert ENV_NEW not in message and first not in message
+
+
+@pytest.mark.parametrize(
+    "later, detail",
+    [
+        pytest.param(f"A=1; {ENV_KEY}={ENV_OLD}", "the operator ';'", id="semicolon"),
+        pytest.param(f"A=1 || {ENV_KEY}={ENV_OLD}", "the operator '|'", id="or-list"),
+        pytest.param(f"true | {ENV_KEY}={ENV_OLD}", "the operator '|'", id="pipe"),
+        pytest.param(f"{ENV_KEY}={ENV_OLD} A=1", "several assignments on one line", id="managed-first"),
+        pytest.param(f"A= eval {ENV_KEY}={ENV_OLD}", "a blank after =", id="prefix-assignment-and-eval"),
+        pytest.param(f"{ENV_KEY} ={ENV_OLD}", "a blank before =", id="blank-before-equals"),
+        pytest.param(f"{ENV_KEY}= {ENV_OLD}", "a blank after =", id="blank-after-equals"),
+        pytest.param(f"{ENV_KEY}=1000.old token", "several words", id="unquoted-blank"),
+        pytest.param(f"eval {ENV_KEY}={ENV_OLD}", "it does not start with KEY=", id="eval"),
+        pytest.param(f"unset {ENV_KEY}", "it does not start with KEY=", id="unset"),
+        pytest.param(f"export {ENV_KEY}", "export followed by something other than one KEY=value", id="export-without-value"),
+        pytest.param(f"export A=1 {ENV_KEY}={ENV_OLD}", "export followed by something other than one KEY=value", id="export-two"),
+        pytest.param(f"{ENV_KEY}+=x", "it does not start with KEY=", id="bash-append"),
+        pytest.param("A=(1 2)", "the operator '('", id="bash-array"),
+        pytest.param("f() { :; }", "the operator '('", id="function"),
+    ],
+)
+def test_env_shell_commands_are_refused_naming_line_and_cause(tmp_path: t.Any, later: str, detail: str) -> None:
+    text = f"{ENV_KEY}={ENV_NEW}\n{later}\n"
+    with pytest.raises(ConfigFileError) as info:
+        merge(text, "env", {ENV_KEY: ENV_NEW}, path=PATH)
+    message = str(info.value)
+    assert message.startswith(f"Cannot parse {PATH} as an env file: line 2 is not a KEY=value line but a shell command ({detail}")
+    assert ENV_OLD not in message and ENV_NEW not in message and "1000.old" not in message
+
+
+@pytest.mark.parametrize(
+    "later",
+    [f"A=${{{ENV_KEY}:={ENV_OLD}}}", f"A=${{{ENV_KEY}={ENV_OLD}}}", f"A=$(({ENV_KEY}=5))", f"A=$[{ENV_KEY}=5]", f"A=${{{ENV_KEY}:?unset}}"],
+)
+def test_env_expansions_that_assign_or_stop_sh_are_refused(tmp_path: t.Any, later: str) -> None:
+    text = f"{ENV_KEY}=\n{later}\n"
+    assert shell_value("bash", text, tmp_path) != ""  # bash assigns the key (or stops): the empty value is not what it reads
+    with pytest.raises(ConfigFileError, match=f"Cannot parse {PATH} as an env file: line 2 (assigns|computes|has a parameter)"):
+        merge(text, "env", {ENV_KEY: ""}, path=PATH)
+
+
+@pytest.mark.parametrize(
+    "line",
+    ["A=$HOME", 'A="$HOME/logs"', "A=${HOME}", "A=${X:-/var/log}", "A=${#X}", "A=~/x", "A=a$", 'A="$"', "A=$1", "A=x#y", "A='$(date)'", 'A="a\'b"'],
+)
+def test_env_lines_whose_expansions_cannot_touch_other_lines_are_accepted(tmp_path: t.Any, line: str) -> None:
+    text = f"{line}\n{ENV_KEY}={ENV_OLD}\n"
+    result = merge(text, "env", {ENV_KEY: ENV_NEW}, path=PATH)
+    assert result.text == f"{line}\n{ENV_KEY}={ENV_NEW}\n"
+    for shell in ("sh", "bash"):
+        assert shell_value(shell, result.text, tmp_path) == ENV_NEW
+        assert shell_value(shell, result.text, tmp_path, "A") == shell_value(shell, text, tmp_path, "A")
+
+
+@needs_generator
+def test_env_line_that_systemd_continues_over_the_managed_line_is_refused(tmp_path: t.Any) -> None:
+    """`A=x # note \\`: sh ends the line at the comment, systemd (no comments after a value) reads the next line into A."""
+    text = f"A=x # note \\\n{ENV_KEY}={ENV_NEW}\n"
+    assert shell_value("sh", text, tmp_path) == ENV_NEW and shell_value("bash", text, tmp_path) == ENV_NEW
+    assert systemd_value(text, tmp_path) is None and systemd_value(text, tmp_path, "A") == f"x # note {ENV_KEY}={ENV_NEW}"
+    with pytest.raises(ConfigFileError, match="line 1 makes systemd's EnvironmentFile= read the line after it as part of its value"):
+        merge(text, "env", {ENV_KEY: ENV_NEW}, path=PATH)
+
+
+@pytest.mark.parametrize("text", ["A=1\0\n", f"{ENV_KEY}=x\nA=\0\n"])
+def test_env_nul_character_is_refused(text: str) -> None:
+    with pytest.raises(ConfigFileError, match="holds a NUL character, where systemd's EnvironmentFile= stops reading the file"):
+        merge(text, "env", {ENV_KEY: ENV_NEW}, path=PATH)
+
+
+@pytest.mark.parametrize(
+    "before, after",
+    [
+        # a managed line that systemd < 254 reads as part of the comment gets a blank line before it
+        (f"# note \\\n{ENV_KEY}={ENV_OLD}\nA=1\n", f"# note \\\n\n{ENV_KEY}={ENV_NEW}\nA=1\n"),
+        (f"# note \\\n{ENV_KEY}={ENV_NEW}\n", f"# note \\\n\n{ENV_KEY}={ENV_NEW}\n"),  # the right value, but not for systemd 252
+        (f"# a \\\n# b \\\n{ENV_KEY}={ENV_OLD}\n", f"# a \\\n# b \\\n\n{ENV_KEY}={ENV_OLD.replace('old', 'new')}\n"),  # a chain
+        (f"; c \\\n  {ENV_KEY}={ENV_OLD}\n", None),  # ";" is no comment for sh: refused
+        # new keys are not appended into a comment either, with or without a final line break
+        ("A=1\n# end \\\n", f"A=1\n# end \\\n\n{ENV_KEY}={ENV_NEW}\n"),
+        ("A=1\n# end \\", f"A=1\n# end \\\n\n{ENV_KEY}={ENV_NEW}\n"),
+        # an even number of backslashes ends the comment: nothing to repair
+        (f"# note \\\\\n{ENV_KEY}={ENV_NEW}\n", f"# note \\\\\n{ENV_KEY}={ENV_NEW}\n"),
+        ("# end \\\\\n", f"# end \\\\\n{ENV_KEY}={ENV_NEW}\n"),
+        # CRLF: converted, and the managed line that the conversion puts into the comment gets its blank line
+        (f"# note \\\r\n{ENV_KEY}={ENV_OLD}\r\n", f"# note \\\n\n{ENV_KEY}={ENV_NEW}\n"),
+    ],
+)
+def test_env_comment_ending_in_a_backslash_never_hides_a_managed_line(tmp_path: t.Any, before: str, after: str | None) -> None:
+    if after is None:
+        with pytest.raises(ConfigFileError, match="line 1 is not a KEY=value line"):
+            merge(before, "env", {ENV_KEY: ENV_NEW}, path=PATH)
+        return
+    result = merge(before, "env", {ENV_KEY: ENV_NEW}, path=PATH)
+    assert result.text == after
+    assert (result.changed_keys == []) is (after == before)
+    for shell in ("sh", "bash"):
+        assert shell_value(shell, after, tmp_path) == ENV_NEW
+    if os.access(ENV_GENERATOR, os.X_OK):
+        assert systemd_value(after, tmp_path) == ENV_NEW
+    again = merge(after, "env", {ENV_KEY: ENV_NEW}, path=PATH)
+    assert again.text == after and again.changed_keys == []
+
+
+def test_env_crlf_conversion_that_would_hide_an_unrelated_line_from_systemd_is_refused(tmp_path: t.Any) -> None:
+    """With CRLF, systemd's comment backslash escapes the CR and the LF ends the comment; with LF alone it would not."""
+    text = f"# note \\\r\nA=1\r\n{ENV_KEY}={ENV_OLD}\r\n"
+    if os.access(ENV_GENERATOR, os.X_OK) and 0 < systemd_version() < 254:
+        assert systemd_value(text, tmp_path, "A") == "1" and systemd_value(text.replace("\r", ""), tmp_path, "A") is None
+    with pytest.raises(ConfigFileError) as info:
+        merge(text, "env", {ENV_KEY: ENV_NEW}, path=PATH)
+    assert str(info.value).startswith(f"Cannot convert the env file {PATH} from CRLF to LF line endings safely: the comment on line 1 ")
+    assert "would read line 2 as part of that comment" in str(info.value)
+
+
+def test_env_crlf_line_that_systemd_would_continue_after_conversion_is_refused_saying_so() -> None:
+    with pytest.raises(ConfigFileError) as info:
+        merge(f"A=x # c \\\r\n{ENV_KEY}={ENV_OLD}\r\n", "env", {ENV_KEY: ENV_NEW}, path=PATH)
+    assert str(info.value).startswith(f"Cannot parse {PATH} as an env file once its CRLF line endings are converted to LF")
+    assert "line 1 makes systemd's EnvironmentFile= read the line after it" in str(info.value)
+
+
+def test_env_crlf_line_with_a_blank_before_the_cr_is_read_as_sh_reads_it(tmp_path: t.Any) -> None:
+    """`A=1 <CR>`: sh runs the command <CR> with A=1 in its environment, so A keeps its earlier value."""
+    text = "A=x\r\nA=1 \r\n"
+    assert parse_values(text, "env", ["A"], path=PATH) == consumer_read(tmp_path, "env", text.encode(), ["A"]) == {"A": "x\r"}
+    result = merge(f"{ENV_KEY}=v \r\n", "env", {ENV_KEY: "v"}, path=PATH)
+    assert result.text == f"{ENV_KEY}=v \n" and result.changed_keys == [ENV_KEY]
+
+
+def test_env_export_dropped_from_a_managed_line_still_exports_under_set_a(tmp_path: t.Any) -> None:
+    result = merge(f"export {ENV_KEY}={ENV_OLD}\n", "env", {ENV_KEY: ENV_NEW}, path=PATH)
+    (tmp_path / "app.env").write_text(result.text)
+    child = subprocess.run(["sh", "-c", "set -a; . ./app.env; exec env"], cwd=str(tmp_path), capture_output=True, text=True, env={}, check=True)
+    assert f"{ENV_KEY}={ENV_NEW}" in child.stdout.splitlines()
+
+
+ENV_SYSTEMD_TEXTS = [
+    "A=abc\nB='x y' \nC=\"q\\\"w\\\\e\\z\"\nD= v \nE\n F = g\n",
+    "A=x # c\nB='a'b\"c\" d \nC=a\\ b\\\nD=1\n",
+    "# c \\\nA=1\n# d \\\\\nB=2\n; e \\\nC=3\n",
+    "export A=1\nB=2\nexport\tC=3\n",
+    "A=1\r\nB='x'\r\n# c \\\r\nC=3\r\n",
+    "A=x\\\n  y\nB=\"two\\\nlines\"\nC='a b\n",  # continued values (the generator prints no line break in a value)
+    "A=caf\u00e9\nB=a=b\nC=#x\nD=\"\\$\\`\"\nE=' \t'\n",  # (nor an empty value)
+]
+
+
+@needs_generator
+@pytest.mark.parametrize("text", ENV_SYSTEMD_TEXTS)
+def test_env_systemd_model_agrees_with_systemds_own_parser(tmp_path: t.Any, text: str) -> None:
+    """The model of EnvironmentFile= (before 254 on this host, systemd 252) gives what systemd's parser gives."""
+    keys = ["A", "B", "C", "D", "E", "F"]
+    assignments = _config_file._systemd_env(text, comment_escapes=systemd_version() < 254)[0]
+    model: dict[str, str | None] = {key: None for key in keys}
+    for _line, (key, value) in sorted(assignments.items()):
+        if key in model:
+            model[key] = value
+    assert model == {key: systemd_value(text, tmp_path, key) for key in keys}
+
+
+# -- ini: comment lines among the continuation lines of a managed value stay -------------------------
+
+
+@pytest.mark.parametrize(
+    "before, after",
+    [
+        ("[zoho_thrive]\ntoken = old\n  c1\n# note\n  c2\nb = 1\n", "[zoho_thrive]\ntoken = N\n# note\nb = 1\n"),
+        ("[zoho_thrive]\ntoken = old\n  c1\n  ; indented note\n\n  c2\n# after\nb = 1\n", "[zoho_thrive]\ntoken = N\n  ; indented note\n# after\nb = 1\n"),
+    ],
+)
+def test_ini_comment_lines_inside_a_replaced_multi_line_value_stay(before: str, after: str) -> None:
+    result = merge(before, "ini", {"token": "N"}, path=PATH)
+    assert result.text == after
+    parser = configparser.ConfigParser(interpolation=None)
+    parser.read_string(result.text)
+    assert parser.get("zoho_thrive", "token") == "N" and parser.get("zoho_thrive", "b") == "1"
+    assert merge(result.text, "ini", {"token": "N"}, path=PATH).changed_keys == []

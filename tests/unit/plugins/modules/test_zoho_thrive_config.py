@@ -450,6 +450,27 @@ def test_env_file_is_read_back_by_sh(run_module: t.Any, tmp_path: t.Any, value: 
     assert shell.stdout == value
 
 
+def test_env_export_line_of_a_managed_key_is_rewritten_so_systemd_reads_it(run_module: t.Any, tmp_path: t.Any) -> None:
+    """systemd's EnvironmentFile= ignores an "export KEY=value" line: the module drops "export" from managed lines only."""
+    target = tmp_path / "app.env"
+    target.write_text(f"export LOG_LEVEL=info\nexport ZOHO_THRIVE_REFRESH_TOKEN={RT}\n")
+    result = run_module(module, args(target, format="env", values={"ZOHO_THRIVE_REFRESH_TOKEN": RT}))
+    assert not result.failed, result.get("msg")
+    assert result["changed"] is True and result["changed_keys"] == ["ZOHO_THRIVE_REFRESH_TOKEN"]
+    assert target.read_text() == f"export LOG_LEVEL=info\nZOHO_THRIVE_REFRESH_TOKEN={RT}\n"
+    assert run_module(module, args(target, format="env", values={"ZOHO_THRIVE_REFRESH_TOKEN": RT}))["changed"] is False
+
+
+def test_env_shell_command_line_is_refused_naming_the_line_not_its_content(run_module: t.Any, tmp_path: t.Any) -> None:
+    target = tmp_path / "app.env"
+    content = f"ZOHO_THRIVE_REFRESH_TOKEN={RT}\nLOG_LEVEL=info ZOHO_THRIVE_REFRESH_TOKEN=1000.old-S3CRET\n"
+    target.write_text(content)
+    result = run_module(module, args(target, format="env", values={"ZOHO_THRIVE_REFRESH_TOKEN": RT}))
+    assert result.failed
+    assert f"Cannot parse {target} as an env file: line 2 is not a KEY=value line but a shell command (several assignments" in result["msg"]
+    assert "S3CRET" not in result.stdout and target.read_text() == content
+
+
 def test_yaml_file_keeps_its_comments(run_module: t.Any, tmp_path: t.Any) -> None:
     target = tmp_path / "settings.yml"
     target.write_text("# settings\nname: app  # keep\nrefresh_token: old\n")
@@ -737,6 +758,16 @@ PREDICTED_CASES = {
     "env-bom": ("env", b"\xef\xbb\xbfTOKEN=old\n", {"TOKEN": RT}),
     "env-lone-cr": ("env", b"A=1\rTOKEN=old\n", {"TOKEN": RT}),
     "env-comment": ("env", b"TOKEN=old # c\n", {"TOKEN": RT}),
+    "env-export": ("env", b"export A=1\nexport TOKEN=old\n", {"TOKEN": RT}),
+    "env-export-same-value": ("env", f"export TOKEN={RT}\n".encode(), {"TOKEN": RT}),
+    "env-backslash-comment": ("env", b"# note \\\nTOKEN=old\n", {"TOKEN": RT}),
+    "env-backslash-comment-at-end": ("env", b"A=1\n# end \\", {"TOKEN": RT}),
+    "env-crlf-backslash-comment": ("env", b"# note \\\r\nA=1\r\nTOKEN=old\r\n", {"TOKEN": RT}),
+    "env-command": ("env", b"A=1; TOKEN=old\n", {"TOKEN": RT}),
+    "env-continued": ("env", b'A="x\nTOKEN=old\nB="\n', {"TOKEN": RT}),
+    "env-substitution": ("env", b"A=$(date)\nTOKEN=old\n", {"TOKEN": RT}),
+    "yaml-tab": ("yaml", b"log_level: info\t# verbose\ntoken: old\n", {"token": RT}),
+    "ini-comment-in-value": ("ini", b"[zoho_thrive]\ntoken = old\n  more\n# note\n  end\n", {"token": RT}),
     "yaml-markers": ("yaml", b"---\nname: app\n...\n", {"token": RT}),
     "yaml-mixed": ("yaml", b"name: app\r\ntoken: old\n", {"token": RT}),
     "yaml-bom-crlf": ("yaml", b"\xef\xbb\xbfname: app\r\ntoken: old # c\r\n", {"token": RT, "added": 5}),
