@@ -42,7 +42,7 @@ export ANSIBLE_COLLECTIONS_PATH := $(BUILD)
 SUITE := $(TOOLS)/suite
 
 .PHONY: help venv compat-venv pybin collection lint sanity units integration system system-compat \
-        emulator-selftest molecule test demo lock clean
+        emulator-selftest openbao-selftest molecule test demo lock clean
 
 help: ## list the targets
 	@grep -E '^[a-z][a-z-]*:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -95,7 +95,10 @@ integration: venv collection ## ansible-test integration against the Zoho Accoun
 emulator-selftest: venv collection ## the emulator's own tests (tests/emulator/test_emulator.py)
 	$(SUITE) emulator-selftest $(TOOLS)/run-pytest tests/emulator/test_emulator.py
 
-system: venv collection ## end-to-end pytest suite in tests/system
+openbao-selftest: venv collection ## the OpenBao test harness's own tests (tests/openbao): a real vault for the store tests
+	$(SUITE) openbao-selftest $(TOOLS)/run-pytest tests/openbao
+
+system: venv collection ## end-to-end pytest suite in tests/system (with the vault store on a real OpenBao server)
 	$(SUITE) system $(TOOLS)/run-pytest tests/system
 
 system-compat: venv compat-venv collection ## tests/system again on ansible-core 2.17 (the oldest supported), Python 3.11
@@ -104,7 +107,7 @@ system-compat: venv compat-venv collection ## tests/system again on ansible-core
 molecule: venv collection ## molecule test --all (scenarios in extensions/molecule)
 	$(SUITE) molecule $(TOOLS)/run-molecule
 
-TEST_SUITES := lint sanity units emulator-selftest integration system system-compat molecule
+TEST_SUITES := lint sanity units emulator-selftest openbao-selftest integration system system-compat molecule
 
 test: ## venv, then every suite in order; stops at the first failure
 	MAKE="$(MAKE)" $(TOOLS)/run-all $(TEST_SUITES)

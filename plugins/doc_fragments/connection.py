@@ -14,8 +14,9 @@ options:
       - Client ID of the Zoho API console client (a self client or a server-based client).
       - The same client ID is valid in every data center.
       - If not set, the environment variable E(ZOHO_THRIVE_CLIENT_ID) is used.
-      - Surrounding whitespace (such as the newline that C(echo) adds) is removed with a warning; whitespace inside the
-        value is refused before anything is sent.
+      - Surrounding whitespace and invisible characters (such as the newline that C(echo) adds, or a byte-order mark
+        from a file) are removed with a warning; any other character outside printable ASCII inside the value is
+        refused before anything is sent.
     type: str
   client_secret:
     description:
@@ -23,8 +24,9 @@ options:
       - With Multi-DC and a separate secret per data center, give the secret of the data center used.
       - If not set, the environment variable E(ZOHO_THRIVE_CLIENT_SECRET) is used.
       - It is sent only in the body of HTTPS POST requests, never in a URL.
-      - Surrounding whitespace (such as the newline that C(echo) adds) is removed with a warning; whitespace inside the
-        value is refused before anything is sent.
+      - Surrounding whitespace and invisible characters (such as the newline that C(echo) adds, or a byte-order mark
+        from a file) are removed with a warning; any other character outside printable ASCII inside the value is
+        refused before anything is sent.
     type: str
   data_center:
     description:
@@ -47,7 +49,13 @@ options:
         origin to use instead in the message.
       - It is checked before anything is recorded or sent, host name included; every dot-separated label must have 1 to
         63 characters (letters, digits, C(-), C(_)), so a typo such as C(https://accounts..zoho.eu) fails with
-        "Nothing was sent" and a grant code stays usable.
+        "Nothing was sent" and a grant code stays usable. A host in brackets must be an IPv6 address, such as
+        C(https://[::1]:8443), followed by nothing or a port.
+      - It is used, returned and recorded (token cache, deployment ledger) in one canonical form, so every spelling of
+        the same server is the same server. Scheme and host are in lower case, without the default port C(:443),
+        without a trailing C(/), and without a trailing dot for an accounts server of Zoho's list. For example C(HTTPS://ACCOUNTS.ZOHO.EU:443/) and
+        C(https://accounts.zoho.eu./) both become C(https://accounts.zoho.eu), whose data center is then known (EU). The
+        trailing dot of any other host is kept, because C(proxy.) and C(proxy) may resolve to different hosts.
       - If not set, the environment variable E(ZOHO_THRIVE_ACCOUNTS_URL) is used.
     type: str
   validate_certs:

@@ -17,6 +17,7 @@ import hmac
 import re
 import secrets
 import typing as t
+import unicodedata
 from dataclasses import dataclass
 from urllib.parse import parse_qs, urlencode, urlsplit
 
@@ -26,90 +27,215 @@ from ansible_collections.zohothrive.oauth.plugins.module_utils._errors import Zo
 AUTH_PATH = "/oauth/v2/auth"
 ACCESS_TYPES = ("offline", "online")
 MAX_SECRET_LENGTH = 2048
-_SECRET_RE = re.compile(r"[\x21-\x7e]+")
 _SCOPE_RE = re.compile(r"[A-Za-z0-9_.\-]+")
 
 
 # Options whose values Zoho issues or compares byte for byte (client credentials, codes, tokens, the callback URL):
-# none of them can contain whitespace, so the same rule applies to each, in every module (issue 7, item 4).
+# all of them are printable ASCII, so the same rule applies to each, in every module (issue 7, item 4).
 CREDENTIAL_OPTIONS = ("client_id", "client_secret", "code", "refresh_token", "access_token", "callback_url", "code_verifier", "expected_state")
+
+# Names of the characters that most often end up in a pasted or file-read value without being seen.
+_CHARACTER_NAMES = {
+    " ": "space",
+    "\t": "tab",
+    "\n": "line break",
+    "\r": "carriage return",
+    "\x00": "NUL character",
+    "\x7f": "DEL character",
+    "\u00a0": "no-break space",
+    "\u00ad": "soft hyphen",
+    "\u200b": "zero-width space",
+    "\u200c": "zero-width non-joiner",
+    "\u200d": "zero-width joiner",
+    "\u200e": "left-to-right mark",
+    "\u200f": "right-to-left mark",
+    "\u2028": "line separator",
+    "\u2029": "paragraph separator",
+    "\u202e": "right-to-left override",
+    "\u2060": "word joiner",
+    "\ufeff": "byte-order mark",
+}
+# What a visible non-ASCII character is, by the first letter of its Unicode category (its code point is not shown).
+_VISIBLE_KINDS = {"L": "letter", "M": "combining mark", "N": "digit", "P": "punctuation mark", "S": "symbol"}
+
+
+def is_invisible(ch: str) -> bool:
+    """Whether ``ch`` is whitespace or an invisible control or format character (Unicode categories Cc and Cf)."""
+    return ch.isspace() or unicodedata.category(ch) in ("Cc", "Cf")
+
+
+def _character(ch: str) -> tuple[str, str]:
+    """``(noun, code point)`` describing ``ch`` for a message; the code point is ``""`` for a visible character.
+
+    A visible non-ASCII character is described by its kind only, so that no part of the value is repeated.
+    """
+    category = unicodedata.category(ch)
+    code = f"U+{ord(ch):04X}"
+    if ch in _CHARACTER_NAMES:
+        return _CHARACTER_NAMES[ch], code
+    if ch.isspace():
+        return "space character", code
+    if category == "Cc":
+        return "control character", code
+    if category == "Cf":
+        return "invisible format character", code
+    return f"non-ASCII {_VISIBLE_KINDS.get(category[:1], 'character')}", ""
+
+
+def credential_flaw(value: str) -> str | None:
+    """What makes ``value`` unusable as a credential after its padding is removed, else None; never repeats the value.
+
+    For example ``whitespace (a space, tab or line break) inside the value (the first: a line break, U+000A, at character 21)``.
+    """
+    found = _flaw(value)
+    return found[0] if found else None
+
+
+def _flaw(value: str) -> tuple[str, str] | None:
+    """``(what is wrong, advice)`` for the first character inside ``value`` that is not printable ASCII, else None."""
+    start, end = _core(value)
+    for position, ch in enumerate(value[start:end], start=start + 1):
+        if "\x21" <= ch <= "\x7e":
+            continue
+        noun, code = _character(ch)
+        article = "an" if noun[:1] in "aeiou" else "a"
+        where = f"{article} {noun}, {code}, at character {position}" if code else f"{article} {noun} at character {position}"
+        if ch.isspace():
+            return (
+                f"whitespace (a space, tab or line break) inside the value (the first: {where})",
+                "Zoho's client IDs, secrets, codes, tokens and callback URLs never contain whitespace: check the variable or vault "
+                "file for two values run together, a wrapped line or a paste error.",
+            )
+        if not code:
+            return (
+                f"control or non-ASCII characters inside the value (the first: {where})",
+                "Zoho's client IDs, secrets, codes, tokens and callback URLs are printable ASCII: check for a paste or templating error.",
+            )
+        return (
+            f"control or non-ASCII characters inside the value (the first: {where})",
+            "Zoho's client IDs, secrets, codes, tokens and callback URLs are printable ASCII, and this character is invisible: text "
+            "copied from chat tools, wikis, web pages or word processors can carry such characters, and UTF-16 files hold NUL "
+            "characters. Copy the value again from the Zoho API console, or type it.",
+        )
+    return None
+
+
+def _core(value: str) -> tuple[int, int]:
+    """Start and end of ``value`` without its padding (:func:`is_invisible` characters at either end)."""
+    start, end = 0, len(value)
+    while start < end and is_invisible(value[start]):
+        start += 1
+    while end > start and is_invisible(value[end - 1]):
+        end -= 1
+    return start, end
 
 
 def tidy_credential(value: str, what: str) -> tuple[str, str | None]:
-    """The whitespace rule for a credential input: return ``(value without surrounding whitespace, warning or None)``.
+    """The rule for a credential input: return ``(value without surrounding padding, warning or None)``.
 
+    Zoho's client IDs, secrets, codes, tokens and callback URLs are printable ASCII (``!`` to ``~``).
     ``what`` names the value for messages, options between backticks: ``"`client_secret`"``,
     ``"`client_secret` (from the environment variable ZOHO_THRIVE_CLIENT_SECRET)"``.
-    Surrounding whitespace is removed with a warning naming it and the likely cause:
-    ``echo secret | ansible-vault encrypt_string`` stores ``secret`` plus a newline, which Zoho
-    would refuse as ``invalid_client_secret``. A value that is only whitespace becomes ``""``
-    without a warning (the caller's "missing" check then names it). Whitespace inside a value
-    cannot be a harmless accident: :class:`ZohoInputError`, naming it but never the value.
+
+    Surrounding whitespace and invisible control or format characters (:func:`is_invisible`:
+    line breaks, a byte-order mark U+FEFF, zero-width spaces U+200B..U+200D, U+2060, NUL, ...)
+    are removed with a warning naming them and the likely cause: ``echo secret |
+    ansible-vault encrypt_string`` stores ``secret`` plus a newline, ``lookup('file')`` keeps the
+    byte-order mark an editor such as Notepad writes at the start of a file, and Zoho would
+    refuse either as ``invalid_client_secret``. A value that is only padding becomes ``""``
+    without a warning (the caller's "missing" check then names it). Any other character outside
+    printable ASCII, inside the value, cannot be a harmless accident: :class:`ZohoInputError`
+    naming the option, the kind of character and its position (:func:`credential_flaw`), never
+    the value.
     """
     subject = what[:1].upper() + what[1:]
-    text = value.strip()
-    if any(ch.isspace() for ch in text):
-        raise ZohoInputError(
-            f"{subject} contains whitespace (a space, tab or line break) inside the value, so it was refused and nothing was "
-            "sent to Zoho. Zoho's client IDs, secrets, codes, tokens and callback URLs never contain whitespace: check the "
-            "variable or vault file for two values run together, a wrapped line or a paste error."
-        )
+    flaw = _flaw(value)
+    if flaw is not None:
+        raise ZohoInputError(f"{subject} contains {flaw[0]}, so it was refused and nothing was sent to Zoho. {flaw[1]}")
+    start, end = _core(value)
+    text = value[start:end]
     if text == value or not text:
         return text, None
-    return text, f"{subject} had {_padding(value)}, removed; {_padding_cause(value)}"
+    leading, trailing = value[:start], value[end:]
+    return text, f"{subject} had {_padding(leading, trailing)}, removed; {_padding_cause(leading, trailing)}"
 
 
-def _padding(value: str) -> str:
-    leading = value[: len(value) - len(value.lstrip())]
-    trailing = value[len(value.rstrip()) :]
-    if leading and trailing:
+def _padding(leading: str, trailing: str) -> str:
+    """What was removed, for example ``a trailing newline`` or ``a leading byte-order mark (U+FEFF)``."""
+    if leading and trailing and all(ch.isspace() for ch in leading + trailing):
         return "leading and trailing whitespace"
-    if leading:
-        return "leading whitespace"
-    if trailing == "\n":
-        return "a trailing newline"
-    if trailing == "\r\n":
-        return "a trailing Windows line break (CR LF)"
-    if set(trailing) <= {"\r", "\n"}:
-        return "trailing line breaks"
-    return "trailing whitespace"
+    return " and ".join(_side(chars, side) for chars, side in ((leading, "leading"), (trailing, "trailing")) if chars)
 
 
-def _padding_cause(value: str) -> str:
-    trailing = value[len(value.rstrip()) :]
-    if value[:1].isspace():
-        return "check the variable or vault file it came from for stray spaces or line breaks."
-    if "\r" in trailing:
-        return "files saved with Windows line endings (CR LF) end every line in one; save the file with Unix (LF) line endings."
-    if trailing and set(trailing) <= {"\n"}:
-        return "values made with `echo` without `-n` end in one (for example `echo VALUE | ansible-vault encrypt_string`); use printf '%s' VALUE or echo -n."
-    return "check the variable or vault file it came from for stray spaces or line breaks."
+def _side(chars: str, side: str) -> str:
+    if all(ch.isspace() for ch in chars):
+        if side == "leading":
+            return "leading whitespace"
+        if chars == "\n":
+            return "a trailing newline"
+        if chars == "\r\n":
+            return "a trailing Windows line break (CR LF)"
+        if set(chars) <= {"\r", "\n"}:
+            return "trailing line breaks"
+        return "trailing whitespace"
+    if len(chars) == 1:
+        noun, code = _character(chars)
+        return f"a {side} {noun} ({code})"  # "a leading byte-order mark (U+FEFF)"
+    codes = ", ".join(f"U+{ord(ch):04X}" for ch in dict.fromkeys(chars))
+    return f"{side} invisible characters ({codes})"
+
+
+def _padding_cause(leading: str, trailing: str) -> str:
+    """The likely cause of the padding and its fix; one for each story the two ends tell."""
+    causes = []
+    bom_first = leading.startswith("\ufeff")
+    if bom_first:
+        causes.append(
+            "a file saved by an editor such as Windows Notepad starts with a byte-order mark (BOM), and lookup('file') keeps it; "
+            "save the file as UTF-8 without BOM."
+        )
+    others = (leading[1:] if bom_first else leading) + trailing
+    if any(unicodedata.category(ch) == "Cf" for ch in others):
+        causes.append(
+            "text copied from chat tools, wikis, web pages or word processors can carry invisible characters; copy the value "
+            "again from the Zoho API console, or type it."
+        )
+    if any(unicodedata.category(ch) == "Cc" and not ch.isspace() for ch in others):
+        causes.append("control characters such as NUL come from a binary or UTF-16 file or a tool that pads values; check where the value came from.")
+    spaces_before = "".join(ch for ch in leading if ch.isspace())
+    spaces_after = "".join(ch for ch in trailing if ch.isspace())
+    if spaces_before:
+        causes.append("check the variable or vault file it came from for stray spaces or line breaks.")
+    elif "\r" in spaces_after:
+        causes.append("files saved with Windows line endings (CR LF) end every line in one; save the file with Unix (LF) line endings.")
+    elif spaces_after and set(spaces_after) <= {"\n"}:
+        causes.append(
+            "values made with `echo` without `-n` end in one (for example `echo VALUE | ansible-vault encrypt_string`); use "
+            "printf '%s' VALUE or echo -n."
+        )
+    elif spaces_after or not causes:
+        causes.append("check the variable or vault file it came from for stray spaces or line breaks.")
+    return " ".join([causes[0]] + [cause[:1].upper() + cause[1:] for cause in causes[1:]])
 
 
 def clean_secret(value: t.Any, what: str) -> str:
-    """Check a code or token and return it without surrounding whitespace.
+    """Check a code or token and return it without surrounding padding (the rule of :func:`tidy_credential`).
 
     ``what`` names it for messages, options between backticks (for example ``"`refresh_token`"``
-    or ``"the code in `callback_url`"``). Surrounding whitespace is stripped (module options
-    have been through :func:`tidy_credential` already, with its warning). Raises
-    :class:`ZohoInputError` for a non-string, an empty or over-long value, whitespace inside it,
-    or characters Zoho never uses; the message never repeats the value.
+    or ``"the code in `callback_url`"``). Module options have been through
+    :func:`tidy_credential` already, with its warning; here the padding is removed silently.
+    Raises :class:`ZohoInputError` for a non-string, an empty or over-long value, or any
+    character inside it that is not printable ASCII; the message never repeats the value.
     """
     subject = what[:1].upper() + what[1:]
     if not isinstance(value, str):
         raise ZohoInputError(f"{subject} must be a string, not {type(value).__name__}.")
-    text = value.strip()
+    text, _warning = tidy_credential(value, what)  # raises for anything but printable ASCII inside
     if not text:
         raise ZohoInputError(f"{subject} is empty. Provide the value itself (for example from Ansible Vault).")
     if len(text) > MAX_SECRET_LENGTH:
         raise ZohoInputError(
             f"{subject} is {len(text)} characters long; Zoho's are far shorter (about 70). Check that the right variable is used."
-        )
-    text, _warning = tidy_credential(value, what)  # raises for whitespace inside
-    if not _SECRET_RE.fullmatch(text):
-        raise ZohoInputError(
-            f"{subject} contains control or non-ASCII characters. Zoho's values are plain ASCII "
-            "(1000.<hex>.<hex>): check for a paste or templating error."
         )
     return text
 
@@ -301,9 +427,11 @@ __all__ = (
     "check_redirect_uri",
     "check_state",
     "clean_secret",
+    "credential_flaw",
     "fingerprint",
     "generate_pkce_pair",
     "generate_state",
+    "is_invisible",
     "parse_callback_url",
     "tidy_credential",
 )

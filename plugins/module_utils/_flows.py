@@ -19,7 +19,7 @@ import typing as t
 from collections import Counter
 from dataclasses import dataclass, field, replace
 
-from ansible_collections.zohothrive.oauth.plugins.module_utils._authorization import fingerprint
+from ansible_collections.zohothrive.oauth.plugins.module_utils._authorization import credential_flaw, fingerprint
 from ansible_collections.zohothrive.oauth.plugins.module_utils._client import TokenSet, ZohoOAuthClient
 from ansible_collections.zohothrive.oauth.plugins.module_utils._dc import vet_api_domain
 from ansible_collections.zohothrive.oauth.plugins.module_utils._errors import (
@@ -31,7 +31,7 @@ from ansible_collections.zohothrive.oauth.plugins.module_utils._errors import (
     ZohoTokenStoreError,
 )
 from ansible_collections.zohothrive.oauth.plugins.module_utils._ledger import ledger_identity
-from ansible_collections.zohothrive.oauth.plugins.module_utils._token_store import TokenCache, is_absent, keep_known
+from ansible_collections.zohothrive.oauth.plugins.module_utils._token_store import IN_FLIGHT, CodeClaimedElsewhere, TokenCache, is_absent, keep_known
 
 # At most this many distinct refresh tokens claimed for one code are checked at Zoho (one refresh each).
 MAX_CLAIMED_TOKENS = 5
@@ -85,8 +85,8 @@ class Candidate:
         def text(name: str) -> str | None:
             value = data.get(name)
             found = str(value).strip() if value not in (None, "") else ""
-            # The credential whitespace rule: a value with whitespace inside is never sent (the module warns about it).
-            return found if found and not any(ch.isspace() for ch in found) else None
+            # The credential rule (printable ASCII only): a damaged value is never sent (the module warns about it).
+            return found if found and credential_flaw(found) is None else None
 
         return cls(code_fingerprint=text("code_fingerprint"), refresh_token=text("refresh_token"))
 
@@ -105,6 +105,7 @@ class Credentials:
     previous_refresh_tokens: list[str] = field(default_factory=list)
     store_error: str | None = None
     warnings: list[str] = field(default_factory=list)
+    in_flight: bool = False  # not found, but the store records that the code was sent (tokens may be on the hosts)
 
 
 def is_fresh(tokens: TokenSet | None, *, min_ttl: int, now: float) -> bool:
@@ -191,6 +192,8 @@ def _exchange_journaled(
     came back are returned even when the cache cannot store them (``result.store_error``).
     """
     entry = cache.code_entry(code_fp)
+    if entry and cache.shared and entry.get("state") == IN_FLIGHT:
+        return _tokens_of_other_controller(client, cache, code_fp, result, entry)
     if entry:
         raise in_flight_error(entry, cache)
     recorded: list[bool] = []
@@ -201,6 +204,9 @@ def _exchange_journaled(
 
     try:
         tokens = client.exchange_code(code, before_send=record, **kwargs)
+    except CodeClaimedElsewhere:
+        # Another controller's check-and-set write of the in-flight record won: it sends the code, not this one.
+        return _tokens_of_other_controller(client, cache, code_fp, result, cache.code_entry(code_fp) or {})
     except ZohoCodeMayBeSpentError:
         raise  # keep the in-flight record: the code must never be sent again
     except ZohoOAuthError as exc:
@@ -214,6 +220,36 @@ def _exchange_journaled(
     tokens = _vetted(result, tokens, client.accounts_url, known_api_domain)
     _persist(result, lambda: cache.finish_exchange(code_fp, tokens))
     return tokens
+
+
+def _tokens_of_other_controller(
+    client: ZohoOAuthClient, cache: TokenCache, code_fp: str, result: Outcome | Credentials, entry: t.Mapping[str, t.Any]
+) -> TokenSet:
+    """On a shared store, another controller is exchanging the code: wait for its tokens, never send the code.
+
+    Waits up to :func:`other_controller_wait` seconds. Raises :class:`ZohoCodeMayBeSpentError`
+    if its exchange does not finish by then (it may have died after sending), and
+    :class:`ZohoInvalidCodeError` if its record disappeared (Zoho refused the code).
+    """
+    tokens = cache.wait_for_code(code_fp, timeout=other_controller_wait(client))
+    if tokens is not None:
+        result.changed = False
+        result.source = SOURCE_CACHE
+        if isinstance(result, Credentials):
+            result.exchanged = False
+        return tokens
+    current = cache.code_entry(code_fp)
+    if current is None:
+        raise ZohoInvalidCodeError(
+            f"Another controller sent this grant code to {client.accounts_url} at the same time, and Zoho refused it (its record "
+            f"in the token store {cache.backend.where} is gone, so no tokens were issued). Generate a new code and pass it as `code`."
+        )
+    raise in_flight_error(current or entry, cache)
+
+
+def other_controller_wait(client: ZohoOAuthClient) -> float:
+    """Seconds to wait for another controller's exchange of the same code: two of its requests, at least a minute."""
+    return max(60.0, 2.0 * float(client.timeout))
 
 
 def exchange_code(
@@ -277,21 +313,36 @@ def ensure_access_token(
     min_ttl: int,
     check_mode: bool,
     given: TokenSet | None = None,
+    known_api_domain: str | None = None,
     default_api_domain: str | None = None,
 ) -> Outcome:
     """Return an access token with more than ``min_ttl`` seconds left, minting only when needed.
 
     A new token's optional fields that Zoho's answer lacks (API domain, scope, token type) keep
-    the values stored for the refresh token in ``cache``, else those of ``given``; an API domain
-    known nowhere is the data center's, else ``default_api_domain``. Never ``""``.
+    the values stored for the refresh token in ``cache``, else those of ``given``. Its API domain
+    is then ``known_api_domain`` (the caller's known value for this refresh token, given without
+    an access token); any known API domain is used only if it is acceptable for the accounts
+    server (``_dc.vet_api_domain``). An API domain known nowhere is the data center's, else
+    ``default_api_domain``. Never ``""``.
     """
-    outcome = _ensure_access_token(client, refresh_token, cache=cache, min_ttl=min_ttl, check_mode=check_mode, given=given)
+    if known_api_domain and given is not None and is_absent(given.api_domain):
+        given = replace(given, api_domain=known_api_domain)
+    outcome = _ensure_access_token(
+        client, refresh_token, cache=cache, min_ttl=min_ttl, check_mode=check_mode, given=given, known_api_domain=known_api_domain
+    )
     outcome.tokens = _completed(outcome.tokens, default_api_domain)
     return outcome
 
 
 def _ensure_access_token(
-    client: ZohoOAuthClient, refresh_token: str, *, cache: TokenCache | None, min_ttl: int, check_mode: bool, given: TokenSet | None
+    client: ZohoOAuthClient,
+    refresh_token: str,
+    *,
+    cache: TokenCache | None,
+    min_ttl: int,
+    check_mode: bool,
+    given: TokenSet | None,
+    known_api_domain: str | None = None,
 ) -> Outcome:
     if is_fresh(given, min_ttl=min_ttl, now=time.time()):
         return Outcome(False, given, SOURCE_GIVEN)
@@ -299,7 +350,7 @@ def _ensure_access_token(
         if check_mode:
             return Outcome(True, None, SOURCE_NONE)
         outcome = Outcome(True, None, SOURCE_ZOHO)
-        outcome.tokens = _mint(client, None, refresh_token, outcome, known=given)
+        outcome.tokens = _mint(client, None, refresh_token, outcome, known=given, known_api_domain=known_api_domain)
         return outcome
     if check_mode:
         cached = cache.load().access_token_for(refresh_token)
@@ -310,17 +361,27 @@ def _ensure_access_token(
             return Outcome(False, cached, SOURCE_CACHE)  # another run (or fork) minted it meanwhile
         outcome = Outcome(True, None, SOURCE_ZOHO)
         known = keep_known(cached, given) if cached is not None else given
-        outcome.tokens = _mint(client, cache, refresh_token, outcome, known=known)
+        outcome.tokens = _mint(client, cache, refresh_token, outcome, known=known, known_api_domain=known_api_domain)
     return outcome
 
 
-def _mint(client: ZohoOAuthClient, cache: TokenCache | None, refresh_token: str, result: Outcome | Credentials, *, known: TokenSet | None = None) -> TokenSet:
+def _mint(
+    client: ZohoOAuthClient,
+    cache: TokenCache | None,
+    refresh_token: str,
+    result: Outcome | Credentials,
+    *,
+    known: TokenSet | None = None,
+    known_api_domain: str | None = None,
+) -> TokenSet:
     """One refresh at Zoho, recorded in the cache (when there is one) before anything else can fail.
 
     ``known``: the stored (trusted) tokens of this refresh token, whose API domain, scope and
-    token type the new token keeps when Zoho's answer lacks them.
+    token type the new token keeps when Zoho's answer lacks them. ``known_api_domain``: the API
+    domain the caller knows for this refresh token, used when ``known`` names none.
     """
-    minted = _vetted(result, client.refresh(refresh_token), client.accounts_url, known.api_domain if known is not None else None)
+    stored_api_domain = known.api_domain if known is not None and not is_absent(known.api_domain) else None
+    minted = _vetted(result, client.refresh(refresh_token), client.accounts_url, stored_api_domain or known_api_domain)
     if known is not None:
         minted = keep_known(minted, known, INHERITED_FIELDS)
     if cache is not None:
@@ -408,9 +469,9 @@ def _credentials(
                 _persist(result, lambda: cache.finish_exchange(code_fp, proven))
         elif not allow_exchange:
             # Nothing is sent either way; a caller that may still look elsewhere (the hosts) gets to.
-            return Credentials(found=False, code_fingerprint=code_fp, warnings=result.warnings)
-        elif entry:
-            raise in_flight_error(entry, cache)
+            return Credentials(found=False, code_fingerprint=code_fp, warnings=result.warnings, in_flight=entry is not None)
+        elif entry and not (cache.shared and entry.get("state") == IN_FLIGHT):
+            raise in_flight_error(entry, cache)  # on a shared store, _exchange_journaled waits for the other controller
         elif code is None:
             raise ZohoInputError("The stored tokens for this client are gone. Pass a new grant code as `code`.")
         else:

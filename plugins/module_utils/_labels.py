@@ -20,7 +20,7 @@ from __future__ import annotations
 import re
 import typing as t
 
-_MARKED = re.compile(r"`([A-Za-z_][A-Za-z0-9_]*)`")
+_MARKED = re.compile(r"`([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*)`")
 _LABEL = re.compile(r"[A-Za-z_][A-Za-z0-9_.\[\]'-]{0,99}")
 
 OPTION_LABELS_SPEC: dict[str, t.Any] = {"type": "dict", "default": {}}

@@ -158,10 +158,12 @@ def plan_from_cache(
     play_hosts: t.Collection[str],
     limited: bool,
     files: t.Mapping[str, str] | None = None,
+    replaced: t.Iterable[str] = (),
 ) -> Plan:
     """:func:`plan` for the cache's pending tokens, with ``hosts`` (``{host: fingerprint}`` of this run, in the config
     file ``files[host]``) laid over the recorded rows. Reads only: after :meth:`TokenCache.record_deployments` it sees
-    the same rows, and in check mode it predicts what recording would lead to."""
+    the same rows, and in check mode it predicts what recording would lead to. ``replaced``: refresh tokens that this
+    run's credentials step replaces but (in check mode) could not record; they are planned like recorded ones."""
     by_file = {host: dict(held) for host, held in cache.deployed_fingerprints(identity).items()}
     for host, refresh_fp in hosts.items():
         by_file.setdefault(host, {})[(files or {}).get(host, "")] = refresh_fp
@@ -174,6 +176,7 @@ def plan_from_cache(
     current_fp = cache.current_code(identity)
     current = cache.code_tokens(current_fp) if current_fp else None
     pending = [token for token in cache.replaced_tokens(identity) if current is None or token != current.refresh_token]
+    pending += [token for token in replaced if token and token not in pending]
     return plan(
         pending,
         rows=rows,

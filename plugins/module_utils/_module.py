@@ -13,7 +13,7 @@ raised as ``ZohoOAuthError`` and each module's ``main()`` reports them through :
 
 Every module's ``main()`` follows the same steps: build ``AnsibleModule``; inside its one
 ``try``, call :func:`prepare` first (it checks ``option_labels`` and applies the credential
-whitespace rule to the parsed options, before anything is recorded or sent); send each warning
+rule (printable ASCII, padding removed) to the parsed options, before anything is recorded or sent); send each warning
 through :func:`warn` (or a callable from :func:`warner`) and each failure through
 :func:`failure`, so that options are named as the operator knows them (``option_labels``).
 """
@@ -37,7 +37,7 @@ from ansible_collections.zohothrive.oauth.plugins.module_utils._client import (
     check_ca_path,
     check_timeout,
 )
-from ansible_collections.zohothrive.oauth.plugins.module_utils._authorization import CREDENTIAL_OPTIONS, tidy_credential
+from ansible_collections.zohothrive.oauth.plugins.module_utils._authorization import CREDENTIAL_OPTIONS, credential_flaw, tidy_credential
 from ansible_collections.zohothrive.oauth.plugins.module_utils._dc import (
     DATA_CENTER_CODES,
     DATA_CENTERS,
@@ -48,7 +48,8 @@ from ansible_collections.zohothrive.oauth.plugins.module_utils._dc import (
 from ansible_collections.zohothrive.oauth.plugins.module_utils._errors import ZohoDependencyError, ZohoInputError, ZohoOAuthError
 from ansible_collections.zohothrive.oauth.plugins.module_utils._flows import Credentials, Outcome, result_warnings
 from ansible_collections.zohothrive.oauth.plugins.module_utils._labels import OPTION_LABELS_SPEC, check_labels, relabel
-from ansible_collections.zohothrive.oauth.plugins.module_utils._token_store import OPTIONAL_FIELDS, is_absent
+from ansible_collections.zohothrive.oauth.plugins.module_utils._token_store import OPTIONAL_FIELDS, TokenCache, is_absent
+from ansible_collections.zohothrive.oauth.plugins.module_utils._vault_store import AUTH_METHODS, VaultBackend
 
 if t.TYPE_CHECKING:
     from ansible.module_utils.basic import AnsibleModule
@@ -75,6 +76,50 @@ def connection_argument_spec() -> dict[str, dict[str, t.Any]]:
 
 # The environment variables behind the connection options that may hold a credential.
 ENV_FALLBACKS = {"client_id": "ZOHO_THRIVE_CLIENT_ID", "client_secret": "ZOHO_THRIVE_CLIENT_SECRET"}
+
+
+def vault_argument_spec() -> dict[str, dict[str, t.Any]]:
+    """The ``vault`` option (the token store on HashiCorp Vault or OpenBao), see the ``vault_store`` doc fragment.
+
+    Sub-option names and environment fallbacks follow community.hashi_vault.
+    """
+    return {
+        "vault": {
+            "type": "dict",
+            "options": {
+                "url": {"type": "str", "fallback": (env_fallback, ["ANSIBLE_HASHI_VAULT_ADDR", "VAULT_ADDR"])},
+                "namespace": {"type": "str", "fallback": (env_fallback, ["ANSIBLE_HASHI_VAULT_NAMESPACE", "VAULT_NAMESPACE"])},
+                "auth_method": {"type": "str", "choices": list(AUTH_METHODS), "fallback": (env_fallback, ["ANSIBLE_HASHI_VAULT_AUTH_METHOD"])},
+                "token": {"type": "str", "no_log": True, "fallback": (env_fallback, ["ANSIBLE_HASHI_VAULT_TOKEN", "VAULT_TOKEN"])},
+                "role_id": {"type": "str", "fallback": (env_fallback, ["ANSIBLE_HASHI_VAULT_ROLE_ID"])},
+                "secret_id": {"type": "str", "no_log": True, "fallback": (env_fallback, ["ANSIBLE_HASHI_VAULT_SECRET_ID"])},
+                "engine_mount_point": {"type": "str", "default": "secret"},
+                "path": {"type": "str", "required": True},
+                "ca_cert": {"type": "path", "fallback": (env_fallback, ["ANSIBLE_HASHI_VAULT_CA_CERT", "VAULT_CACERT"])},
+                "validate_certs": {"type": "bool", "default": True},
+                "timeout": {"type": "int", "default": 30, "fallback": (env_fallback, ["ANSIBLE_HASHI_VAULT_TIMEOUT"])},
+            },
+        }
+    }
+
+
+def token_store(module: AnsibleModule, *, required: bool = False) -> TokenCache | None:
+    """The token store the options name: ``vault`` (shared, on Vault/OpenBao), else ``token_cache`` (a file), else None.
+
+    Raises :class:`ZohoInputError` when both are given, or neither and ``required``;
+    ``ZohoTokenStoreError`` for unusable vault settings; :class:`ZohoDependencyError` without hvac.
+    """
+    vault = module.params.get("vault")
+    path = module.params.get("token_cache")
+    if vault and path:
+        raise ZohoInputError("Give either `vault` (a token store shared by every controller) or `token_cache` (a file), not both.")
+    if vault:
+        return TokenCache(backend=VaultBackend(vault), warn=warner(module))
+    if path:
+        return TokenCache(path, warn=warner(module))
+    if required:
+        raise ZohoInputError("A token store is needed: set `token_cache` (a file on the controller) or `vault`.")
+    return None
 
 
 def argument_spec(**module_options: dict[str, t.Any]) -> dict[str, dict[str, t.Any]]:
@@ -119,7 +164,7 @@ def failure(module: AnsibleModule, exc: ZohoOAuthError, **extra: t.Any) -> dict[
 
 
 def prepare(module: AnsibleModule) -> None:
-    """Check ``option_labels``, then apply the credential whitespace rule to the parsed options.
+    """Check ``option_labels``, then apply the credential rule (printable ASCII, padding removed) to the parsed options.
 
     Call it first inside ``main()``'s ``try``: nothing has been recorded or sent yet. Raises
     :class:`ZohoInputError` for invalid ``option_labels`` or a credential with whitespace
@@ -133,18 +178,20 @@ def prepare(module: AnsibleModule) -> None:
 
 
 def clean_credential_params(module: AnsibleModule) -> None:
-    """Apply the one whitespace rule (``_authorization.tidy_credential``) to every credential option, in place.
+    """Apply the one credential rule (``_authorization.tidy_credential``) to every credential option, in place.
 
     The options are ``_authorization.CREDENTIAL_OPTIONS`` that the module has (``client_id``,
     ``client_secret``, ``code``, ``refresh_token``, ``access_token``, ``callback_url``, ...),
     whether they came from the task, ``module_defaults`` or an environment variable, and the
-    ``refresh_token`` of each ``candidates`` item (tokens read from hosts). Surrounding
-    whitespace is removed with a warning naming the option and the likely cause (a value made
-    with ``echo`` without ``-n`` ends in a newline, and Zoho would refuse it as
-    ``invalid_client_secret``). Whitespace inside an option's value raises
-    :class:`ZohoInputError` naming the option; a candidate with whitespace inside is skipped
-    with a warning, since one host's damaged file must not stop the others. The cleaned value
-    of a ``no_log`` option is masked in output like the original. Never shows a value.
+    ``refresh_token`` of each ``candidates`` item (tokens read from hosts). Zoho's credentials
+    are printable ASCII: surrounding whitespace and invisible characters (a byte-order mark,
+    zero-width spaces, NUL, ...) are removed with a warning naming the option and the likely
+    cause (a value made with ``echo`` without ``-n`` ends in a newline, a file saved by Notepad
+    starts with a byte-order mark, and Zoho would refuse either as ``invalid_client_secret``).
+    Any other character outside printable ASCII inside an option's value raises
+    :class:`ZohoInputError` naming the option; a candidate with one is skipped with a warning,
+    since one host's damaged file must not stop the others. The cleaned value of a ``no_log``
+    option is masked in output like the original. Never shows a value.
     """
     spec = getattr(module, "argument_spec", None) or {}
     for name in CREDENTIAL_OPTIONS:
@@ -171,18 +218,39 @@ def _clean_candidates(module: AnsibleModule, candidates: list[t.Any]) -> list[t.
         if not isinstance(value, str):
             kept.append(candidate)
             continue
-        what = f"the refresh token of `candidates` item {index} (read from a host)"
-        try:
-            text, warning = tidy_credential(value, what)
-        except ZohoInputError:
-            warn(module, f"The refresh token of `candidates` item {index} (read from a host) contains whitespace inside the value; it is not used.")
+        what = _candidate_token(candidate, index)
+        flaw = credential_flaw(value)
+        if flaw is not None:
+            warn(module, f"{what[:1].upper()}{what[1:]} contains {flaw}; it is not used (nothing is sent with it).")
             continue
+        text, warning = tidy_credential(value, what)
         if warning:
             warn(module, warning)
         if text and text != value:
             module.no_log_values.add(text)
         kept.append(dict(candidate, refresh_token=text))
     return kept
+
+
+def _candidate_token(candidate: t.Mapping[str, t.Any], index: int) -> str:
+    """The refresh token of a ``candidates`` item, named for messages by the host and file it was read from, when given.
+
+    For example ``the refresh token read from app3:/etc/app/zoho.env (`candidates` item 0)``.
+    """
+    host, path = (_shown(candidate.get(key)) for key in ("host", "file"))
+    if host and path:
+        return f"the refresh token read from {host}:{path} (`candidates` item {index})"
+    if host or path:
+        return f"the refresh token read from {'host ' + host if host else path} (`candidates` item {index})"
+    return f"the refresh token of `candidates` item {index} (read from a host)"
+
+
+def _shown(value: t.Any) -> str:
+    """A host name or path for a message: printable ASCII, backticks (option name markers) replaced, at most 120 characters."""
+    if not isinstance(value, str):
+        return ""
+    text = "".join(ch if " " <= ch <= "~" and ch != "`" else "?" for ch in value.strip())
+    return text if len(text) <= 120 else text[:117] + "..."
 
 
 def require_options(module: AnsibleModule, *names: str) -> None:

@@ -2,9 +2,17 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 
-"""Controller-side durable token cache: a JSON file, mode 0600, replaced atomically under a lock.
+"""Controller-side durable token store: one JSON document, on a backend.
 
 PRIVATE: this module_utils file is internal to zohothrive.oauth and may change in any release.
+
+Backends (:class:`StoreBackend`):
+- :class:`FileBackend` (the default, ``token_cache``): a JSON file, mode 0600, replaced
+  atomically under an exclusive lock. Nothing else writes it while the lock is held.
+- a shared backend (``_vault_store.VaultBackend``): every write is a check-and-set on the
+  version that was read. A conflict means another controller wrote meanwhile: the document is
+  read again and the change re-decided on the new content (:meth:`TokenCache._change`), never
+  written over it.
 
 It holds two things:
 - a ledger of grant codes, keyed by the SHA-256 fingerprint of the code (never the code). An
@@ -14,9 +22,12 @@ It holds two things:
   fingerprint, so repeated or concurrent runs reuse it instead of minting another (Zoho allows
   10 mints per refresh token per 10 minutes).
 
-The whole read-decide-call-write sequence runs under an exclusive lock, so concurrent runs
-(forks, parallel playbooks) call Zoho once and the others reuse the result. Every change is
-written to disk before the caller goes on (nothing Zoho issued is lost if a later step fails).
+With the file backend, the whole read-decide-call-write sequence runs under the lock, so
+concurrent runs (forks, parallel playbooks) call Zoho once and the others reuse the result. With
+a shared backend, the in-flight record of a code is a check-and-set write: exactly one
+controller wins it and sends the code, and the others wait for its tokens
+(:meth:`TokenCache.wait_for_code`). Every change is written before the caller goes on (nothing
+Zoho issued is lost if a later step fails).
 """
 
 from __future__ import annotations
@@ -25,6 +36,7 @@ import contextlib
 import errno
 import json
 import os
+import secrets
 import stat
 import time
 import typing as t
@@ -81,61 +93,93 @@ def keep_known(tokens: TokenSet, known: TokenSet | t.Mapping[str, t.Any] | None,
     return replace(tokens, **changes) if changes else tokens
 
 
-class TokenCache:
-    """A token cache file. Use :meth:`locked` for anything that may call Zoho."""
+# How often a change is re-decided after check-and-set conflicts before giving up.
+CAS_ATTEMPTS = 8
 
-    def __init__(
-        self,
-        path: str,
-        *,
-        clock: t.Callable[[], float] = time.time,
-        lock_timeout: float = 300.0,
-        warn: t.Callable[[str], None] | None = None,
-    ) -> None:
-        """``warn`` receives each warning once (modules pass ``module.warn``); they are also kept in ``warnings``."""
+
+class StoreConflict(Exception):
+    """A check-and-set write lost: the stored document changed since it was read."""
+
+
+class CodeClaimedElsewhere(ZohoTokenStoreError):
+    """Another controller recorded this grant code (in flight or done) between our read and our write.
+
+    Raised by :meth:`TokenCache.begin_exchange` on a shared backend. Nothing was sent: the caller
+    waits for the other controller's tokens (:meth:`TokenCache.wait_for_code`) instead.
+    """
+
+
+class StoreBackend:
+    """Where the token store's document lives. Subclasses implement :meth:`read` and :meth:`write`.
+
+    ``shared``: other controllers may write the document at any time (check-and-set writes);
+    ``where``: the store as messages name it (a path, or a Vault URL and path).
+    """
+
+    shared = False
+    where = "the token store"
+    noun = "token store"  # how messages call it
+    elsewhere = "point the store at another place"  # the fix for a store that cannot be used, in messages
+
+    @contextlib.contextmanager
+    def session(self) -> t.Iterator[None]:
+        """Hold what a read-decide-write sequence needs (the file lock; nothing for a shared store)."""
+        yield
+
+    def read(self, *, exclusive: bool) -> tuple[dict[str, t.Any] | None, t.Any]:
+        """Return ``(document or None when the store is empty, version)``. ``exclusive``: inside :meth:`session`."""
+        raise NotImplementedError
+
+    def write(self, document: dict[str, t.Any], version: t.Any, summary: dict[str, t.Any]) -> t.Any:
+        """Store ``document`` if the stored version is still ``version``; return the new version.
+
+        ``summary`` holds the documented top-level fields of the current tokens (write-back), for
+        backends that people and other tools read directly. Raises :class:`StoreConflict` when the
+        stored document changed since ``version``, and ``ZohoTokenStoreError`` for anything else.
+        """
+        raise NotImplementedError
+
+
+class FileBackend(StoreBackend):
+    """The token cache file: JSON, mode 0600, in a 0700 directory, replaced atomically under a lock.
+
+    A link (persistent storage on a CI runner) is resolved once: the real file is locked and
+    replaced, so the link survives and every link to one file shares one lock file. The lock
+    file exists only while a run holds the lock.
+    """
+
+    def __init__(self, path: str, *, lock_timeout: float = 300.0, note: t.Callable[[str], None] | None = None) -> None:
         given = os.path.abspath(os.path.expanduser(path))
-        # A link (persistent storage on a CI runner) is resolved once, here: the real file is locked
-        # and replaced, so the link survives and every link to one file shares one lock file.
         self.path = os.path.realpath(given)
         self.link = given if given != self.path else None
         self.lock_path = self.path + ".lock"
-        self.clock = clock
+        self.where = self.path
+        self.noun = "token cache"
+        self.elsewhere = "point `token_cache` at another file"
         self.lock_timeout = lock_timeout
-        self.warnings: list[str] = []
-        self._warn = warn
-        self._locked = False
-        self._data: dict[str, t.Any] = _empty()
-
-    # -- locking and persistence ---------------------------------------------------------
+        self._note = note or (lambda message: None)
 
     @contextlib.contextmanager
-    def locked(self) -> t.Iterator[TokenCache]:
-        """Hold the cache's exclusive lock and load the current content."""
+    def session(self) -> t.Iterator[None]:
         self._ensure_directory()
         try:
             # remove=True: the lock file exists only while a run holds it (lock-then-verify in _fileio).
             with exclusive_lock(self.lock_path, timeout=self.lock_timeout, remove=True):
-                self._locked = True
-                try:
-                    self.load()
-                    yield self
-                finally:
-                    self._locked = False
+                yield
         except FileIOError as exc:
             raise ZohoTokenStoreError(f"Token cache: {exc}") from None
 
-    def load(self) -> TokenCache:
-        """Read the file (a missing file is an empty cache). Never rewrites a file it cannot parse.
+    def read(self, *, exclusive: bool) -> tuple[dict[str, t.Any] | None, t.Any]:
+        """Read the file (a missing file is an empty store). Never rewrites a file it cannot parse.
 
         The file must belong to the user running this and must not be writable by others; a file
-        that others can read is tightened to 0600 with a warning (see :meth:`_check_file`).
+        that others can read is tightened to 0600 with a warning when ``exclusive`` (see :meth:`_check_file`).
         """
         self._check_directory()
         try:
             fd = os.open(self.path, os.O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)
         except FileNotFoundError:
-            self._data = _empty()
-            return self
+            return None, None
         except OSError as exc:
             if exc.errno in (errno.ELOOP, errno.EMLINK):
                 raise ZohoTokenStoreError(
@@ -144,7 +188,7 @@ class TokenCache:
                 ) from None
             raise ZohoTokenStoreError(f"Cannot read the token cache {self.path}: {exc.strerror or exc}.") from None
         try:
-            self._check_file(fd)
+            self._check_file(fd, exclusive=exclusive)
             with os.fdopen(os.dup(fd), "rb") as handle:
                 raw = handle.read()
         except OSError as exc:
@@ -155,34 +199,20 @@ class TokenCache:
             data = json.loads(raw.decode("utf-8"))
         except (UnicodeDecodeError, ValueError):
             data = None
-        if (
-            not isinstance(data, dict)
-            or data.get("format") != FORMAT
-            or not isinstance(data.get("codes"), dict)
-            or not all(isinstance(data.get(section, {}), dict) for section in ("access_tokens", "current", "replaced", "deployments"))
-        ):
+        if not isinstance(data, dict):
             raise ZohoTokenStoreError(
                 f"The token cache {self.path} is not a valid zohothrive.oauth token cache; it was left untouched. "
                 "Move it aside (it may hold tokens worth keeping) or point `token_cache` at another file."
             )
-        if data.get("version") != VERSION:
-            raise ZohoTokenStoreError(
-                f"The token cache {self.path} has format version {data.get('version')!r}, which this collection version does "
-                f"not know ({VERSION}). Upgrade the collection, or point `token_cache` at another file."
-            )
-        data.setdefault("access_tokens", {})
-        data.setdefault("current", {})
-        data.setdefault("replaced", {})
-        data.setdefault("deployments", {})
-        self._data = data
-        return self
+        return data, None
 
-    def _save(self) -> None:
-        payload = json.dumps(self._data, indent=1, sort_keys=True).encode("utf-8") + b"\n"
+    def write(self, document: dict[str, t.Any], version: t.Any, summary: dict[str, t.Any]) -> t.Any:
+        payload = json.dumps(document, indent=1, sort_keys=True).encode("utf-8") + b"\n"
         try:
             atomic_write(self.path, payload, mode=0o600)
         except FileIOError as exc:
             raise ZohoTokenStoreError(f"Token cache: {exc}") from None
+        return None
 
     def _ensure_directory(self) -> None:
         directory = os.path.dirname(self.path)
@@ -200,18 +230,12 @@ class TokenCache:
     # tokens may have been copied already, which the warning says). A directory that others can
     # read shows only file names: a warning.
 
-    def _note(self, message: str) -> None:
-        if message not in self.warnings:
-            self.warnings.append(message)
-            if self._warn is not None:
-                self._warn(message)
-
     def _check_directory(self) -> None:
         directory = os.path.dirname(self.path)
         try:
             st = os.stat(directory)
         except OSError:
-            return  # missing: created 0700 by _ensure_directory, or an empty cache for load()
+            return  # missing: created 0700 by _ensure_directory, or an empty cache for read()
         mode = stat.S_IMODE(st.st_mode)
         if st.st_uid not in (0, os.geteuid()):
             raise ZohoTokenStoreError(
@@ -229,7 +253,7 @@ class TokenCache:
                 f"run chmod 700 {directory} to hide them."
             )
 
-    def _check_file(self, fd: int) -> None:
+    def _check_file(self, fd: int, *, exclusive: bool) -> None:
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode):
             raise ZohoTokenStoreError(f"Cannot read the token cache {self.path}: it is not a regular file.")
@@ -244,7 +268,7 @@ class TokenCache:
                 f"The token cache {self.path} is writable by other users (mode {mode:04o}), so its content may have been changed; it "
                 f"was left untouched. Check it, run chmod 600 {self.path}, and consider a new grant code."
             )
-        if mode & 0o077 and not self._locked:  # a read without the lock (check mode) changes nothing
+        if mode & 0o077 and not exclusive:  # a read without the lock (check mode) changes nothing
             self._note(
                 f"The token cache {self.path} is readable by other users (mode {mode:04o}); a real run makes it 0600. Anyone who read "
                 "it may have copied its refresh tokens: consider a new grant code and revoking the old refresh token."
@@ -255,6 +279,162 @@ class TokenCache:
                 f"The token cache {self.path} was readable by other users (mode {mode:04o}); it is now 0600. Anyone who read it may "
                 "have copied its refresh tokens: consider a new grant code and revoking the old refresh token."
             )
+
+
+class TokenCache:
+    """The token store's document and every decision about it, on a :class:`StoreBackend`.
+
+    ``TokenCache(path)`` is the file store (``token_cache``); ``TokenCache(backend=...)`` any
+    other backend. Use :meth:`locked` for anything that may call Zoho.
+    """
+
+    def __init__(
+        self,
+        path: str | None = None,
+        *,
+        backend: StoreBackend | None = None,
+        clock: t.Callable[[], float] = time.time,
+        lock_timeout: float = 300.0,
+        warn: t.Callable[[str], None] | None = None,
+        sleep: t.Callable[[float], None] = time.sleep,
+        monotonic: t.Callable[[], float] = time.monotonic,
+    ) -> None:
+        """``warn`` receives each warning once (modules pass ``module.warn``); they are also kept in ``warnings``."""
+        if backend is None:
+            if path is None:
+                raise ValueError("TokenCache needs a path or a backend")
+            backend = FileBackend(path, lock_timeout=lock_timeout, note=self._note)
+        self.backend = backend
+        self.clock = clock
+        self.sleep = sleep
+        self.monotonic = monotonic
+        self.warnings: list[str] = []
+        self._warn = warn
+        self._locked = False
+        self._data: dict[str, t.Any] = _empty()
+        self._version: t.Any = None
+        self._claims: dict[str, str] = {}  # code fingerprint -> the claim id of our in-flight record
+
+    # The file backend's attributes, which messages and tests use.
+
+    @property
+    def path(self) -> str:
+        """Where the store is, for messages: the real file of a file store."""
+        return getattr(self.backend, "path", self.backend.where)
+
+    @property
+    def link(self) -> str | None:
+        return getattr(self.backend, "link", None)
+
+    @property
+    def lock_path(self) -> str | None:
+        return getattr(self.backend, "lock_path", None)
+
+    @property
+    def shared(self) -> bool:
+        return self.backend.shared
+
+    # -- locking and persistence ---------------------------------------------------------
+
+    @contextlib.contextmanager
+    def locked(self) -> t.Iterator[TokenCache]:
+        """Hold the backend's session (the file lock) and load the current content."""
+        with self.backend.session():
+            self._locked = True
+            try:
+                self._read(exclusive=True)
+                yield self
+            finally:
+                self._locked = False
+
+    def load(self) -> TokenCache:
+        """Read the current content without a session (check mode; nothing is changed)."""
+        self._read(exclusive=self._locked)
+        return self
+
+    def _read(self, *, exclusive: bool) -> None:
+        data, version = self.backend.read(exclusive=exclusive)
+        self._data = self._checked(data) if data is not None else _empty()
+        self._version = version
+
+    def _checked(self, data: dict[str, t.Any]) -> dict[str, t.Any]:
+        if (
+            data.get("format") != FORMAT
+            or not isinstance(data.get("codes"), dict)
+            or not all(isinstance(data.get(section, {}), dict) for section in ("access_tokens", "current", "replaced", "deployments"))
+        ):
+            raise ZohoTokenStoreError(
+                f"The {self.backend.noun} {self.backend.where} is not a valid zohothrive.oauth {self.backend.noun}; it was left untouched. "
+                f"Move it aside (it may hold tokens worth keeping) or {self.backend.elsewhere}."
+            )
+        if data.get("version") != VERSION:
+            raise ZohoTokenStoreError(
+                f"The {self.backend.noun} {self.backend.where} has format version {data.get('version')!r}, which this collection version "
+                f"does not know ({VERSION}). Upgrade the collection, or {self.backend.elsewhere}."
+            )
+        for section in ("access_tokens", "current", "replaced", "deployments"):
+            data.setdefault(section, {})
+        return data
+
+    def _change(self, apply: t.Callable[[], bool]) -> bool:
+        """Apply a change to the document and store it; on a check-and-set conflict, read again and re-decide.
+
+        ``apply`` mutates ``self._data`` (read it afresh on every call: it is replaced by a re-read)
+        and returns whether anything changed; it may raise to refuse the change on the new content.
+        Returns whether something was written.
+        """
+        for _attempt in range(CAS_ATTEMPTS):
+            if not apply():
+                return False
+            try:
+                self._version = self.backend.write(self._data, self._version, self.summary())
+                return True
+            except StoreConflict:
+                self._read(exclusive=self._locked)
+        raise ZohoTokenStoreError(
+            f"The {self.backend.noun} {self.backend.where} changed under this run {CAS_ATTEMPTS} times in a row (other controllers "
+            "writing at the same time); nothing of this change was stored. Run again."
+        )
+
+    def summary(self) -> dict[str, t.Any]:
+        """The documented fields of the current tokens, for backends that people read directly (write-back).
+
+        ``{"refresh_token", "access_token", "expires_at", "api_domain", "accounts_url",
+        "code_fingerprint", "client_id", "updated_at"}`` of the most recently finished code that is
+        current for a client; ``{}`` when there is none. The grant code and the client secret are
+        never part of the store.
+        """
+        best: tuple[int, str, dict[str, t.Any]] | None = None
+        for code_fp in self._data.get("current", {}).values():
+            entry = self.code_entry(code_fp) if isinstance(code_fp, str) else None
+            if entry and entry.get("state") == DONE and isinstance(entry.get("tokens"), dict):
+                finished = int(entry.get("finished") or 0)
+                if best is None or finished > best[0]:
+                    best = (finished, code_fp, entry)
+        if best is None:
+            return {}
+        _finished, code_fp, entry = best
+        tokens = dict(entry["tokens"])
+        refresh_token = tokens.get("refresh_token")
+        newest = self.access_token_for(refresh_token) if isinstance(refresh_token, str) and refresh_token else None
+        if newest is not None and newest.expires_at >= int(tokens.get("expires_at") or 0):
+            tokens.update(access_token=newest.access_token, expires_at=newest.expires_at, api_domain=newest.api_domain or tokens.get("api_domain"))
+        return {
+            "refresh_token": refresh_token,
+            "access_token": tokens.get("access_token"),
+            "expires_at": tokens.get("expires_at"),
+            "api_domain": tokens.get("api_domain"),
+            "accounts_url": entry.get("accounts_url"),
+            "code_fingerprint": code_fp,
+            "client_id": entry.get("client_id"),
+            "updated_at": int(self.clock()),
+        }
+
+    def _note(self, message: str) -> None:
+        if message not in self.warnings:
+            self.warnings.append(message)
+            if self._warn is not None:
+                self._warn(message)
 
     # -- grant-code ledger ---------------------------------------------------------------
 
@@ -276,30 +456,78 @@ class TokenCache:
         return None
 
     def begin_exchange(self, code_fingerprint: str, *, accounts_url: str, client_id: str | None) -> None:
-        """Record, durably, that the code is about to be sent."""
-        self._data["codes"][code_fingerprint] = {
-            "state": IN_FLIGHT,
-            "started": int(self.clock()),
-            "accounts_url": accounts_url,
-            "client_id": client_id,
-        }
-        self._save()
+        """Record, durably, that the code is about to be sent: the claim that only one controller ever wins.
+
+        The caller has checked that the store knows nothing of the code. If an entry appears
+        meanwhile (another controller's check-and-set write won), raises
+        :class:`CodeClaimedElsewhere`; nothing was sent, and the caller waits for that controller's
+        tokens with :meth:`wait_for_code`.
+        """
+        claim = self._claims[code_fingerprint] = secrets.token_hex(8)
+
+        def apply() -> bool:
+            if self.code_entry(code_fingerprint) is not None:
+                raise CodeClaimedElsewhere(
+                    f"Another controller recorded this grant code in the token store {self.backend.where} at the same time; it was "
+                    "not sent from here."
+                )
+            self._data["codes"][code_fingerprint] = {
+                "state": IN_FLIGHT,
+                "started": int(self.clock()),
+                "accounts_url": accounts_url,
+                "client_id": client_id,
+                "claim": claim,
+            }
+            return True
+
+        self._change(apply)
 
     def finish_exchange(self, code_fingerprint: str, tokens: TokenSet) -> None:
         """Record the tokens of a code. Optional fields they lack keep the values an earlier entry of the code stored."""
-        entry = self._data["codes"].setdefault(code_fingerprint, {})
-        stored = entry.get("tokens")
-        if isinstance(stored, dict):
-            tokens = keep_known(tokens, stored)
-        entry.update(state=DONE, finished=int(self.clock()), tokens=tokens.as_dict())
-        if tokens.refresh_token:
-            self._keep_newest_access_token(tokens.refresh_token, tokens)
-        self._save()
+
+        def apply() -> bool:
+            entry = self._data["codes"].setdefault(code_fingerprint, {})
+            stored = entry.get("tokens")
+            merged = keep_known(tokens, stored) if isinstance(stored, dict) else tokens
+            entry.pop("claim", None)
+            entry.update(state=DONE, finished=int(self.clock()), tokens=merged.as_dict())
+            if merged.refresh_token:
+                self._keep_newest_access_token(merged.refresh_token, merged)
+            return True
+
+        self._change(apply)
 
     def abandon_exchange(self, code_fingerprint: str) -> None:
-        """Forget an in-flight entry after Zoho definitely refused the request (nothing was issued)."""
-        if self._data["codes"].pop(code_fingerprint, None) is not None:
-            self._save()
+        """Forget our in-flight entry after Zoho definitely refused the request, or it was never sent (nothing was issued)."""
+
+        def apply() -> bool:
+            entry = self.code_entry(code_fingerprint)
+            if entry is None or entry.get("state") != IN_FLIGHT or entry.get("claim") != self._claims.get(code_fingerprint):
+                return False  # not ours: another controller's record stays
+            del self._data["codes"][code_fingerprint]
+            return True
+
+        self._change(apply)
+
+    def wait_for_code(self, code_fingerprint: str, *, timeout: float, poll: float = 0.5) -> TokenSet | None:
+        """Read the store until another controller's exchange of the code has finished; its tokens, else None.
+
+        Polls with a growing interval (``poll`` to 2 s) until ``timeout`` seconds have passed.
+        Returns None if the entry is still in flight then, or disappeared (Zoho refused the code).
+        """
+        deadline = self.monotonic() + timeout
+        interval = poll
+        while True:
+            self._read(exclusive=self._locked)
+            tokens = self.code_tokens(code_fingerprint)
+            entry = self.code_entry(code_fingerprint)
+            if tokens is not None or entry is None:
+                return tokens
+            remaining = deadline - self.monotonic()
+            if remaining <= 0:
+                return None
+            self.sleep(min(interval, remaining))
+            interval = min(interval * 2, 2.0)
 
     # -- current code per client ----------------------------------------------------------
 
@@ -309,10 +537,14 @@ class TokenCache:
         return value if isinstance(value, str) else None
 
     def set_current_code(self, identity: str, code_fingerprint: str) -> None:
-        current = self._data.setdefault("current", {})
-        if current.get(identity) != code_fingerprint:
+        def apply() -> bool:
+            current = self._data.setdefault("current", {})
+            if current.get(identity) == code_fingerprint:
+                return False
             current[identity] = code_fingerprint
-            self._save()
+            return True
+
+        self._change(apply)
 
     # -- replaced refresh tokens awaiting revocation ------------------------------------------
 
@@ -322,11 +554,17 @@ class TokenCache:
 
     def add_replaced(self, identity: str, tokens: t.Iterable[str]) -> None:
         """Remember refresh tokens replaced by a newer code until they are revoked."""
-        pending = self.replaced_tokens(identity)
-        added = [token for token in tokens if token and token not in pending]
-        if added:
+        wanted = [token for token in tokens if token]
+
+        def apply() -> bool:
+            pending = self.replaced_tokens(identity)
+            added = [token for token in wanted if token not in pending]
+            if not added:
+                return False
             self._data.setdefault("replaced", {})[identity] = pending + added
-            self._save()
+            return True
+
+        self._change(apply)
 
     # -- access tokens per refresh token ---------------------------------------------------
 
@@ -347,11 +585,15 @@ class TokenCache:
 
     def remember_access_token(self, refresh_token: str, tokens: TokenSet) -> None:
         """Store the access token minted from ``refresh_token``; fields the answer lacked keep their stored values."""
-        merged = self._put_access_entry(refresh_token, tokens)
-        if tokens.refresh_token and tokens.refresh_token != refresh_token:
-            # Zoho does not rotate refresh tokens today; if it ever does, keep the new one findable.
-            self._put_access_entry(tokens.refresh_token, merged)
-        self._save()
+
+        def apply() -> bool:
+            merged = self._put_access_entry(refresh_token, tokens)
+            if tokens.refresh_token and tokens.refresh_token != refresh_token:
+                # Zoho does not rotate refresh tokens today; if it ever does, keep the new one findable.
+                self._put_access_entry(tokens.refresh_token, merged)
+            return True
+
+        self._change(apply)
 
     def _put_access_entry(self, refresh_token: str, tokens: TokenSet) -> TokenSet:
         key = fingerprint(refresh_token)
@@ -365,14 +607,16 @@ class TokenCache:
 
         Returns True if anything was forgotten.
         """
-        forgotten = self._data["access_tokens"].pop(fingerprint(refresh_token), None) is not None
-        for identity, tokens in list(self._data.get("replaced", {}).items()):
-            if isinstance(tokens, list) and refresh_token in tokens:
-                self._data["replaced"][identity] = [token for token in tokens if token != refresh_token]
-                forgotten = True
-        if forgotten:
-            self._save()
-        return forgotten
+
+        def apply() -> bool:
+            forgotten = self._data["access_tokens"].pop(fingerprint(refresh_token), None) is not None
+            for identity, tokens in list(self._data.get("replaced", {}).items()):
+                if isinstance(tokens, list) and refresh_token in tokens:
+                    self._data["replaced"][identity] = [token for token in tokens if token != refresh_token]
+                    forgotten = True
+            return forgotten
+
+        return self._change(apply)
 
     # -- deployment ledger: which host holds which refresh token, by fingerprint -------------
     #
@@ -403,43 +647,47 @@ class TokenCache:
         in ``hosts``), every token the ledger knows is marked as followed. Writes only when
         something changed; returns whether it did.
         """
-        section = self._data.setdefault("deployments", {})
-        entry = section.get(identity)
-        if not isinstance(entry, dict):
-            entry = section[identity] = {}
-        if not isinstance(entry.get("hosts"), dict):
-            entry["hosts"] = {}
-        if not isinstance(entry.get("tokens"), dict):
-            entry["tokens"] = {}
-        rows, known = entry["hosts"], entry["tokens"]
-        now = int(self.clock())
-        changed = False
-        for host, refresh_fp in hosts.items():
-            host_files = rows.get(host)
-            if not isinstance(host_files, dict):
-                host_files = rows[host] = {}
-            config_file = (files or {}).get(host, "")
-            row = host_files.get(config_file)
-            if not isinstance(row, dict) or row.get("refresh_fp") != refresh_fp:
-                host_files[config_file] = {"refresh_fp": refresh_fp, "recorded": now}
-                changed = True
-            if not isinstance(known.get(refresh_fp), dict):
-                known[refresh_fp] = {"first_recorded": now, "census": False}
-                changed = True
-        if census:
-            for record in known.values():
-                if isinstance(record, dict) and record.get("census") is not True:
-                    record["census"] = True
+        def apply() -> bool:
+            section = self._data.setdefault("deployments", {})
+            entry = section.get(identity)
+            if not isinstance(entry, dict):
+                entry = section[identity] = {}
+            if not isinstance(entry.get("hosts"), dict):
+                entry["hosts"] = {}
+            if not isinstance(entry.get("tokens"), dict):
+                entry["tokens"] = {}
+            rows, known = entry["hosts"], entry["tokens"]
+            now = int(self.clock())
+            changed = False
+            for host, refresh_fp in hosts.items():
+                host_files = rows.get(host)
+                if not isinstance(host_files, dict):
+                    host_files = rows[host] = {}
+                config_file = (files or {}).get(host, "")
+                row = host_files.get(config_file)
+                if not isinstance(row, dict) or row.get("refresh_fp") != refresh_fp:
+                    host_files[config_file] = {"refresh_fp": refresh_fp, "recorded": now}
                     changed = True
-        if changed:
-            self._save()
-        return changed
+                if not isinstance(known.get(refresh_fp), dict):
+                    known[refresh_fp] = {"first_recorded": now, "census": False}
+                    changed = True
+            if census:
+                for record in known.values():
+                    if isinstance(record, dict) and record.get("census") is not True:
+                        record["census"] = True
+                        changed = True
+            return changed
+
+        return self._change(apply)
 
     def forget_deployed_token(self, identity: str, refresh_fp: str) -> None:
         """Drop a revoked token's ledger record (host rows stay: they say what each host holds)."""
-        known = self._data.get("deployments", {}).get(identity, {})
-        if isinstance(known, dict) and isinstance(known.get("tokens"), dict) and known["tokens"].pop(refresh_fp, None) is not None:
-            self._save()
+
+        def apply() -> bool:
+            known = self._data.get("deployments", {}).get(identity, {})
+            return isinstance(known, dict) and isinstance(known.get("tokens"), dict) and known["tokens"].pop(refresh_fp, None) is not None
+
+        self._change(apply)
 
 
 def _empty() -> dict[str, t.Any]:
@@ -475,4 +723,15 @@ def census_fingerprints(entry: t.Any) -> set[str]:
     return {str(fp) for fp, record in known.items() if isinstance(record, dict) and record.get("census") is True}
 
 
-__all__ = ("DONE", "IN_FLIGHT", "OPTIONAL_FIELDS", "TokenCache", "is_absent", "keep_known")
+__all__ = (
+    "DONE",
+    "IN_FLIGHT",
+    "OPTIONAL_FIELDS",
+    "CodeClaimedElsewhere",
+    "FileBackend",
+    "StoreBackend",
+    "StoreConflict",
+    "TokenCache",
+    "is_absent",
+    "keep_known",
+)

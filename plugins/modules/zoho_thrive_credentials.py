@@ -39,6 +39,7 @@ extends_documentation_fragment:
   - zohothrive.oauth.connection.action_group
   - zohothrive.oauth.attributes
   - zohothrive.oauth.answers
+  - zohothrive.oauth.vault_store
 attributes:
   check_mode:
     support: full
@@ -51,16 +52,17 @@ options:
   code:
     description:
       - The grant code (usually a self-client code from Ansible Vault).
-      - Surrounding whitespace (such as the newline that C(echo) adds) is removed with a warning; whitespace inside
-        the value is refused before anything is sent.
+      - Surrounding whitespace and invisible characters (such as the newline that C(echo) adds, or a byte-order mark
+        from a file) are removed with a warning; any other character outside printable ASCII inside the value is
+        refused before anything is sent.
       - Needed only until tokens exist for it in O(token_cache) or O(candidates).
     type: str
   token_cache:
     description:
       - Path of the JSON token cache on the host that runs the module (the controller). See
         M(zohothrive.oauth.zoho_thrive_token_exchange) for its properties.
+      - One of O(token_cache) and O(vault) is required.
     type: path
-    required: true
   candidates:
     description:
       - Refresh tokens already deployed elsewhere, for example read from the hosts' config files by
@@ -69,6 +71,15 @@ options:
     elements: dict
     default: []
     suboptions:
+      host:
+        description:
+          - The host the candidate was read from (its inventory name). Only names it in warnings, for example
+            C(the refresh token read from app3:/etc/app/zoho.env).
+        type: str
+      file:
+        description:
+          - The config file the candidate was read from, on O(candidates[].host). Only names it in warnings.
+        type: str
       code_fingerprint:
         description:
           - SHA-256 hex digest of the code the refresh token claims to come from. Candidates that claim the current code
@@ -76,8 +87,9 @@ options:
         type: str
       refresh_token:
         description:
-          - The refresh token. Surrounding whitespace is removed with a warning; a token with whitespace inside is not
-            used (and not sent), with a warning.
+          - The refresh token. Surrounding whitespace and invisible characters (a byte-order mark, zero-width spaces, NUL)
+            are removed with a warning; a token with whitespace or any other character outside printable ASCII inside is
+            not used (and not sent), with a warning naming the host and file when given.
         type: str
       access_token:
         description:
@@ -142,6 +154,13 @@ EXAMPLES = r"""
 RETURN = r"""
 found:
   description: Whether credentials are known. False only with O(allow_exchange=false) when nothing is known.
+  returned: always
+  type: bool
+in_flight:
+  description:
+    - Whether the store records that the code was sent to Zoho without recording its tokens (a run died, or the store
+      failed after Zoho answered). Set only with RV(found=false); the tokens may then be on the hosts, so look there (and
+      pass them as O(candidates)) before giving up on the code.
   returned: always
   type: bool
 exchanged:
@@ -221,11 +240,13 @@ from ansible_collections.zohothrive.oauth.plugins.module_utils._module import (
     report_outcome,
     require_options,
     token_fields,
-    warner,
+    token_store,
+    vault_argument_spec,
 )
-from ansible_collections.zohothrive.oauth.plugins.module_utils._token_store import TokenCache
 
 CANDIDATE_OPTIONS = {
+    "host": {"type": "str"},
+    "file": {"type": "str"},
     "code_fingerprint": {"type": "str"},
     "refresh_token": {"type": "str", "no_log": True},
     "access_token": {"type": "str", "no_log": True},
@@ -244,7 +265,7 @@ def credentials(module: AnsibleModule) -> tuple[Credentials, str]:
     client = client_from_params(module)
     outcome = ensure_credentials(
         client,
-        TokenCache(params["token_cache"], warn=warner(module)),
+        token_store(module, required=True),
         code=code,
         candidates=[Candidate.from_mapping(c) for c in params["candidates"] or []],
         allow_exchange=params["allow_exchange"],
@@ -259,8 +280,9 @@ def credentials(module: AnsibleModule) -> tuple[Credentials, str]:
 def main() -> None:
     module = AnsibleModule(
         argument_spec=argument_spec(
+            **vault_argument_spec(),
             code={"type": "str", "no_log": True},
-            token_cache={"type": "path", "required": True},
+            token_cache={"type": "path"},
             candidates={"type": "list", "elements": "dict", "default": [], "options": CANDIDATE_OPTIONS},
             allow_exchange={"type": "bool", "default": True},
             access_token_needed={"type": "bool", "default": True},
@@ -268,6 +290,8 @@ def main() -> None:
             track_replaced={"type": "bool", "default": False},
         ),
         supports_check_mode=True,
+        required_one_of=[("token_cache", "vault")],
+        mutually_exclusive=[("token_cache", "vault")],
     )
     try:
         prepare(module)
@@ -277,6 +301,7 @@ def main() -> None:
     result: dict[str, t.Any] = {
         "changed": outcome.changed,
         "found": outcome.found,
+        "in_flight": outcome.in_flight,
         "exchanged": outcome.exchanged,
         "refreshed": outcome.refreshed,
         "source": outcome.source,

@@ -33,6 +33,7 @@ extends_documentation_fragment:
   - zohothrive.oauth.connection.action_group
   - zohothrive.oauth.attributes
   - zohothrive.oauth.answers
+  - zohothrive.oauth.vault_store
 attributes:
   check_mode:
     support: full
@@ -45,8 +46,8 @@ options:
     description:
       - The controller's token cache (the same file as O(zohothrive.oauth.zoho_thrive_credentials#module:token_cache)).
         The ledger is a section of it, written under the cache's lock.
+      - One of O(token_cache) and O(vault) is required; with O(vault), the ledger is part of the shared store.
     type: path
-    required: true
   hosts:
     description:
       - The hosts whose config file this run wrote or confirmed, each with the SHA-256 fingerprint (64 hex digits) of the
@@ -94,6 +95,15 @@ options:
       - Revoke the replaced refresh tokens that no host of the inventory holds. Without it the module only records.
     type: bool
     default: false
+  replaced_tokens:
+    description:
+      - Refresh tokens that this run's credentials step replaces
+        (RV(zohothrive.oauth.zoho_thrive_credentials#module:previous_refresh_tokens)).
+      - A real run finds them in the store already. Check mode records nothing, so a check-mode credentials step could
+        not store them; given here, the prediction includes them and shows the revocation that the real run would make.
+    type: list
+    elements: str
+    default: []
 notes:
   - Only the token to revoke is sent to Zoho. O(client_id) and the accounts server name the client whose ledger and
     replaced tokens are used; O(client_secret) is accepted so that one C(module_defaults) block serves the whole group.
@@ -212,7 +222,15 @@ from ansible_collections.zohothrive.oauth.plugins.module_utils._ledger import (
     ledger_identity,
     plan_from_cache,
 )
-from ansible_collections.zohothrive.oauth.plugins.module_utils._module import argument_spec, client_from_params, failure, prepare, warn, warner
+from ansible_collections.zohothrive.oauth.plugins.module_utils._module import (
+    argument_spec,
+    client_from_params,
+    failure,
+    prepare,
+    token_store,
+    vault_argument_spec,
+    warn,
+)
 from ansible_collections.zohothrive.oauth.plugins.module_utils._token_store import TokenCache
 
 
@@ -229,7 +247,7 @@ def run(module: AnsibleModule) -> dict[str, t.Any]:
     hosts = check_fingerprints(params["hosts"] or {})
     client = client_from_params(module)
     identity = ledger_identity(client.client_id, client.accounts_url)
-    cache = TokenCache(params["token_cache"], warn=warner(module))
+    cache = token_store(module, required=True)
     files = {str(host): str(path) for host, path in (params["files"] or {}).items() if path not in (None, "")}
     options = {
         "hosts": hosts,
@@ -250,7 +268,7 @@ def run(module: AnsibleModule) -> dict[str, t.Any]:
     }
     if module.check_mode:
         cache.load()  # read only: no lock file and no directory are created in check mode
-        decided = plan_from_cache(cache, identity, **options)
+        decided = plan_from_cache(cache, identity, replaced=params["replaced_tokens"], **options)
         _report(result, decided, params)
         if params["revoke_replaced"]:
             result["revoked"] = [d.fingerprint for d in decided.revocable]
@@ -295,7 +313,8 @@ def _revoke(module: AnsibleModule, client: t.Any, cache: TokenCache, identity: s
 def main() -> None:
     module = AnsibleModule(
         argument_spec=argument_spec(
-            token_cache={"type": "path", "required": True},
+            **vault_argument_spec(),
+            token_cache={"type": "path"},
             hosts={"type": "dict", "default": {}},
             files={"type": "dict", "default": {}},
             inventory_hosts={"type": "list", "elements": "str", "required": True},
@@ -303,8 +322,11 @@ def main() -> None:
             later_hosts={"type": "list", "elements": "str", "default": []},
             limited={"type": "bool", "default": False},
             revoke_replaced={"type": "bool", "default": False},
+            replaced_tokens={"type": "list", "elements": "str", "default": [], "no_log": True},
         ),
         supports_check_mode=True,
+        required_one_of=[("token_cache", "vault")],
+        mutually_exclusive=[("token_cache", "vault")],
     )
     try:
         prepare(module)

@@ -18,8 +18,9 @@ description:
     O(token_cache), repeated and concurrent runs mint once and share the result.
   - Zoho's refresh answer carries no refresh token, so keep using the one you have.
   - A field that Zoho's answer leaves out never erases a known value. The API domain, scope and token type of the new
-    access token are then those stored in O(token_cache) for the refresh token, else those of the given O(access_token)
-    (O(api_domain)). An API domain known nowhere is the data center's (see RV(api_domain)); it is never empty.
+    access token are then those stored in O(token_cache) for the refresh token; an API domain not stored there is the given
+    O(api_domain), with or without O(access_token). An API domain known nowhere is the data center's (see
+    RV(api_domain)); it is never empty.
   - 'B(The result holds an access token.) Set C(no_log: true) on tasks that register it.'
 author:
   - Zoho Thrive OAuth maintainers (@zohothrive)
@@ -28,6 +29,7 @@ extends_documentation_fragment:
   - zohothrive.oauth.connection.action_group
   - zohothrive.oauth.attributes
   - zohothrive.oauth.answers
+  - zohothrive.oauth.vault_store
 attributes:
   check_mode:
     support: full
@@ -40,15 +42,17 @@ options:
   refresh_token:
     description:
       - The refresh token.
-      - Surrounding whitespace (such as the newline that C(echo) adds) is removed with a warning; whitespace inside
-        the value is refused before anything is sent.
+      - Surrounding whitespace and invisible characters (such as the newline that C(echo) adds, or a byte-order mark
+        from a file) are removed with a warning; any other character outside printable ASCII inside the value is
+        refused before anything is sent.
     type: str
     required: true
   access_token:
     description:
       - The access token currently in use. Requires O(expires_at).
-      - Surrounding whitespace (such as the newline that C(echo) adds) is removed with a warning; whitespace inside
-        the value is refused before anything is sent.
+      - Surrounding whitespace and invisible characters (such as the newline that C(echo) adds, or a byte-order mark
+        from a file) are removed with a warning; any other character outside printable ASCII inside the value is
+        refused before anything is sent.
     type: str
   expires_at:
     description:
@@ -56,8 +60,11 @@ options:
     type: int
   api_domain:
     description:
-      - API domain belonging to O(access_token), returned unchanged when that token is reused, and kept for a new token
-        when Zoho's answer names none.
+      - API domain belonging to O(refresh_token) (and to O(access_token)), returned unchanged when O(access_token) is
+        reused, and kept for a new token when Zoho's answer names none, whether or not O(access_token) is given. A value
+        stored in O(token_cache) for the refresh token takes precedence.
+      - Used for a new token only if it belongs to the accounts server's data center (any bare C(https://) origin for an
+        O(accounts_url) outside Zoho's list); otherwise it is not used, with a warning.
       - Defaults to the API domain of the accounts server's data center, or of O(data_center) when O(accounts_url) names
         a server outside Zoho's list (a proxy or a test server).
     type: str
@@ -160,7 +167,8 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.zohothrive.oauth.plugins.module_utils._authorization import clean_secret
 from ansible_collections.zohothrive.oauth.plugins.module_utils._client import TokenSet
 from ansible_collections.zohothrive.oauth.plugins.module_utils._errors import ZohoInputError, ZohoOAuthError
-from ansible_collections.zohothrive.oauth.plugins.module_utils._flows import Outcome, ensure_access_token
+from ansible_collections.zohothrive.oauth.plugins.module_utils._dc import vet_api_domain
+from ansible_collections.zohothrive.oauth.plugins.module_utils._flows import SOURCE_ZOHO, Outcome, ensure_access_token
 from ansible_collections.zohothrive.oauth.plugins.module_utils._module import (
     accounts_url_from_params,
     argument_spec,
@@ -173,9 +181,9 @@ from ansible_collections.zohothrive.oauth.plugins.module_utils._module import (
     require_options,
     token_fields,
     warn,
-    warner,
+    token_store,
+    vault_argument_spec,
 )
-from ansible_collections.zohothrive.oauth.plugins.module_utils._token_store import TokenCache
 
 
 def refresh(module: AnsibleModule) -> Outcome:
@@ -187,6 +195,7 @@ def refresh(module: AnsibleModule) -> Outcome:
         raise ZohoInputError(f"`min_ttl` must be zero or a positive number of seconds, not {min_ttl}.")
     accounts_url = accounts_url_from_params(module)
     fallback_api_domain = default_api_domain(module, accounts_url)
+    known_api_domain = (params["api_domain"] or "").strip() or None
     given = None
     if params["access_token"] is not None:
         expires_at = int(params["expires_at"])
@@ -194,23 +203,33 @@ def refresh(module: AnsibleModule) -> Outcome:
             access_token=clean_secret(params["access_token"], "`access_token`"),
             expires_at=expires_at,
             expires_in=max(0, expires_at - int(time.time())),
-            api_domain=params["api_domain"] or fallback_api_domain,
+            api_domain=known_api_domain or fallback_api_domain,
             token_type="Bearer",
         )
-    return ensure_access_token(
+    outcome = ensure_access_token(
         client_from_params(module, accounts_url=accounts_url),
         refresh_token,
-        cache=TokenCache(params["token_cache"], warn=warner(module)) if params["token_cache"] else None,
+        cache=token_store(module),
         min_ttl=min_ttl,
         check_mode=module.check_mode,
         given=given,
+        known_api_domain=known_api_domain,  # kept for a new token when Zoho's answer names none, with or without access_token
         default_api_domain=fallback_api_domain,
     )
+    if known_api_domain and outcome.source == SOURCE_ZOHO and vet_api_domain(None, accounts_url, known=known_api_domain)[0] != known_api_domain:
+        warn(
+            module,
+            f"`api_domain` does not belong to the accounts server {accounts_url} (an API domain of another data center, or not a "
+            "bare https:// origin), so it is not used for the new access token; its API domain comes from Zoho's answer or the data "
+            "center's table. Correct `api_domain` or `data_center`/`accounts_url`.",
+        )
+    return outcome
 
 
 def main() -> None:
     module = AnsibleModule(
         argument_spec=argument_spec(
+            **vault_argument_spec(),
             refresh_token={"type": "str", "required": True, "no_log": True},
             access_token={"type": "str", "no_log": True},
             expires_at={"type": "int"},
@@ -220,6 +239,7 @@ def main() -> None:
         ),
         required_together=[("access_token", "expires_at")],
         supports_check_mode=True,
+        mutually_exclusive=[("token_cache", "vault")],
     )
     try:
         prepare(module)

@@ -21,6 +21,7 @@ extends_documentation_fragment:
   - zohothrive.oauth.connection.action_group
   - zohothrive.oauth.attributes
   - zohothrive.oauth.answers
+  - zohothrive.oauth.vault_store
 attributes:
   check_mode:
     support: partial
@@ -33,8 +34,9 @@ options:
   refresh_token:
     description:
       - The refresh token to revoke.
-      - Surrounding whitespace (such as the newline that C(echo) adds) is removed with a warning; whitespace inside
-        the value is refused before anything is sent.
+      - Surrounding whitespace and invisible characters (such as the newline that C(echo) adds, or a byte-order mark
+        from a file) are removed with a warning; any other character outside printable ASCII inside the value is
+        refused before anything is sent.
     type: str
     required: true
   token_cache:
@@ -73,8 +75,15 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.zohothrive.oauth.plugins.module_utils._authorization import clean_secret
 from ansible_collections.zohothrive.oauth.plugins.module_utils._errors import ZohoInvalidTokenError, ZohoOAuthError
-from ansible_collections.zohothrive.oauth.plugins.module_utils._module import argument_spec, client_from_params, failure, prepare, warn, warner
-from ansible_collections.zohothrive.oauth.plugins.module_utils._token_store import TokenCache
+from ansible_collections.zohothrive.oauth.plugins.module_utils._module import (
+    argument_spec,
+    client_from_params,
+    failure,
+    prepare,
+    token_store,
+    vault_argument_spec,
+    warn,
+)
 
 
 def revoke(module: AnsibleModule) -> tuple[bool, bool]:
@@ -90,8 +99,9 @@ def revoke(module: AnsibleModule) -> tuple[bool, bool]:
         warn(module, f"{exc.msg} Nothing was revoked.")
         revoked = False
     # Either way the refresh token is dead now: its cached access token is of no further use.
-    if module.params["token_cache"]:
-        with TokenCache(module.params["token_cache"], warn=warner(module)).locked() as cache:
+    store = token_store(module)
+    if store is not None:
+        with store.locked() as cache:
             cache.forget_refresh_token(refresh_token)
     return revoked, revoked
 
@@ -99,10 +109,12 @@ def revoke(module: AnsibleModule) -> tuple[bool, bool]:
 def main() -> None:
     module = AnsibleModule(
         argument_spec=argument_spec(
+            **vault_argument_spec(),
             refresh_token={"type": "str", "required": True, "no_log": True},
             token_cache={"type": "path"},
         ),
         supports_check_mode=True,
+        mutually_exclusive=[("token_cache", "vault")],
     )
     try:
         prepare(module)

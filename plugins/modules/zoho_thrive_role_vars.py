@@ -28,8 +28,10 @@ attributes:
 options:
   prefix:
     description:
-      - The prefix of the role's variables. Names in O(given) without it are ignored, and so are names that start with two
-        underscores (internal variables).
+      - The prefix of the role's variables. Every unknown name in O(given) with this prefix is reported.
+      - A name without it (a misspelled prefix such as C(thrive_token_config_format)) is reported only when it is close to a
+        documented name, so that the play's own variables are left alone. Names that start with two underscores (internal
+        variables) are never reported.
     type: str
     required: true
   known:
@@ -81,19 +83,27 @@ import typing as t
 from ansible.module_utils.basic import AnsibleModule
 
 
-def unknown_names(*, prefix: str, known: t.Iterable[str], given: t.Iterable[str]) -> list[dict[str, str]]:
-    """The names of ``given`` that start with ``prefix`` and are not in ``known``, each with the closest known name.
+CLOSE = 0.75  # difflib ratio from which a known name is offered as the one meant
+CLOSE_WITHOUT_PREFIX = 0.9  # a name without the prefix is reported only when this close to a known one
 
-    Returns ``[{"name": ..., "closest": ...}]`` sorted by name; ``closest`` is "" when no known name
-    is similar enough (``difflib`` ratio below 0.75).
+
+def unknown_names(*, prefix: str, known: t.Iterable[str], given: t.Iterable[str]) -> list[dict[str, str]]:
+    """The unknown names of ``given`` that look like the role's, each with the closest known name.
+
+    A name with ``prefix`` is reported whenever it is not in ``known``; one without it only when a
+    known name is at least :data:`CLOSE_WITHOUT_PREFIX` similar (a misspelled prefix). Returns
+    ``[{"name": ..., "closest": ...}]`` sorted by name; ``closest`` is "" when no known name is at
+    least :data:`CLOSE` similar (``difflib`` ratio).
     """
     known_names = sorted(set(known))
     found = []
     for name in sorted(set(given)):
-        if not name.startswith(prefix) or name.startswith("__") or name in known_names:
+        if name.startswith("__") or name in known_names:
             continue
-        matches = difflib.get_close_matches(name, known_names, n=1, cutoff=0.75)
-        found.append({"name": name, "closest": matches[0] if matches else ""})
+        cutoff = CLOSE if name.startswith(prefix) else CLOSE_WITHOUT_PREFIX
+        matches = difflib.get_close_matches(name, known_names, n=1, cutoff=cutoff)
+        if matches or name.startswith(prefix):
+            found.append({"name": name, "closest": matches[0] if matches else ""})
     return found
 
 

@@ -25,6 +25,7 @@ extends_documentation_fragment:
   - zohothrive.oauth.connection.action_group
   - zohothrive.oauth.attributes
   - zohothrive.oauth.answers
+  - zohothrive.oauth.vault_store
 attributes:
   check_mode:
     support: full
@@ -37,8 +38,9 @@ options:
   code:
     description:
       - The grant code.
-      - Surrounding whitespace (such as the newline that C(echo) adds) is removed with a warning; whitespace inside
-        the value is refused before anything is sent.
+      - Surrounding whitespace and invisible characters (such as the newline that C(echo) adds, or a byte-order mark
+        from a file) are removed with a warning; any other character outside printable ASCII inside the value is
+        refused before anything is sent.
       - Mutually exclusive with O(callback_url); one of them is required.
     type: str
   callback_url:
@@ -49,14 +51,16 @@ options:
         anything else is refused before any request is sent.
       - An explicit O(accounts_url) takes precedence over the callback's server.
       - When the callback carries a C(state), O(expected_state) is required and compared in constant time.
-      - Surrounding whitespace (such as the newline that C(echo) adds) is removed with a warning; whitespace inside
-        the value is refused before anything is sent.
+      - Surrounding whitespace and invisible characters (such as the newline that C(echo) adds, or a byte-order mark
+        from a file) are removed with a warning; any other character outside printable ASCII inside the value is
+        refused before anything is sent.
     type: str
   expected_state:
     description:
       - The state returned by M(zohothrive.oauth.zoho_thrive_auth_url). Only used with O(callback_url).
-      - Surrounding whitespace (such as the newline that C(echo) adds) is removed with a warning; whitespace inside
-        the value is refused before anything is sent.
+      - Surrounding whitespace and invisible characters (such as the newline that C(echo) adds, or a byte-order mark
+        from a file) are removed with a warning; any other character outside printable ASCII inside the value is
+        refused before anything is sent.
     type: str
   redirect_uri:
     description:
@@ -65,8 +69,9 @@ options:
   code_verifier:
     description:
       - PKCE code verifier returned by M(zohothrive.oauth.zoho_thrive_auth_url) with O(zohothrive.oauth.zoho_thrive_auth_url#module:pkce=true).
-      - Surrounding whitespace (such as the newline that C(echo) adds) is removed with a warning; whitespace inside
-        the value is refused before anything is sent.
+      - Surrounding whitespace and invisible characters (such as the newline that C(echo) adds, or a byte-order mark
+        from a file) are removed with a warning; any other character outside printable ASCII inside the value is
+        refused before anything is sent.
     type: str
   token_cache:
     description:
@@ -199,9 +204,9 @@ from ansible_collections.zohothrive.oauth.plugins.module_utils._module import (
     require_options,
     token_fields,
     warn,
-    warner,
+    token_store,
+    vault_argument_spec,
 )
-from ansible_collections.zohothrive.oauth.plugins.module_utils._token_store import TokenCache
 
 
 def resolve_code(module: AnsibleModule) -> tuple[str, str]:
@@ -229,7 +234,7 @@ def exchange(module: AnsibleModule) -> tuple[Outcome, str, str]:
     outcome = exchange_code(
         client,
         code,
-        cache=TokenCache(params["token_cache"], warn=warner(module)) if params["token_cache"] else None,
+        cache=token_store(module),
         check_mode=module.check_mode,
         redirect_uri=redirect_uri,
         code_verifier=verifier,
@@ -241,6 +246,7 @@ def exchange(module: AnsibleModule) -> tuple[Outcome, str, str]:
 def main() -> None:
     module = AnsibleModule(
         argument_spec=argument_spec(
+            **vault_argument_spec(),
             code={"type": "str", "no_log": True},
             callback_url={"type": "str", "no_log": True},
             expected_state={"type": "str", "no_log": True},
@@ -248,7 +254,7 @@ def main() -> None:
             code_verifier={"type": "str", "no_log": True},
             token_cache={"type": "path"},
         ),
-        mutually_exclusive=[("code", "callback_url")],
+        mutually_exclusive=[("code", "callback_url"), ("token_cache", "vault")],
         required_one_of=[("code", "callback_url")],
         supports_check_mode=True,
     )

@@ -20,6 +20,16 @@ import pytest
 import requests
 
 REPO = Path(__file__).resolve().parents[2]
+
+# A real OpenBao server for the vault token store (tests/openbao/README.md).
+sys.path.insert(0, str(REPO / "tests" / "openbao"))
+from openbao_fixtures import (  # noqa: E402,F401  pylint: disable=wrong-import-position,unused-import
+    openbao,
+    openbao_factory,
+    openbao_kv,
+    openbao_kv_factory,
+    openbao_tls,
+)
 EMULATOR = REPO / "tests" / "emulator" / "zoho_accounts_emulator.py"
 BIN = Path(sys.executable).parent
 

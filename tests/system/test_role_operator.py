@@ -6,6 +6,7 @@ Real ansible-playbook runs against the emulator; nothing is mocked.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -161,7 +162,7 @@ def test_an_unquoted_mode_is_refused_with_the_quoted_form(site: Site, mode: int)
     assert run.returncode != 0
     text = run.output.replace("\n", " ")
     assert f"thrive_tokens_config_mode is the unquoted number {mode}" in text
-    assert 'thrive_tokens_config_mode: "0640"' in text
+    assert "thrive_tokens_config_mode: '0640'" in text
     assert site.emulator.state()["token_requests"] == 0
     assert not any(site.config(host).exists() for host in site.hosts)
 
@@ -222,12 +223,12 @@ def test_the_readme_recipe_runs_as_written(collections_path: str, tmp_path: Path
     assert script.startswith("make venv collection")
     # The suite already runs in the built venv with the collection on ANSIBLE_COLLECTIONS_PATH.
     script = script.replace("make venv collection", ":", 1)
+    # As a newcomer's shell: no interpreter preset, and pyenv's shims (which answer "command not found") stay on PATH.
     environment = {key: value for key, value in os.environ.items() if not key.startswith(("ANSIBLE_", "ZOHO_THRIVE_"))}
     environment.update(
         PATH=f"{BIN}:{environment.get('PATH', '')}",
         ANSIBLE_NOCOLOR="1",
         ANSIBLE_LOCAL_TEMP=str(tmp_path / "ansible-local"),
-        ANSIBLE_PYTHON_INTERPRETER=str(BIN / "python"),
         TMPDIR=str(tmp_path),
     )
     # The recipe exports ANSIBLE_COLLECTIONS_PATH="$PWD/.build": give it a $PWD where that is this checkout.
@@ -243,3 +244,59 @@ def test_the_readme_recipe_runs_as_written(collections_path: str, tmp_path: Path
     # Four runs of two hosts: first (changed), second (changed=0), check (changed), rotation (changed).
     assert [int(changed) > 0 for _host, changed in recaps] == [True, True, False, False, True, True, True, True], recaps
     assert "would be updated (check mode)" in output
+
+
+# ---------------------------------------------------------------------------------------------
+# Found by attacking the change: the same class, more inputs.
+
+
+@pytest.mark.parametrize(("mode", "written"), [(416, "0640"), (384, "0600")], ids=["yaml-0640", "yaml-0600"])
+def test_the_unquoted_mode_message_never_pairs_a_number_with_the_wrong_mode(site: Site, mode: int, written: str) -> None:
+    site.new_code()
+    site.vars["thrive_tokens_config_mode"] = mode  # what YAML makes of an unquoted 0640 or 0600
+    run = site.run()
+    assert run.returncode != 0
+    text = " ".join(run.output.split())
+    assert f"thrive_tokens_config_mode is the unquoted number {mode}" in text
+    assert "0640 into the number 416" in text and "640 stays the number 640, which as a mode is 1200" in text
+    assert f"(mode {written})" not in text
+
+
+def test_a_misspelled_prefix_is_warned_about(site: Site) -> None:
+    site.new_code()
+    site.vars["thrive_token_config_format"] = "yaml"  # singular "token"
+    site.vars["thrive_app_name"] = "not the role's"  # a play's own variable that merely starts alike
+    run = site.run()
+    assert_ok(run)
+    text = " ".join(run.output.split())
+    assert "does not know the variable thrive_token_config_format" in text
+    assert "Did you mean thrive_tokens_config_format?" in text
+    assert "thrive_app_name" not in text
+
+
+def test_a_check_mode_refusal_of_a_key_name_names_the_role_variable(site: Site) -> None:
+    site.new_code()
+    assert_ok(site.run())
+    site.vars["thrive_tokens_keys"] = {"access_token": "ZOHO-ACCESS"}  # not a name an env file can hold
+    site.vars["thrive_tokens_min_ttl"] = 7200  # the access token would be refreshed: its keys are pending in check mode
+    checked = site.run("--check")
+    assert checked.returncode != 0
+    assert "ZOHO-ACCESS" in checked.output and "`thrive_tokens_keys`" in checked.output
+    assert "`pending`" not in checked.output
+    real = site.run()
+    assert real.returncode != 0
+    assert "`thrive_tokens_keys`" in real.output
+
+
+def test_a_damaged_token_on_a_host_is_named_by_host_and_file(site: Site) -> None:
+    site.new_code()
+    assert_ok(site.run())
+    site.cache.unlink()  # a fresh controller: the role reads the hosts' files as candidates
+    path = site.config("app1")
+    data = json.loads(path.read_text())
+    data["refresh_token"] = data["refresh_token"][:10] + " " + data["refresh_token"][10:]
+    path.write_text(json.dumps(data))
+    run = site.run()
+    warnings = [" ".join(line.split()) for line in run.output.splitlines() if "read from" in line]
+    assert warnings, run.output[-3000:]
+    assert any(f"app1:{path}" in line for line in warnings), warnings

@@ -22,9 +22,11 @@ from ansible_collections.zohothrive.oauth.plugins.module_utils._authorization im
     check_redirect_uri,
     check_state,
     clean_secret,
+    credential_flaw,
     fingerprint,
     generate_pkce_pair,
     generate_state,
+    is_invisible,
     parse_callback_url,
     tidy_credential,
 )
@@ -99,6 +101,124 @@ def test_tidy_credential_refuses_whitespace_inside_without_repeating_the_value(i
         assert part not in message
 
 
+# -- invisible characters: Zoho's credentials are printable ASCII ------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("padded", "padding", "cause"),
+    [
+        # lookup('file') of a file that Windows Notepad saved as "UTF-8" (with a byte-order mark)
+        ("\ufeff" + SECRET_VALUE, "had a leading byte-order mark (U+FEFF), removed", "saved by an editor such as Windows Notepad"),
+        (SECRET_VALUE + "\u200b", "had a trailing zero-width space (U+200B), removed", "copied from chat tools, wikis"),
+        ("\u2060" + SECRET_VALUE, "had a leading word joiner (U+2060), removed", "copied from chat tools"),
+        ("\u200c" + SECRET_VALUE, "had a leading zero-width non-joiner (U+200C), removed", "copied from chat tools"),
+        (SECRET_VALUE + "\u200d", "had a trailing zero-width joiner (U+200D), removed", "copied from chat tools"),
+        (SECRET_VALUE + "\u00ad", "had a trailing soft hyphen (U+00AD), removed", "copied from chat tools"),
+        (SECRET_VALUE + "\x00", "had a trailing NUL character (U+0000), removed", "binary or UTF-16 file"),
+        (SECRET_VALUE + "\x1b", "had a trailing control character (U+001B), removed", "binary or UTF-16 file"),
+        (SECRET_VALUE + "\u2061", "had a trailing invisible format character (U+2061), removed", "copied from chat tools"),
+        ("\ufeff\u200b" + SECRET_VALUE, "had leading invisible characters (U+FEFF, U+200B), removed", "Windows Notepad"),
+        # a BOM file that also ends in a newline: both causes are named
+        ("\ufeff" + SECRET_VALUE + "\n", "had a leading byte-order mark (U+FEFF) and a trailing newline, removed", "`echo` without `-n`"),
+        (" \u200b" + SECRET_VALUE, "had leading invisible characters (U+0020, U+200B), removed", "stray spaces"),
+    ],
+)
+def test_tidy_credential_strips_invisible_characters_around_the_value_and_names_them(padded: str, padding: str, cause: str) -> None:
+    value, warning = tidy_credential(padded, "`client_secret`")
+    assert value == SECRET_VALUE
+    assert warning is not None
+    assert warning.startswith(f"`client_secret` {padding}; ")
+    assert cause in warning
+    assert SECRET_VALUE not in warning and SECRET_VALUE[:8] not in warning
+
+
+def test_a_byte_order_mark_and_a_newline_get_both_causes() -> None:
+    _value, warning = tidy_credential("\ufeff" + SECRET_VALUE + "\n", "`client_secret`")
+    assert warning is not None and "byte-order mark (BOM)" in warning and "UTF-8 without BOM" in warning and "echo -n" in warning
+
+
+@pytest.mark.parametrize(
+    ("inside", "kind", "position"),
+    [
+        (SECRET_VALUE[:20] + "\u00ad" + SECRET_VALUE[20:], "a soft hyphen, U+00AD, at character 21", 21),
+        (SECRET_VALUE[:5] + "\u200b" + SECRET_VALUE[5:], "a zero-width space, U+200B, at character 6", 6),
+        (SECRET_VALUE[:5] + "\ufeff" + SECRET_VALUE[5:], "a byte-order mark, U+FEFF, at character 6", 6),  # two files concatenated
+        (SECRET_VALUE[:9] + "\u2060" + SECRET_VALUE[9:], "a word joiner, U+2060, at character 10", 10),
+        (SECRET_VALUE[:9] + "\x00" + SECRET_VALUE[9:], "a NUL character, U+0000, at character 10", 10),
+        (SECRET_VALUE[:9] + "\x7f" + SECRET_VALUE[9:], "a DEL character, U+007F, at character 10", 10),
+        (SECRET_VALUE[:9] + "\x85" + SECRET_VALUE[9:], "U+0085, at character 10", 10),  # NEXT LINE counts as whitespace
+        (SECRET_VALUE[:9] + "\u202e" + SECRET_VALUE[9:], "a right-to-left override, U+202E, at character 10", 10),
+        (SECRET_VALUE[:9] + "\U000e0001" + SECRET_VALUE[9:], "an invisible format character, U+E0001, at character 10", 10),
+        # the position counts the padding, as the operator sees the value
+        ("\ufeff" + SECRET_VALUE[:3] + "\u200b" + SECRET_VALUE[3:] + "\n", "a zero-width space, U+200B, at character 5", 5),
+    ],
+)
+def test_tidy_credential_refuses_invisible_characters_inside_naming_kind_and_position(inside: str, kind: str, position: int) -> None:
+    with pytest.raises(ZohoInputError) as info:
+        tidy_credential(inside, "`client_secret`")
+    message = str(info.value)
+    assert message.startswith("`client_secret` contains ")
+    assert kind in message
+    assert f"at character {position})" in message
+    assert "nothing was sent to Zoho" in message
+    for part in re.split(r"[^\x21-\x7e]+", inside):
+        if len(part) >= 4:
+            assert part not in message
+
+
+@pytest.mark.parametrize("letter", ["\u00e9", "\u0430", "\uff21", "\U0001f600", "\u0301"])
+def test_a_visible_non_ascii_character_is_refused_by_kind_only(letter: str) -> None:
+    # Its code point would repeat a character of the value: only its kind and position are named.
+    with pytest.raises(ZohoInputError) as info:
+        tidy_credential(SECRET_VALUE[:7] + letter + SECRET_VALUE[7:], "`client_secret`")
+    message = str(info.value)
+    assert "control or non-ASCII characters inside the value (the first: a non-ASCII " in message
+    assert "at character 8" in message
+    assert letter not in message and f"{ord(letter):04X}" not in message
+    assert SECRET_VALUE[:7] not in message and SECRET_VALUE[7:15] not in message
+
+
+def test_every_character_outside_printable_ascii_is_refused_inside_a_credential() -> None:
+    # The whole Basic Multilingual Plane, plus some astral characters: printable ASCII is the only thing accepted.
+    for code in list(range(0x10000)) + [0x1D173, 0xE0001, 0xE007F, 0x1F600, 0x10FFFD]:
+        ch = chr(code)
+        value = "1000.ab" + ch + "cd"
+        if 0x21 <= code <= 0x7E:
+            assert tidy_credential(value, "`code`") == (value, None)
+            continue
+        with pytest.raises(ZohoInputError):
+            tidy_credential(value, "`code`")
+        assert credential_flaw(value) is not None
+
+
+@pytest.mark.parametrize("ch", ["\x00", "\x01", "\t", "\x0b", "\x7f", "\x85", "\u00a0", "\u00ad", "\u180e", "\u200b", "\u200e", "\u2060", "\u3000", "\ufeff"])
+def test_invisible_characters_are_padding_at_either_end(ch: str) -> None:
+    assert is_invisible(ch)
+    value, warning = tidy_credential(ch + SECRET_VALUE + ch, "`refresh_token`")
+    assert value == SECRET_VALUE and warning is not None and warning.startswith("`refresh_token` had ")
+
+
+@pytest.mark.parametrize("ch", ["\u00e9", "\u2800", "\ue000", "\U0001f600"])
+def test_visible_or_private_characters_at_an_end_are_not_padding(ch: str) -> None:
+    # Only whitespace and invisible control/format characters are removed; anything else at an end is refused.
+    assert not is_invisible(ch)
+    with pytest.raises(ZohoInputError):
+        tidy_credential(SECRET_VALUE + ch, "`refresh_token`")
+
+
+@pytest.mark.parametrize("blank", ["\ufeff", "\u200b\n", "\x00\x00"])
+def test_a_value_of_only_invisible_characters_becomes_empty_silently(blank: str) -> None:
+    assert tidy_credential(blank, "`client_secret`") == ("", None)
+
+
+def test_credential_flaw_describes_without_the_value() -> None:
+    assert credential_flaw(SECRET_VALUE) is None
+    assert credential_flaw("\ufeff" + SECRET_VALUE + "\n") is None  # padding only
+    flaw = credential_flaw(SECRET_VALUE[:4] + "\u200b" + SECRET_VALUE[4:])
+    assert flaw == "control or non-ASCII characters inside the value (the first: a zero-width space, U+200B, at character 5)"
+    assert credential_flaw("1000.a b") == "whitespace (a space, tab or line break) inside the value (the first: a space, U+0020, at character 7)"
+
+
 def test_tidy_credential_names_a_phrase_capitalised() -> None:
     value, warning = tidy_credential("1000.r\n", "the refresh token of `candidates` item 2 (read from a host)")
     assert value == "1000.r"
@@ -158,6 +278,40 @@ def test_clean_secret_refusals_never_repeat_the_value(value: str, words: str) ->
     if stripped:
         assert stripped not in message
         assert stripped[:8] not in message
+
+
+@pytest.mark.parametrize("padded", ["\ufeff" + CODE, CODE + "\u200b", "\u2060" + CODE + "\x00", "\ufeff" + CODE + "\r\n"])
+def test_clean_secret_strips_invisible_padding(padded: str) -> None:
+    assert clean_secret(padded, "`code`") == CODE
+
+
+@pytest.mark.parametrize("blank", ["\ufeff", "\u200b \n"])
+def test_clean_secret_of_only_invisible_characters_is_empty(blank: str) -> None:
+    with pytest.raises(ZohoInputError, match="^`code` is empty"):
+        clean_secret(blank, "`code`")
+
+
+def test_a_callback_url_read_from_a_file_with_a_byte_order_mark_is_parsed() -> None:
+    parsed = parse_callback_url("\ufeff" + callback_url(code=CODE, location="eu") + "\n")
+    assert parsed.code == CODE and parsed.location == "eu"
+
+
+@pytest.mark.parametrize(
+    ("url", "words"),
+    [
+        (callback_url(code=CODE)[:30] + "\u200b" + callback_url(code=CODE)[30:], "`callback_url` contains control or non-ASCII characters"),
+        (f"{CB}?code={CODE[:10]}%E2%80%8B{CODE[10:]}", "The code in `callback_url` contains control or non-ASCII characters"),  # encoded U+200B
+        (f"{CB}?code={CODE[:10]}%EF%BB%BF{CODE[10:]}", "The code in `callback_url` contains control or non-ASCII characters"),  # encoded BOM
+    ],
+)
+def test_invisible_characters_in_a_callback_url_are_refused(url: str, words: str) -> None:
+    with pytest.raises(ZohoInputError) as info:
+        parse_callback_url(url)
+    assert words in secret_free(info.value)
+
+
+def test_percent_encoded_invisible_padding_around_the_code_is_stripped_like_whitespace() -> None:
+    assert parse_callback_url(f"{CB}?code=%EF%BB%BF{CODE}%E2%80%8B&location=eu").code == CODE
 
 
 def test_clean_secret_length_boundary() -> None:

@@ -1138,3 +1138,57 @@ def test_a_lookup_of_an_in_flight_code_lets_the_caller_look_on_the_hosts(
     lookup = ensure_credentials(client, new_cache(cache_path), code=CODE, allow_exchange=False)
     assert lookup.found is False and lookup.code_fingerprint == CODE_FP
     assert session.calls == []
+
+
+# -- a known api_domain given without an access token (ensure_access_token's known_api_domain) -------------------
+
+
+@pytest.mark.parametrize("how", LACKING)
+def test_a_known_api_domain_without_a_given_token_survives_an_answer_without_one(
+    proxy_client: ZohoOAuthClient, session: FakeSession, cache_path: str, how: dict[str, t.Any]
+) -> None:
+    session.add(lacking(MINTED, **how), lacking(AT, **how))
+    bare = ensure_access_token(proxy_client, RT, cache=None, min_ttl=300, check_mode=False, known_api_domain=PROXY_API, default_api_domain=US_API)
+    assert bare.tokens is not None and bare.tokens.access_token == MINTED and bare.tokens.api_domain == PROXY_API
+    cached = ensure_access_token(
+        proxy_client, RT, cache=new_cache(cache_path), min_ttl=300, check_mode=False, known_api_domain=PROXY_API, default_api_domain=US_API
+    )
+    assert cached.tokens is not None and cached.tokens.api_domain == PROXY_API
+    # It is a known value now, stored like one: a later run without the option still has it.
+    assert on_disk(cache_path)["access_tokens"][fingerprint(RT)]["api_domain"] == PROXY_API
+
+
+def test_an_api_domain_stored_for_the_refresh_token_wins_over_the_known_one(
+    proxy_client: ZohoOAuthClient, session: FakeSession, cache_path: str
+) -> None:
+    session.add(lacking(AT, api_domain=PROXY_API), lacking(MINTED))
+    ensure_access_token(proxy_client, RT, cache=new_cache(cache_path), min_ttl=300, check_mode=False, default_api_domain=US_API)
+    other = "https://api2.zoho-proxy.example.test"
+    outcome = ensure_access_token(
+        proxy_client, RT, cache=new_cache(cache_path), min_ttl=4000, check_mode=False, known_api_domain=other, default_api_domain=US_API
+    )
+    assert outcome.tokens is not None and outcome.tokens.access_token == MINTED and outcome.tokens.api_domain == PROXY_API
+
+
+def test_an_answers_api_domain_wins_over_the_known_one(proxy_client: ZohoOAuthClient, session: FakeSession) -> None:
+    answered = "https://api2.zoho-proxy.example.test"
+    session.add(lacking(MINTED, api_domain=answered))
+    outcome = ensure_access_token(proxy_client, RT, cache=None, min_ttl=300, check_mode=False, known_api_domain=PROXY_API, default_api_domain=US_API)
+    assert outcome.tokens is not None and outcome.tokens.api_domain == answered
+
+
+@pytest.mark.parametrize("known", ["https://www.zohoapis.com", "https://api.zoho-proxy.example.test.evil.tld/path", "http://www.zohoapis.eu"])
+def test_a_known_api_domain_is_vetted_like_a_stored_one(client: ZohoOAuthClient, session: FakeSession, known: str) -> None:
+    # At eu's accounts server only eu's API domain is acceptable: another data center's (or anything else) is not kept.
+    session.add(lacking(MINTED))
+    outcome = ensure_access_token(client, RT, cache=None, min_ttl=300, check_mode=False, known_api_domain=known, default_api_domain=US_API)
+    assert outcome.tokens is not None and outcome.tokens.api_domain == API_DOMAIN
+
+
+def test_a_known_api_domain_fills_a_given_token_that_names_none(proxy_client: ZohoOAuthClient, session: FakeSession) -> None:
+    given = replace(proxy_tokens(ttl=3600), api_domain=None)
+    outcome = ensure_access_token(
+        proxy_client, RT, cache=None, min_ttl=300, check_mode=False, given=given, known_api_domain=PROXY_API, default_api_domain=US_API
+    )
+    assert outcome.source == SOURCE_GIVEN and outcome.tokens is not None and outcome.tokens.api_domain == PROXY_API
+    assert session.calls == []

@@ -48,3 +48,11 @@ def test_check_labels_accepts_plain_names() -> None:
 def test_check_labels_refuses_what_could_mislead(labels: object, problem: str) -> None:
     with pytest.raises(ValueError, match=problem):
         check_labels(labels)
+
+
+def test_sub_options_are_named_with_a_dot() -> None:
+    labels = check_labels({"vault.path": "thrive_tokens_vault_path", "path": "thrive_tokens_config_path"})
+    text = "Point `vault.path` at another secret; `path` is the config file; vault.path unmarked stays."
+    assert relabel(text, labels) == (
+        "Point `thrive_tokens_vault_path` at another secret; `thrive_tokens_config_path` is the config file; vault.path unmarked stays."
+    )

@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import json
+import re
 import os
 import stat
 import threading
@@ -118,6 +119,8 @@ def test_in_flight_then_done(cache: TokenCache) -> None:
         cache.begin_exchange(CODE_FP, accounts_url="https://accounts.zoho.eu", client_id="1000.ID")
         data = on_disk(cache)  # written before the code is sent
         assert data["format"] == FORMAT and data["version"] == VERSION
+        claim = data["codes"][CODE_FP].pop("claim")
+        assert re.fullmatch(r"[0-9a-f]{16}", claim)  # whose record this is: only its writer abandons it
         assert data["codes"][CODE_FP] == {
             "state": IN_FLIGHT,
             "started": int(NOW),
@@ -288,7 +291,7 @@ def test_nothing_stored_and_nothing_answered_stays_absent(cache: TokenCache) -> 
 
 
 def test_an_older_entry_with_empty_strings_counts_as_absent(cache: TokenCache) -> None:
-    cache._ensure_directory()
+    cache.backend._ensure_directory()
     stored = {"access_token": AT, "expires_at": int(NOW) + 100, "api_domain": "", "token_type": "", "scope": []}
     data = {"format": FORMAT, "version": VERSION, "codes": {}, "access_tokens": {fingerprint(RT): stored}}
     with open(cache.path, "w", encoding="utf-8") as handle:
@@ -326,7 +329,7 @@ def test_forget_refresh_token(cache: TokenCache) -> None:
 
 
 def test_broken_access_token_entry_is_ignored(cache: TokenCache) -> None:
-    cache._ensure_directory()
+    cache.backend._ensure_directory()
     data = {"format": FORMAT, "version": VERSION, "codes": {}, "access_tokens": {fingerprint(RT): {"access_token": AT, "expires_at": "soon"}}}
     with open(cache.path, "w", encoding="utf-8") as handle:
         json.dump(data, handle)
@@ -334,7 +337,7 @@ def test_broken_access_token_entry_is_ignored(cache: TokenCache) -> None:
 
 
 def test_old_file_without_access_tokens_section(cache: TokenCache) -> None:
-    cache._ensure_directory()
+    cache.backend._ensure_directory()
     with open(cache.path, "w", encoding="utf-8") as handle:
         json.dump({"format": FORMAT, "version": VERSION, "codes": {}}, handle)
     with cache.locked():
@@ -359,7 +362,7 @@ CORRUPT = [
 
 @pytest.mark.parametrize("content", CORRUPT)
 def test_corrupt_file_is_refused_and_left_byte_identical(cache: TokenCache, content: bytes) -> None:
-    cache._ensure_directory()
+    cache.backend._ensure_directory()
     with open(cache.path, "wb") as handle:
         handle.write(content)
     os.chmod(cache.path, 0o600)
@@ -384,7 +387,7 @@ def test_access_tokens_section_of_the_wrong_type_is_refused(cache: TokenCache, s
     Otherwise ``access_token_for`` dies with AttributeError ('list' object has no attribute 'get') and the
     modules end in a traceback instead of a message.
     """
-    cache._ensure_directory()
+    cache.backend._ensure_directory()
     content = json.dumps({"format": FORMAT, "version": VERSION, "codes": {}, "access_tokens": section}).encode()
     with open(cache.path, "wb") as handle:
         handle.write(content)
@@ -427,7 +430,7 @@ def test_directory_cannot_be_created(tmp_path: t.Any) -> None:
 
 
 def test_lock_timeout_while_another_holder_has_it(cache: TokenCache) -> None:
-    cache._ensure_directory()
+    cache.backend._ensure_directory()
     with _fileio.exclusive_lock(cache.lock_path, timeout=1):
         waiting = TokenCache(cache.path, lock_timeout=0.2)
         with pytest.raises(ZohoTokenStoreError) as info:

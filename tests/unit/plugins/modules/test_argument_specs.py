@@ -269,6 +269,134 @@ def test_the_environment_fallbacks_follow_the_same_rule(
     assert refused.failed and refused["msg"].startswith("`client_secret` (from the environment variable ZOHO_THRIVE_CLIENT_SECRET) contains whitespace")
 
 
+# -- invisible characters: Zoho's credentials are printable ASCII ---------------------------------------
+
+HEX_SECRET = "9c1f0e2a7b3d4c5e6f708192a3b4c5d6e7f8091a2b"
+
+
+@pytest.mark.parametrize(
+    ("option", "value"),
+    [
+        pytest.param("client_secret", HEX_SECRET + "\u200b", id="secret-trailing-zero-width-space"),
+        pytest.param("client_secret", "\ufeff" + HEX_SECRET, id="secret-leading-bom-from-a-file"),
+        pytest.param("client_secret", HEX_SECRET[:20] + "\u00ad" + HEX_SECRET[20:], id="secret-soft-hyphen-inside"),
+        pytest.param("client_id", "\u2060" + CLIENT_ID, id="client-id-word-joiner"),
+        pytest.param("client_secret", HEX_SECRET + "\x00", id="secret-trailing-nul"),
+    ],
+)
+def test_invisible_characters_in_client_credentials_are_never_sent(run_module: t.Any, zoho: t.Any, option: str, value: str) -> None:
+    # str.isspace() lets U+200B, U+FEFF, U+2060, U+00AD and NUL through; Zoho then answers invalid_client(_secret).
+    zoho.add(json_response(token_payload(AT, refresh_token=RT)))
+    arguments = {"client_id": CLIENT_ID, "client_secret": HEX_SECRET, "code": CODE, option: value}
+    result = run_module(load("zoho_thrive_token_exchange"), arguments)
+    sent = [call.data.get(option) for call in zoho.calls]
+    assert value not in sent, f"{option} with an invisible character was sent to Zoho: {sent!r}"
+    # Either refused before sending, naming the option, or cleaned with a warning that names it.
+    assert result.failed or any(f"`{option}`" in warning for warning in result.warning_messages)
+
+
+STATE = "S-9f3c1e7a2b5d8c0e"
+VERIFIER = "v" * 43 + "-_.~"
+CALLBACK = f"https://app.example.com/cb?code={CODE}&location=us&state={STATE}"
+# A valid value of each credential option, and where the cleaned value must arrive at Zoho (None: it is not sent).
+VALID = {
+    "client_id": (CLIENT_ID, "client_id"),
+    "client_secret": (SECRET, "client_secret"),
+    "code": (CODE, "code"),
+    "refresh_token": (RT, "refresh_token"),
+    "access_token": (AT, None),
+    "callback_url": (CALLBACK, None),
+    "code_verifier": (VERIFIER, "code_verifier"),
+    "expected_state": (STATE, None),
+}
+PAIRS = [(name, option) for name, options in sorted(CREDENTIALS.items()) for option in options]
+
+
+def with_valid(name: str, tmp_path: t.Any, option: str, value: str) -> dict[str, t.Any]:
+    args = with_option(name, tmp_path, option, value)
+    if option == "expected_state":
+        args.pop("code")
+        args["callback_url"] = CALLBACK
+    if option == "callback_url":
+        args["expected_state"] = STATE
+    return args
+
+
+@pytest.mark.parametrize(("name", "option"), PAIRS)
+@pytest.mark.parametrize(
+    "inside",
+    ["1000.abc\u200bdef", "1000.abc\u00addef", "1000.abc\ufeffdef", "1000.abc\x00def", "1000.abc\u2060def", "1000.abc\u00e9def"],
+    ids=["zero-width-space", "soft-hyphen", "byte-order-mark", "nul", "word-joiner", "accented-letter"],
+)
+def test_a_character_outside_printable_ascii_inside_a_credential_is_refused_before_anything_is_sent(
+    run_module: t.Any, zoho: t.Any, tmp_path: t.Any, name: str, option: str, inside: str
+) -> None:
+    result = run_module(load(name), with_option(name, tmp_path, option, inside))
+    assert result.failed
+    assert zoho.calls == [] and zoho.session.prepared == 0
+    if "\x00" in inside and option == "client_id":
+        # AnsibleModule itself refuses a NUL in an option it logs (not no_log), before the module's code runs.
+        assert "embedded null character" in result["msg"]
+        return
+    assert result["msg"].startswith(f"`{option}` contains control or non-ASCII characters inside the value (the first: ")
+    assert "at character 9)" in result["msg"] and "nothing was sent to Zoho" in result["msg"]
+    assert not (tmp_path / "c").exists()
+    assert "1000.abc" not in result["msg"] and "def" not in result["msg"].split("printable ASCII")[0]
+    assert SECRET not in result.stdout
+
+
+@pytest.mark.parametrize(("name", "option"), PAIRS)
+def test_invisible_padding_around_any_credential_is_removed_with_a_warning_and_never_sent(
+    run_module: t.Any, zoho: t.Any, tmp_path: t.Any, name: str, option: str
+) -> None:
+    clean, field = VALID[option]
+    _args, answers = case(name, tmp_path)
+    zoho.add(*answers)
+    result = run_module(load(name), dict(with_valid(name, tmp_path, option, "\ufeff" + clean + "\u200b"), _ansible_inject_invocation=True))
+    assert not result.failed, result.get("msg")
+    expected = f"`{option}` had a leading byte-order mark (U+FEFF) and a trailing zero-width space (U+200B), removed; "
+    assert any(w.startswith(expected) and "Notepad" in w for w in result.warning_messages), result.warning_messages
+    sent = [value for call in zoho.calls for value in call.data.values()]
+    assert not any("\ufeff" in str(value) or "\u200b" in str(value) for value in sent)
+    if name == "zoho_thrive_revoke":
+        field = "token" if option == "refresh_token" else None  # a revocation sends only the token
+    if field is not None and name in SENDS_SECRET | {"zoho_thrive_revoke"}:
+        assert zoho.calls[0].data[field] == clean
+    if option == "callback_url":
+        assert zoho.calls[0].data["code"] == CODE
+    if option != "client_id":
+        assert clean not in json.dumps(result.warning_messages)
+
+
+@pytest.mark.parametrize("name", zoho_module_names())
+def test_invisible_characters_in_the_environment_fallbacks_follow_the_same_rule(
+    run_module: t.Any, zoho: t.Any, tmp_path: t.Any, monkeypatch: pytest.MonkeyPatch, name: str
+) -> None:
+    args, answers = case(name, tmp_path)
+    del args["client_secret"], args["client_id"]
+    monkeypatch.setenv("ZOHO_THRIVE_CLIENT_SECRET", "\ufeff" + SECRET)  # export ZOHO_THRIVE_CLIENT_SECRET="$(cat secret.txt)"
+    monkeypatch.setenv("ZOHO_THRIVE_CLIENT_ID", "\u2060" + CLIENT_ID)
+    zoho.add(*answers)
+    result = run_module(load(name), args)
+    assert not result.failed, result.get("msg")
+    assert any(
+        w.startswith("`client_secret` (from the environment variable ZOHO_THRIVE_CLIENT_SECRET) had a leading byte-order mark (U+FEFF)")
+        for w in result.warning_messages
+    )
+    from_env = "`client_id` (from the environment variable ZOHO_THRIVE_CLIENT_ID) had a leading word joiner (U+2060)"
+    assert any(w.startswith(from_env) for w in result.warning_messages)
+    if name in SENDS_SECRET:
+        assert zoho.calls[0].data["client_secret"] == SECRET and zoho.calls[0].data["client_id"] == CLIENT_ID
+    assert SECRET not in result.stdout
+    monkeypatch.setenv("ZOHO_THRIVE_CLIENT_SECRET", SECRET[:10] + "\u200b" + SECRET[10:])
+    refused = run_module(load(name), args)
+    assert refused.failed and refused["msg"].startswith(
+        "`client_secret` (from the environment variable ZOHO_THRIVE_CLIENT_SECRET) contains control or non-ASCII characters inside the value "
+        "(the first: a zero-width space, U+200B, at character 11)"
+    )
+    assert SECRET[:10] not in refused.stdout
+
+
 @pytest.mark.parametrize("name", zoho_module_names())
 def test_option_labels_name_the_options_in_failures_and_warnings(run_module: t.Any, zoho: t.Any, tmp_path: t.Any, name: str) -> None:
     failed = run_module(load(name), dict(with_option(name, tmp_path, "client_secret", "1000.a b"), option_labels=LABELS))

@@ -12,6 +12,7 @@ import time
 import typing as t
 
 import pytest
+import yaml
 
 from ansible.module_utils import basic
 
@@ -429,5 +430,71 @@ def test_a_hosts_refresh_token_with_whitespace_inside_is_never_sent(run_module: 
     result = run_module(module, args(tmp_path / "tokens.json", candidates=[host(CODE_FP, damaged)]))
     assert result["source"] == "zoho" and result["exchanged"] is True  # the damaged claim was skipped, the code exchanged
     assert [call.data["grant_type"] for call in zoho.calls] == ["authorization_code"]
-    assert any("`candidates` item 0 (read from a host) contains whitespace inside the value; it is not used" in w for w in result.warning_messages)
+    assert any(
+        w.startswith("The refresh token of `candidates` item 0 (read from a host) contains whitespace (a space, tab or line break) inside the value")
+        and w.endswith("; it is not used (nothing is sent with it).")
+        for w in result.warning_messages
+    )
     assert other[:20] not in result.stdout
+
+
+# -- invisible characters in a host's refresh token, and which host and file it came from ----------------------
+
+
+def test_a_damaged_hosts_token_is_named_by_its_host_and_file(run_module: t.Any, zoho: t.Any, tmp_path: t.Any) -> None:
+    # The warning said "`candidates` item 0 (read from a host)", naming neither the host nor the file to repair.
+    other = sentinel("refresh")
+    damaged = dict(host(CODE_FP, other[:20] + "\u200b" + other[20:]), host="app3", file="/etc/app/zoho.env")
+    zoho.add(minted())
+    result = run_module(module, args(tmp_path / "tokens.json", candidates=[dict(host(CODE_FP, RT + "\n"), host="app1"), damaged]))
+    assert not result.failed, result.get("msg")
+    assert result["source"] == "candidates" and zoho.calls[0].data["refresh_token"] == RT
+    assert any(
+        w.startswith(
+            "The refresh token read from app3:/etc/app/zoho.env (`candidates` item 1) contains control or non-ASCII characters inside "
+            "the value (the first: a zero-width space, U+200B, at character 21); it is not used (nothing is sent with it)."
+        )
+        for w in result.warning_messages
+    ), result.warning_messages
+    assert any(w.startswith("The refresh token read from host app1 (`candidates` item 0) had a trailing newline, removed") for w in result.warning_messages)
+    assert all(other[:20] not in str(call.data) for call in zoho.calls)
+    assert other[:20] not in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("where", "named"),
+    [
+        ({"host": "app3", "file": "/etc/app/zoho.env"}, "The refresh token read from app3:/etc/app/zoho.env (`candidates` item 0)"),
+        ({"file": "/etc/app/zoho.env"}, "The refresh token read from /etc/app/zoho.env (`candidates` item 0)"),
+        ({"host": "app3"}, "The refresh token read from host app3 (`candidates` item 0)"),
+        ({}, "The refresh token of `candidates` item 0 (read from a host)"),
+        ({"host": "", "file": None}, "The refresh token of `candidates` item 0 (read from a host)"),
+        # A name cannot smuggle line breaks or option markers (`...`, relabelled by option_labels) into the warning.
+        ({"host": "app`code`\n3", "file": "/etc/zoho.env"}, "The refresh token read from app?code??3:/etc/zoho.env (`candidates` item 0)"),
+    ],
+)
+def test_a_hosts_token_with_invisible_padding_is_stripped_and_named(
+    run_module: t.Any, zoho: t.Any, tmp_path: t.Any, where: dict[str, t.Any], named: str
+) -> None:
+    zoho.add(minted())
+    candidate = dict(host(CODE_FP, "\ufeff" + RT), **where)
+    result = run_module(module, args(tmp_path / "tokens.json", candidates=[candidate]))
+    assert result["source"] == "candidates" and result["refresh_token"] == RT
+    assert zoho.calls[0].data["refresh_token"] == RT
+    assert any(w.startswith(f"{named} had a leading byte-order mark (U+FEFF), removed") for w in result.warning_messages), result.warning_messages
+    assert RT not in json.dumps(result.warning_messages)
+
+
+def test_a_very_long_host_or_file_name_is_shortened_in_the_warning(run_module: t.Any, zoho: t.Any, tmp_path: t.Any) -> None:
+    zoho.add(exchanged())
+    candidate = dict(host(CODE_FP, "1000.a\x00b"), host="h" * 500, file="/" + "d" * 500)
+    result = run_module(module, args(tmp_path / "tokens.json", candidates=[candidate]))
+    warning = next(w for w in result.warning_messages if "`candidates` item 0" in w)
+    assert "h" * 117 + "..." in warning and "h" * 118 not in warning and "d" * 117 not in warning
+    assert "a NUL character, U+0000, at character 7" in warning
+
+
+def test_host_and_file_are_documented_candidate_suboptions() -> None:
+    documented = yaml.safe_load(module.DOCUMENTATION)["options"]["candidates"]["suboptions"]
+    assert set(documented) == set(module.CANDIDATE_OPTIONS)
+    assert module.CANDIDATE_OPTIONS["host"] == {"type": "str"} and module.CANDIDATE_OPTIONS["file"] == {"type": "str"}

@@ -296,6 +296,71 @@ def test_a_given_api_domain_survives_an_answer_without_one(run_module: t.Any, zo
     assert result["access_token"] == MINTED and result["api_domain"] == PROXY_API
 
 
+def test_a_given_api_domain_survives_an_answer_without_one_when_no_access_token_is_given(run_module: t.Any, zoho: t.Any) -> None:
+    # The usual call of a play that stores the refresh token and the API domain, but not the short-lived access token:
+    # the known api_domain was replaced by the data_center default, without a word.
+    zoho.add(answer_with())
+    result = run_module(module, args(accounts_url=PROXY, api_domain=PROXY_API))
+    assert not result.failed
+    assert result["api_domain"] == PROXY_API, "the known api_domain was replaced by the data_center default"
+
+
+def test_a_given_api_domain_is_stored_with_the_new_token(run_module: t.Any, zoho: t.Any, tmp_path: t.Any) -> None:
+    cache = str(tmp_path / "tokens.json")
+    zoho.add(answer_with())
+    first = run_module(module, args(accounts_url=PROXY, api_domain=PROXY_API, token_cache=cache))
+    assert first["api_domain"] == PROXY_API
+    # The next run, without the option, is served from the cache with the same API domain.
+    again = run_module(module, args(accounts_url=PROXY, token_cache=cache))
+    assert again["source"] == "cache" and again["api_domain"] == PROXY_API
+
+
+def test_the_api_domain_stored_for_the_refresh_token_wins_over_the_given_one(run_module: t.Any, zoho: t.Any, tmp_path: t.Any) -> None:
+    cache = str(tmp_path / "tokens.json")
+    zoho.add(answer_with(sentinel("minted"), api_domain=PROXY_API), answer_with())
+    run_module(module, args(accounts_url=PROXY, token_cache=cache))
+    result = run_module(module, args(accounts_url=PROXY, token_cache=cache, min_ttl=4000, api_domain="https://api2.zoho-proxy.example.test"))
+    assert result["source"] == "zoho" and result["api_domain"] == PROXY_API
+
+
+def test_zohos_api_domain_wins_over_the_given_one(run_module: t.Any, zoho: t.Any) -> None:
+    zoho.add(answer_with(api_domain="https://api2.zoho-proxy.example.test"))
+    result = run_module(module, args(accounts_url=PROXY, api_domain=PROXY_API))
+    assert result["api_domain"] == "https://api2.zoho-proxy.example.test"
+    assert not any("`api_domain`" in w for w in result.warning_messages)
+
+
+@pytest.mark.parametrize(
+    ("extra", "expected"),
+    [
+        # another data center's API domain at a table server
+        ({"data_center": "eu", "api_domain": "https://www.zohoapis.com"}, "https://www.zohoapis.eu"),
+        # not a bare https origin behind a proxy
+        ({"accounts_url": PROXY, "api_domain": "http://api.zoho-proxy.example.test"}, "https://www.zohoapis.com"),
+        ({"accounts_url": PROXY, "api_domain": "https://api.zoho-proxy.example.test/crm/v2"}, "https://www.zohoapis.com"),
+    ],
+)
+def test_a_given_api_domain_that_does_not_belong_to_the_accounts_server_is_not_used_and_warned_about(
+    run_module: t.Any, zoho: t.Any, extra: dict[str, t.Any], expected: str
+) -> None:
+    zoho.add(answer_with())
+    result = run_module(module, args(**extra))
+    assert not result.failed and result["api_domain"] == expected
+    assert any(w.startswith("`api_domain` does not belong to the accounts server") for w in result.warning_messages), result.warning_messages
+
+
+@pytest.mark.parametrize("given", ["https://www.zohoapis.eu", "https://www.zohoapis.eu/", "HTTPS://WWW.ZOHOAPIS.EU"])
+def test_a_given_api_domain_of_the_data_center_is_accepted_without_a_warning(run_module: t.Any, zoho: t.Any, given: str) -> None:
+    zoho.add(answer_with())
+    result = run_module(module, args(data_center="eu", api_domain=given))
+    assert result["api_domain"] == given and not any("`api_domain`" in w for w in result.warning_messages)
+
+
+def test_check_mode_with_only_a_given_api_domain_sends_nothing(run_module: t.Any, zoho: t.Any) -> None:
+    result = run_module(module, args(accounts_url=PROXY, api_domain=PROXY_API), check_mode=True)
+    assert result["changed"] is True and "access_token" not in result and zoho.calls == []
+
+
 @pytest.mark.parametrize(
     ("extra", "expected"),
     [

@@ -22,6 +22,14 @@ def test_unknown_names_get_the_closest_known_one() -> None:
     ]
 
 
+def test_a_misspelled_prefix_is_reported_only_when_close_to_a_known_name() -> None:
+    given = ["thrive_token_config_format", "thrivetokens_config_path", "thrive_api_url", "thrive_tenant"]
+    assert module.unknown_names(prefix="thrive_tokens_", known=KNOWN, given=given) == [
+        {"name": "thrive_token_config_format", "closest": "thrive_tokens_config_format"},
+        {"name": "thrivetokens_config_path", "closest": "thrive_tokens_config_path"},
+    ]
+
+
 def test_internal_names_are_not_reported() -> None:
     assert module.unknown_names(prefix="__thrive_tokens_", known=[], given=["__thrive_tokens_values"]) == []
 

@@ -1,0 +1,251 @@
+"""The token store contract, run against both backends: the file and a real OpenBao server (issue 8).
+
+Each test drives the collection's own core (plugins/module_utils) with a real store and the HTTPS
+Zoho emulator: exactly-once exchange across controller processes, check-and-set writes that are
+re-decided, durable records, write-back of documented fields, and vault faults that leave nothing
+spent or lost. Nothing is mocked.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+import threading
+import typing as t
+from pathlib import Path
+
+import pytest
+
+from conftest import Emulator
+
+STORES = ["file", "vault"]
+
+
+class Store:
+    """How a test (or a controller process) names one store: the settings of ``token_store``."""
+
+    def __init__(self, kind: str, tmp_path: Path, kv: t.Any = None, token: str | None = None) -> None:
+        self.kind = kind
+        self.path = str(tmp_path / "controller" / "tokens.json")
+        self.kv = kv
+        self.token = token
+
+    @property
+    def vault(self) -> dict[str, t.Any]:
+        return {"url": self.kv.server.addr, "token": self.token or self.kv.server.token, "engine_mount_point": self.kv.mount, "path": "zohothrive/app"}
+
+    def open(self, core: t.Any) -> t.Any:
+        if self.kind == "file":
+            return core.store.TokenCache(self.path, lock_timeout=30)
+        return core.store.TokenCache(backend=core.vault.VaultBackend(self.vault))
+
+    def spec(self) -> dict[str, t.Any]:
+        return {"kind": self.kind, "path": self.path, "vault": self.vault if self.kind == "vault" else None}
+
+
+@pytest.fixture(params=STORES)
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Store:
+    if request.param == "vault":
+        return Store("vault", tmp_path, request.getfixturevalue("openbao_kv"))
+    return Store("file", tmp_path)
+
+
+def client(core: t.Any, emulator: Emulator, **options: t.Any) -> t.Any:
+    return core.client.ZohoOAuthClient(
+        emulator.url, client_id=emulator.client_id, client_secret=emulator.client_secret, ca_path=emulator.ca_path, **options
+    )
+
+
+def test_an_exchange_is_recorded_durably_and_never_repeated(core: t.Any, store: Store, fresh_emulator: Emulator) -> None:
+    code = fresh_emulator.mint_code()
+    first = core.flows.exchange_code(client(core, fresh_emulator), code, cache=store.open(core), check_mode=False)
+    again = core.flows.exchange_code(client(core, fresh_emulator), code, cache=store.open(core), check_mode=False)
+    assert (first.changed, again.changed) == (True, False)
+    assert first.tokens.refresh_token == again.tokens.refresh_token
+    assert fresh_emulator.state()["exchanges"] == 1
+    stored = store.open(core).load()
+    assert stored.code_tokens(core.auth.fingerprint(code)).refresh_token == first.tokens.refresh_token
+
+
+CONTROLLER = textwrap.dedent(
+    """
+    import json, sys
+    sys.path.insert(0, sys.argv[1])
+    from ansible_collections.zohothrive.oauth.plugins.module_utils import _client, _flows, _token_store, _vault_store
+    spec = json.loads(sys.argv[2])
+    if spec["kind"] == "file":
+        cache = _token_store.TokenCache(spec["path"], lock_timeout=60)
+    else:
+        cache = _token_store.TokenCache(backend=_vault_store.VaultBackend(spec["vault"]))
+    zoho = _client.ZohoOAuthClient(spec["url"], client_id=spec["client_id"], client_secret=spec["client_secret"], ca_path=spec["ca_path"])
+    sys.stdin.readline()  # every controller starts at the same moment
+    try:
+        outcome = _flows.exchange_code(zoho, spec["code"], cache=cache, check_mode=False)
+        print(json.dumps({"changed": outcome.changed, "refresh": outcome.tokens.refresh_token}))
+    except Exception as exc:
+        print(json.dumps({"error": type(exc).__name__, "msg": str(exc)}))
+    """
+)
+
+
+def test_controllers_racing_one_fresh_code_exchange_it_exactly_once(
+    core: t.Any, store: Store, fresh_emulator: Emulator, collections_path: str
+) -> None:
+    code = fresh_emulator.mint_code()
+    fresh_emulator.faults([{"kind": "slow", "delay": 1.0}])  # the winner's exchange takes a second: the others must wait
+    spec = dict(
+        store.spec(),
+        url=fresh_emulator.url,
+        client_id=fresh_emulator.client_id,
+        client_secret=fresh_emulator.client_secret,
+        ca_path=fresh_emulator.ca_path,
+        code=code,
+    )
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-c", CONTROLLER, collections_path, json.dumps(spec)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _number in range(4)
+    ]
+    for process in processes:
+        process.stdin.write("go\n")
+        process.stdin.flush()
+    results = []
+    for process in processes:
+        out, err = process.communicate(timeout=120)
+        assert process.returncode == 0, err
+        results.append(json.loads(out.strip().splitlines()[-1]))
+    assert all("refresh" in result for result in results), results
+    assert len({result["refresh"] for result in results}) == 1  # everybody got the same tokens
+    assert sorted(result["changed"] for result in results) == [False, False, False, True]
+    assert fresh_emulator.state()["exchanges"] == 1
+
+
+def test_every_write_is_check_and_set_and_a_conflict_is_re_decided(core: t.Any, openbao_kv: t.Any, tmp_path: Path) -> None:
+    store = Store("vault", tmp_path, openbao_kv)
+    mine, theirs = store.open(core), store.open(core)
+    mine.load()  # read version 0 (nothing stored)
+    theirs.load()
+    theirs.set_current_code("1000.OTHER@https://accounts.zoho.eu", "b" * 64)  # another controller writes first
+    mine.set_current_code("1000.MINE@https://accounts.zoho.eu", "a" * 64)  # conflicts, is re-read and re-applied
+    stored = store.open(core).load()
+    assert stored.current_code("1000.OTHER@https://accounts.zoho.eu") == "b" * 64
+    assert stored.current_code("1000.MINE@https://accounts.zoho.eu") == "a" * 64
+    metadata = openbao_kv.client().secrets.kv.v2.read_secret_metadata(path="zohothrive/app", mount_point=openbao_kv.mount)
+    assert metadata["data"]["current_version"] == 2  # two writes, neither lost
+
+
+def test_the_vault_holds_the_documented_fields_for_other_jobs(core: t.Any, openbao_kv: t.Any, tmp_path: Path, fresh_emulator: Emulator) -> None:
+    store = Store("vault", tmp_path, openbao_kv)
+    code = fresh_emulator.mint_code()
+    zoho = client(core, fresh_emulator)
+    cache = store.open(core)
+    outcome = core.flows.ensure_credentials(zoho, cache, code=code, candidates=[], allow_exchange=True, min_ttl=300, check_mode=False)
+    secret = openbao_kv.client().secrets.kv.v2.read_secret_version(path="zohothrive/app", mount_point=openbao_kv.mount, raise_on_deleted_version=True)["data"]["data"]
+    assert secret["refresh_token"] == outcome.tokens.refresh_token
+    assert secret["access_token"] == outcome.tokens.access_token
+    assert secret["expires_at"] == outcome.tokens.expires_at
+    assert secret["code_fingerprint"] == core.auth.fingerprint(code)
+    assert secret["accounts_url"] == fresh_emulator.url and secret["client_id"] == fresh_emulator.client_id
+    assert secret["api_domain"].startswith("https://")
+    text = json.dumps(secret)
+    assert code not in text and fresh_emulator.client_secret not in text  # never the code or the client secret
+
+
+def test_approle_login_works(core: t.Any, openbao_kv: t.Any, tmp_path: Path, fresh_emulator: Emulator) -> None:
+    approle = openbao_kv.approle("zohothrive/")
+    settings = {
+        "url": openbao_kv.server.addr,
+        "auth_method": "approle",
+        "role_id": approle.role_id,
+        "secret_id": approle.secret_id,
+        "engine_mount_point": openbao_kv.mount,
+        "path": "zohothrive/app",
+    }
+    code = fresh_emulator.mint_code()
+    cache = core.store.TokenCache(backend=core.vault.VaultBackend(settings))
+    outcome = core.flows.exchange_code(client(core, fresh_emulator), code, cache=cache, check_mode=False)
+    assert outcome.changed and fresh_emulator.state()["exchanges"] == 1
+
+
+@pytest.mark.parametrize("fault", ["sealed", "permission", "kv1", "no-mount", "down"])
+def test_a_vault_fault_before_the_exchange_spends_nothing(
+    core: t.Any, openbao_factory: t.Any, openbao_kv_factory: t.Any, tmp_path: Path, fresh_emulator: Emulator, fault: str
+) -> None:
+    server = openbao_factory()
+    kv = openbao_kv_factory(version=1 if fault == "kv1" else 2, server=server)
+    settings = {"url": server.addr, "token": server.token, "engine_mount_point": kv.mount, "path": "zohothrive/app", "timeout": 3}
+    expected = {
+        "sealed": "sealed",
+        "permission": "permission denied",
+        "kv1": "not KV version 2",
+        "no-mount": "no secrets engine",
+        "down": "did not answer",
+    }[fault]
+    if fault == "sealed":
+        server.seal()
+    elif fault == "permission":
+        settings["token"] = kv.token("somewhere-else/")
+    elif fault == "no-mount":
+        settings["engine_mount_point"] = "not-mounted"
+    elif fault == "down":
+        server.stop()
+    code = fresh_emulator.mint_code()
+    cache = core.store.TokenCache(backend=core.vault.VaultBackend(settings))
+    with pytest.raises(core.errors.ZohoTokenStoreError) as failed:
+        core.flows.exchange_code(client(core, fresh_emulator), code, cache=cache, check_mode=False)
+    assert expected in failed.value.msg
+    assert server.token not in failed.value.msg
+    assert fresh_emulator.state()["token_requests"] == 0  # the code was not sent: it is still usable
+    assert fresh_emulator.log() == []
+
+
+def test_a_vault_that_dies_after_the_code_was_sent_loses_no_token(
+    core: t.Any, openbao_factory: t.Any, openbao_kv_factory: t.Any, tmp_path: Path, fresh_emulator: Emulator
+) -> None:
+    server = openbao_factory()
+    kv = openbao_kv_factory(server=server)
+    settings = {"url": server.addr, "token": server.token, "engine_mount_point": kv.mount, "path": "zohothrive/app", "timeout": 3}
+    code = fresh_emulator.mint_code()
+    fresh_emulator.faults([{"kind": "slow", "delay": 2.0}])  # Zoho answers after two seconds; the vault dies meanwhile
+    cache = core.store.TokenCache(backend=core.vault.VaultBackend(settings))
+    stopper = threading.Timer(0.5, server.stop)
+    stopper.start()
+    try:
+        outcome = core.flows.exchange_code(client(core, fresh_emulator), code, cache=cache, check_mode=False)
+    finally:
+        stopper.join()
+    assert outcome.tokens is not None and outcome.tokens.refresh_token  # issued tokens are returned, never dropped
+    assert outcome.store_error and "did not answer" in outcome.store_error
+    assert fresh_emulator.state()["exchanges"] == 1
+
+
+@pytest.fixture(scope="session")
+def core(collections_path: str) -> t.Any:
+    """The collection's core modules, imported from the checkout (as ansible-playbook would load them)."""
+    if collections_path not in sys.path:
+        sys.path.insert(0, collections_path)
+    from ansible_collections.zohothrive.oauth.plugins.module_utils import (  # pylint: disable=import-outside-toplevel
+        _authorization,
+        _client,
+        _errors,
+        _flows,
+        _token_store,
+        _vault_store,
+    )
+
+    class Core:
+        auth = _authorization
+        client = _client
+        errors = _errors
+        flows = _flows
+        store = _token_store
+        vault = _vault_store
+
+    return Core
