@@ -147,7 +147,8 @@ def test_the_vault_holds_the_documented_fields_for_other_jobs(core: t.Any, openb
     zoho = client(core, fresh_emulator)
     cache = store.open(core)
     outcome = core.flows.ensure_credentials(zoho, cache, code=code, candidates=[], allow_exchange=True, min_ttl=300, check_mode=False)
-    secret = openbao_kv.client().secrets.kv.v2.read_secret_version(path="zohothrive/app", mount_point=openbao_kv.mount, raise_on_deleted_version=True)["data"]["data"]
+    kv2 = openbao_kv.client().secrets.kv.v2
+    secret = kv2.read_secret_version(path="zohothrive/app", mount_point=openbao_kv.mount, raise_on_deleted_version=True)["data"]["data"]
     assert secret["refresh_token"] == outcome.tokens.refresh_token
     assert secret["access_token"] == outcome.tokens.access_token
     assert secret["expires_at"] == outcome.tokens.expires_at

@@ -334,9 +334,8 @@ def test_a_character_outside_printable_ascii_inside_a_credential_is_refused_befo
     result = run_module(load(name), with_option(name, tmp_path, option, inside))
     assert result.failed
     assert zoho.calls == [] and zoho.session.prepared == 0
-    if "\x00" in inside and option == "client_id":
-        # AnsibleModule itself refuses a NUL in an option it logs (not no_log), before the module's code runs.
-        assert "embedded null character" in result["msg"]
+    if "\x00" in inside and option == "client_id" and "embedded null character" in result["msg"]:
+        # Where AnsibleModule logs to syslog, it refuses a NUL in an option it logs (not no_log) before the module's code runs.
         return
     assert result["msg"].startswith(f"`{option}` contains control or non-ASCII characters inside the value (the first: ")
     assert "at character 9)" in result["msg"] and "nothing was sent to Zoho" in result["msg"]
