@@ -281,6 +281,23 @@ def answer_snippet(body: bytes | None, *, content_type: str | None = None, secre
     return sanitize_server_text(" ".join(re.sub(r"[^\x20-\x7e]+", " ", text).split()), limit=limit, secrets=secrets)
 
 
+# The error codes Zoho's token endpoint answers with (zoho-oauth-facts.md, "Errors"), matched without case.
+KNOWN_ERROR_CODES = frozenset(
+    {
+        "invalid_code",
+        "invalid_client",
+        "invalid_client_secret",
+        "invalid_redirect_uri",
+        "invalid_token",
+        "invalid_request",
+        "invalid_scope",
+        "unsupported_grant_type",
+        "access_denied",
+    }
+    | _THROTTLE_CODES
+)
+
+
 def api_error(
     *,
     operation: str,
@@ -298,7 +315,11 @@ def api_error(
     can repeat a client secret, grant code or token that Zoho echoed.
     """
     secrets = list(secrets)
-    code = sanitize_server_text(error_code, limit=80, secrets=secrets)
+    # Zoho's own error codes are our vocabulary, not server text that could carry a secret: matched as they are, so that
+    # a secret that happens to share a piece with one (a client secret ending in "t_secret") never hides the code.
+    given = str(error_code).strip()
+    known = given.lower() in KNOWN_ERROR_CODES
+    code = given if known else sanitize_server_text(error_code, limit=80, secrets=secrets)
     where = f"at {accounts_url}"
     key = code.lower()
     detail = f" Zoho says: {sanitize_server_text(description, secrets=secrets)}." if description else ""

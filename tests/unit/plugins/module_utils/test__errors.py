@@ -432,3 +432,15 @@ def test_answer_snippet_redacts_every_spelling_of_the_values_sent() -> None:
     for echo in _echoes(PLAIN).values():
         text = answer_snippet(f"echo: {echo[0]}".encode(), content_type="text/plain", secrets=[PLAIN], limit=500)
         assert PLAIN[:8] not in text and PLAIN[-8:] not in text and "<hidden>" in text
+
+
+@pytest.mark.parametrize("secret", ["ZSEC_wrong_but_secret", "my-invalid_client-secret-1", "xx_redirect_uri_yy"])
+def test_a_secret_that_shares_a_piece_with_zohos_error_code_never_hides_the_code(secret: str) -> None:
+    """Zoho's error codes are matched as our vocabulary before any redaction, so the advice for them always comes."""
+    for code in ("invalid_client_secret", "invalid_client", "invalid_redirect_uri", "INVALID_CLIENT_SECRET"):
+        error = api_error(operation="exchange", error_code=code, accounts_url="https://accounts.zoho.eu", secrets=[secret])
+        assert f"(error: {code.lower()})" in error.msg.lower()
+        assert "<hidden>" not in error.msg.split("(error:")[1].split(")")[0]
+        assert not error.msg.startswith("Zoho refused the grant code exchange request")  # the advice for the code, not the generic one
+    echoed = api_error(operation="exchange", error_code=secret, accounts_url="https://accounts.zoho.eu", secrets=[secret])
+    assert secret not in echoed.msg  # a code that is not Zoho's is server text: redacted
