@@ -49,7 +49,8 @@ class Emulator:
 
     def reset(self) -> None:
         self.admin("POST", "reset", {})
-        self.admin("POST", "clients", {"client_id": self.client_id, "client_secret": self.client_secret})
+        # Every client setting explicitly: a test that changed one (api_domain) must not leak into the next.
+        self.admin("POST", "clients", {"client_id": self.client_id, "client_secret": self.client_secret, "api_domain": "https://www.zohoapis.com"})
 
     def mint_code(self, **options: t.Any) -> str:
         return self.admin("POST", "codes", {"client_id": self.client_id, **options})["code"]
