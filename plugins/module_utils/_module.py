@@ -42,7 +42,7 @@ from ansible_collections.zohothrive.oauth.plugins.module_utils._dc import (
     DATA_CENTER_CODES,
     DATA_CENTERS,
     DEFAULT_DATA_CENTER,
-    data_center_for_accounts_server,
+    data_center_of_origin,
     resolve_accounts_url,
 )
 from ansible_collections.zohothrive.oauth.plugins.module_utils._errors import ZohoDependencyError, ZohoInputError, ZohoOAuthError
@@ -272,10 +272,10 @@ def default_api_domain(module: AnsibleModule, accounts_url: str) -> str:
     the table, else (an explicit ``accounts_url`` outside the table, such as a proxy or a test
     server) of the ``data_center`` option.
     """
-    try:
-        return data_center_for_accounts_server(accounts_url).api_domain
-    except ZohoInputError:
-        return DATA_CENTERS.get(module.params.get("data_center") or DEFAULT_DATA_CENTER, DATA_CENTERS[DEFAULT_DATA_CENTER]).api_domain
+    own = data_center_of_origin(accounts_url)
+    if own is not None:
+        return own.api_domain
+    return DATA_CENTERS.get(module.params.get("data_center") or DEFAULT_DATA_CENTER, DATA_CENTERS[DEFAULT_DATA_CENTER]).api_domain
 
 
 def client_from_params(module: AnsibleModule, *, accounts_url: str | None = None, retry: RetryPolicy | None = None) -> ZohoOAuthClient:
