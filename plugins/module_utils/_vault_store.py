@@ -100,8 +100,8 @@ class VaultBackend(StoreBackend):
         with self._faults("read"):
             try:
                 answer = client.secrets.kv.v2.read_secret_version(path=self.secret_path, mount_point=self.mount, raise_on_deleted_version=True)
-            except hvac.exceptions.InvalidPath:
-                return None, self._current_version()
+            except hvac.exceptions.InvalidPath as exc:
+                return None, _version_without_data(exc)
         data = (answer or {}).get("data") or {}
         version = (data.get("metadata") or {}).get("version")
         fields = data.get("data")
@@ -167,15 +167,6 @@ class VaultBackend(StoreBackend):
             )
         self._mount_checked = True
 
-    def _current_version(self) -> int:
-        """The version a first write must name: 0, or that of a secret whose newest version was deleted."""
-        try:
-            metadata = self._client.secrets.kv.v2.read_secret_metadata(path=self.secret_path, mount_point=self.mount)
-        except Exception:  # pylint: disable=broad-exception-caught
-            return 0  # no metadata (or no right to read it): a create is cas=0
-        current = ((metadata or {}).get("data") or {}).get("current_version")
-        return current if isinstance(current, int) else 0
-
     def _faults(self, action: str) -> t.ContextManager[None]:
         return _VaultFaults(self, action)
 
@@ -226,6 +217,22 @@ class _VaultFaults:
                 raise ZohoTokenStoreError(f"{what}: `vault.engine_mount_point` {self.backend.mount!r} is not a KV version 2 engine ({errors}).") from None
             raise ZohoTokenStoreError(f"{what}: {errors}.") from None
         raise ZohoTokenStoreError(f"{what}: unexpected {type(exc).__name__}.") from None
+
+
+def _version_without_data(exc: BaseException) -> int:
+    """The version a write must name after a read found no current data, taken from that same answer.
+
+    0 when the secret never existed (a create, ``cas=0``, fails if another controller creates it
+    first); the newest version when that one was deleted or destroyed (the vault's 404 answer
+    carries its metadata). A separate metadata lookup is not used: it could see a version that
+    another controller wrote after the read, and the write would then replace that controller's
+    record (two controllers would both send one grant code).
+    """
+    body = getattr(exc, "json", None)
+    data = body.get("data") if isinstance(body, dict) else None
+    metadata = data.get("metadata") if isinstance(data, dict) else None
+    version = metadata.get("version") if isinstance(metadata, dict) else None
+    return version if isinstance(version, int) and version > 0 else 0
 
 
 def check_settings(settings: t.Mapping[str, t.Any]) -> dict[str, t.Any]:

@@ -141,6 +141,50 @@ def test_every_write_is_check_and_set_and_a_conflict_is_re_decided(core: t.Any, 
     assert metadata["data"]["current_version"] == 2  # two writes, neither lost
 
 
+def test_a_secret_created_just_after_it_was_read_as_absent_is_never_overwritten(core: t.Any, openbao_kv: t.Any, tmp_path: Path) -> None:
+    """The race CI once lost: the store was read as empty, and another controller claimed the code right after that read.
+
+    The version a write names must come from the read's own answer (a later metadata lookup saw
+    the other controller's version, so the write replaced its record and both sent the code).
+    The real OpenBao server; the other controller's write is made right after this one's read.
+    """
+    store = Store("vault", tmp_path, openbao_kv)
+    mine, theirs = store.open(core), store.open(core)
+    kv2 = mine.backend.client.secrets.kv.v2
+    read = kv2.read_secret_version
+
+    def then_the_other_controller_claims_the_code(**kwargs: t.Any) -> t.Any:
+        kv2.read_secret_version = read  # once
+        try:
+            return read(**kwargs)
+        finally:
+            theirs.load()
+            theirs.begin_exchange("c" * 64, accounts_url="https://accounts.zoho.eu", client_id="1000.THEIRS")
+
+    kv2.read_secret_version = then_the_other_controller_claims_the_code
+    mine.load()
+    assert mine.code_entry("c" * 64) is None  # read before the other controller wrote
+    with pytest.raises(core.store.CodeClaimedElsewhere):
+        mine.begin_exchange("c" * 64, accounts_url="https://accounts.zoho.eu", client_id="1000.MINE")
+    assert store.open(core).load().code_entry("c" * 64)["client_id"] == "1000.THEIRS"
+
+
+@pytest.mark.parametrize("removal", ["delete", "destroy"])
+def test_a_secret_whose_newest_version_was_removed_starts_afresh(core: t.Any, openbao_kv: t.Any, tmp_path: Path, removal: str) -> None:
+    store = Store("vault", tmp_path, openbao_kv)
+    store.open(core).load().set_current_code("1000.OLD@https://accounts.zoho.eu", "a" * 64)
+    kv2 = openbao_kv.client().secrets.kv.v2
+    if removal == "delete":
+        kv2.delete_latest_version_of_secret(path="zohothrive/app", mount_point=openbao_kv.mount)
+    else:
+        kv2.destroy_secret_versions(path="zohothrive/app", versions=[1], mount_point=openbao_kv.mount)
+    fresh = store.open(core).load()
+    assert fresh.current_code("1000.OLD@https://accounts.zoho.eu") is None  # a person removed it: it is gone
+    fresh.set_current_code("1000.NEW@https://accounts.zoho.eu", "b" * 64)  # written with cas=1, the removed version
+    assert store.open(core).load().current_code("1000.NEW@https://accounts.zoho.eu") == "b" * 64
+    assert kv2.read_secret_metadata(path="zohothrive/app", mount_point=openbao_kv.mount)["data"]["current_version"] == 2
+
+
 def test_the_vault_holds_the_documented_fields_for_other_jobs(core: t.Any, openbao_kv: t.Any, tmp_path: Path, fresh_emulator: Emulator) -> None:
     store = Store("vault", tmp_path, openbao_kv)
     code = fresh_emulator.mint_code()
