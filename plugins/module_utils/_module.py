@@ -23,19 +23,14 @@ from __future__ import annotations
 import os
 import typing as t
 
-from ansible.module_utils.basic import env_fallback, missing_required_lib
+from ansible.module_utils.basic import env_fallback
 from ansible.module_utils.common.parameters import remove_values
 
 from ansible_collections.zohothrive.oauth.plugins.module_utils._client import (
     DEFAULT_TIMEOUT,
-    HAS_REQUESTS,
-    MIN_TIMEOUT,
-    REQUESTS_IMPORT_ERROR,
     RetryPolicy,
     TokenSet,
     ZohoOAuthClient,
-    check_ca_path,
-    check_timeout,
 )
 from ansible_collections.zohothrive.oauth.plugins.module_utils._authorization import CREDENTIAL_OPTIONS, credential_flaw, tidy_credential
 from ansible_collections.zohothrive.oauth.plugins.module_utils._dc import (
@@ -45,11 +40,19 @@ from ansible_collections.zohothrive.oauth.plugins.module_utils._dc import (
     data_center_of_origin,
     resolve_accounts_url,
 )
-from ansible_collections.zohothrive.oauth.plugins.module_utils._errors import ZohoDependencyError, ZohoInputError, ZohoOAuthError
+from ansible_collections.zohothrive.oauth.plugins.module_utils._errors import ZohoInputError, ZohoOAuthError
 from ansible_collections.zohothrive.oauth.plugins.module_utils._flows import Credentials, Outcome, result_warnings
 from ansible_collections.zohothrive.oauth.plugins.module_utils._labels import OPTION_LABELS_SPEC, check_labels, relabel
+from ansible_collections.zohothrive.oauth.plugins.module_utils._options import (
+    ENV_HINTS,
+    OptionAdapter,
+    build_client,
+    build_token_store,
+    clean_credentials,
+    require_filled,
+)
 from ansible_collections.zohothrive.oauth.plugins.module_utils._token_store import OPTIONAL_FIELDS, TokenCache, is_absent
-from ansible_collections.zohothrive.oauth.plugins.module_utils._vault_store import AUTH_METHODS, VaultBackend
+from ansible_collections.zohothrive.oauth.plugins.module_utils._vault_store import AUTH_METHODS
 
 if t.TYPE_CHECKING:
     from ansible.module_utils.basic import AnsibleModule
@@ -75,7 +78,7 @@ def connection_argument_spec() -> dict[str, dict[str, t.Any]]:
 
 
 # The environment variables behind the connection options that may hold a credential.
-ENV_FALLBACKS = {"client_id": "ZOHO_THRIVE_CLIENT_ID", "client_secret": "ZOHO_THRIVE_CLIENT_SECRET"}
+ENV_FALLBACKS = ENV_HINTS  # the environment fallbacks of the connection options (one table, in _options)
 
 
 def vault_argument_spec() -> dict[str, dict[str, t.Any]]:
@@ -106,20 +109,25 @@ def vault_argument_spec() -> dict[str, dict[str, t.Any]]:
 def token_store(module: AnsibleModule, *, required: bool = False) -> TokenCache | None:
     """The token store the options name: ``vault`` (shared, on Vault/OpenBao), else ``token_cache`` (a file), else None.
 
-    Raises :class:`ZohoInputError` when both are given, or neither and ``required``;
-    ``ZohoTokenStoreError`` for unusable vault settings; :class:`ZohoDependencyError` without hvac.
+    Read through the option adapter (``_options.build_token_store``), the one path that the
+    lookup plugin uses too. Raises :class:`ZohoInputError` when both are given, or neither and
+    ``required``; ``ZohoTokenStoreError`` for unusable vault settings; :class:`ZohoDependencyError` without hvac.
     """
-    vault = module.params.get("vault")
-    path = module.params.get("token_cache")
-    if vault and path:
-        raise ZohoInputError("Give either `vault` (a token store shared by every controller) or `token_cache` (a file), not both.")
-    if vault:
-        return TokenCache(backend=VaultBackend(vault), warn=warner(module))
-    if path:
-        return TokenCache(path, warn=warner(module))
-    if required:
-        raise ZohoInputError("A token store is needed: set `token_cache` (a file on the controller) or `vault`.")
-    return None
+    return build_token_store(_options_of(module), required=required)
+
+
+def _options_of(module: AnsibleModule) -> OptionAdapter:
+    """The module's options behind the adapter; warnings go through :func:`warn` (``option_labels``).
+
+    An option whose value is that of its environment fallback (``ENV_FALLBACKS``) is reported as
+    coming from that variable, so that a warning about it names where to fix it.
+    """
+
+    def origin(name: str) -> str | None:
+        variable = ENV_FALLBACKS.get(name)
+        return f"env: {variable}" if variable and os.environ.get(variable) == module.params.get(name) else None
+
+    return OptionAdapter.from_module(module, warn=warner(module), origin=origin)
 
 
 def argument_spec(**module_options: dict[str, t.Any]) -> dict[str, dict[str, t.Any]]:
@@ -178,35 +186,21 @@ def prepare(module: AnsibleModule) -> None:
 
 
 def clean_credential_params(module: AnsibleModule) -> None:
-    """Apply the one credential rule (``_authorization.tidy_credential``) to every credential option, in place.
+    """Apply the one credential rule to every credential option and to the tokens read from hosts, in place.
 
     The options are ``_authorization.CREDENTIAL_OPTIONS`` that the module has (``client_id``,
     ``client_secret``, ``code``, ``refresh_token``, ``access_token``, ``callback_url``, ...),
-    whether they came from the task, ``module_defaults`` or an environment variable, and the
-    ``refresh_token`` of each ``candidates`` item (tokens read from hosts). Zoho's credentials
-    are printable ASCII: surrounding whitespace and invisible characters (a byte-order mark,
-    zero-width spaces, NUL, ...) are removed with a warning naming the option and the likely
-    cause (a value made with ``echo`` without ``-n`` ends in a newline, a file saved by Notepad
-    starts with a byte-order mark, and Zoho would refuse either as ``invalid_client_secret``).
-    Any other character outside printable ASCII inside an option's value raises
-    :class:`ZohoInputError` naming the option; a candidate with one is skipped with a warning,
-    since one host's damaged file must not stop the others. The cleaned value of a ``no_log``
-    option is masked in output like the original. Never shows a value.
+    whether they came from the task, ``module_defaults`` or an environment variable, cleaned by
+    ``_options.clean_credentials`` (the path the lookup plugin uses too): Zoho's credentials
+    are printable ASCII, so surrounding whitespace and invisible characters (a newline from
+    ``echo`` without ``-n``, a byte-order mark, zero-width spaces, NUL) are removed with a
+    warning naming the option and the likely cause, and any other character outside printable
+    ASCII raises :class:`ZohoInputError` naming the option, never the value. The cleaned value
+    of a ``no_log`` option is masked in output like the original. The ``refresh_token`` of each
+    ``candidates`` item gets the same rule, except that a damaged one is skipped with a warning:
+    one host's damaged file must not stop the others.
     """
-    spec = getattr(module, "argument_spec", None) or {}
-    for name in CREDENTIAL_OPTIONS:
-        value = module.params.get(name)
-        if not isinstance(value, str):
-            continue
-        env = ENV_FALLBACKS.get(name)
-        source = f" (from the environment variable {env})" if env and os.environ.get(env) == value else ""
-        text, warning = tidy_credential(value, f"`{name}`{source}")
-        if warning:
-            warn(module, warning)
-        if text != value:
-            module.params[name] = text
-            if text and (spec.get(name) or {}).get("no_log"):
-                module.no_log_values.add(text)
+    clean_credentials(_options_of(module), [name for name in CREDENTIAL_OPTIONS if name in module.params])
     if isinstance(module.params.get("candidates"), list):
         module.params["candidates"] = _clean_candidates(module, module.params["candidates"])
 
@@ -254,11 +248,8 @@ def _shown(value: t.Any) -> str:
 
 
 def require_options(module: AnsibleModule, *names: str) -> None:
-    """Check options that may come from module_defaults or the environment, with a clear message."""
-    missing = [name for name in names if module.params.get(name) in (None, "")]
-    if missing:
-        hints = [f"`{name}` (or the environment variable {ENV_FALLBACKS[name]})" if name in ENV_FALLBACKS else f"`{name}`" for name in missing]
-        raise ZohoInputError(f"Missing required option(s): {', '.join(hints)}. Nothing was sent to Zoho.")
+    """Check options that may come from module_defaults or the environment, with a clear message (``_options.require_filled``)."""
+    require_filled(_options_of(module), *names)
 
 
 def accounts_url_from_params(module: AnsibleModule) -> str:
@@ -279,37 +270,16 @@ def default_api_domain(module: AnsibleModule, accounts_url: str) -> str:
 
 
 def client_from_params(module: AnsibleModule, *, accounts_url: str | None = None, retry: RetryPolicy | None = None) -> ZohoOAuthClient:
-    """Build the HTTP client from the connection options.
+    """Build the HTTP client from the connection options, through the option adapter (``_options.build_client``).
 
-    Every connection option is checked here, before a module records anything (the token
+    Every connection option is checked there, before a module records anything (the token
     cache's in-flight entry) or sends anything: ``accounts_url`` must parse with valid host
     labels, ``timeout`` must be ``MIN_TIMEOUT``..``MAX_TIMEOUT`` seconds, and ``ca_path`` (when
     certificates are validated) must be a readable CA file or directory. Raises
     :class:`ZohoInputError` (message names the option, the fix and "Nothing was sent") or
     :class:`ZohoDependencyError`.
     """
-    if not HAS_REQUESTS:
-        raise ZohoDependencyError(missing_required_lib("requests"), exception=_format_import_error())
-    timeout = check_timeout(module.params["timeout"], minimum=MIN_TIMEOUT)
-    url = accounts_url or accounts_url_from_params(module)
-    if module.params["validate_certs"] and module.params["ca_path"]:
-        check_ca_path(module.params["ca_path"])
-    if not module.params["validate_certs"]:
-        warn(
-            module,
-            "`validate_certs` is false: the Zoho accounts server's TLS certificate is not checked, so the client secret and "
-            "tokens can be intercepted. Use `ca_path` for a private CA instead.",
-        )
-    return ZohoOAuthClient(
-        url,
-        client_id=module.params["client_id"],
-        client_secret=module.params["client_secret"],
-        validate_certs=module.params["validate_certs"],
-        ca_path=module.params["ca_path"],
-        timeout=timeout,
-        retry=retry or RetryPolicy(),
-        on_retry=warner(module),
-    )
+    return build_client(_options_of(module), accounts_url=accounts_url, retry=retry)
 
 
 def report_outcome(module: AnsibleModule, result: dict[str, t.Any], outcome: Outcome | Credentials) -> None:
@@ -341,14 +311,6 @@ def exit_revealing(module: AnsibleModule, result: dict[str, t.Any], *, reveal: t
         if value:
             module.no_log_values.discard(value)
     module.exit_json(invocation=invocation, **result)
-
-
-def _format_import_error() -> str | None:
-    if REQUESTS_IMPORT_ERROR is None:
-        return None
-    import traceback
-
-    return "".join(traceback.format_exception(type(REQUESTS_IMPORT_ERROR), REQUESTS_IMPORT_ERROR, REQUESTS_IMPORT_ERROR.__traceback__))
 
 
 __all__ = (

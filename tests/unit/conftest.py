@@ -23,7 +23,7 @@ import pytest
 from ansible.module_utils import basic
 from ansible.module_utils.common import warnings as ansible_warnings
 
-from ansible_collections.zohothrive.oauth.plugins.module_utils import _client, _module
+from ansible_collections.zohothrive.oauth.plugins.module_utils import _client, _options
 from ansible_collections.zohothrive.oauth.tests.unit.fakes import FakeSession, Recorder
 
 try:
@@ -150,7 +150,7 @@ def zoho(monkeypatch: pytest.MonkeyPatch) -> ZohoHTTP:
         kwargs.setdefault("sleep", http.sleep)
         return real_client(accounts_url, **kwargs)
 
-    monkeypatch.setattr(_module, "ZohoOAuthClient", build)
+    monkeypatch.setattr(_options, "ZohoOAuthClient", build)
 
     def no_real_session() -> t.NoReturn:
         raise AssertionError("a real requests.Session was created: the test would reach the network")

@@ -245,9 +245,9 @@ def test_malformed_cache_fails_cleanly(run_module: t.Any, zoho: t.Any, tmp_path:
 
 
 def test_missing_requests(run_module: t.Any, zoho: t.Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    from ansible_collections.zohothrive.oauth.plugins.module_utils import _module
+    from ansible_collections.zohothrive.oauth.plugins.module_utils import _options
 
-    monkeypatch.setattr(_module, "HAS_REQUESTS", False)
+    monkeypatch.setattr(_options, "HAS_REQUESTS", False)
     result = run_module(module, args())
     assert result.failed and "Failed to import the required Python library (requests)" in result["msg"]
     assert zoho.calls == []

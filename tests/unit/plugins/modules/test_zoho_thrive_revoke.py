@@ -11,7 +11,7 @@ import typing as t
 
 import pytest
 
-from ansible_collections.zohothrive.oauth.plugins.module_utils import _module
+from ansible_collections.zohothrive.oauth.plugins.module_utils import _options
 from ansible_collections.zohothrive.oauth.plugins.module_utils._authorization import fingerprint
 from ansible_collections.zohothrive.oauth.plugins.module_utils._client import TokenSet
 from ansible_collections.zohothrive.oauth.plugins.module_utils._token_store import TokenCache
@@ -114,7 +114,7 @@ def test_bad_token_is_refused_before_sending(run_module: t.Any, zoho: t.Any) -> 
 
 
 def test_missing_requests(run_module: t.Any, zoho: t.Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(_module, "HAS_REQUESTS", False)
+    monkeypatch.setattr(_options, "HAS_REQUESTS", False)
     result = run_module(module, args())
     assert result.failed and "Failed to import the required Python library (requests)" in result["msg"]
     assert zoho.calls == []

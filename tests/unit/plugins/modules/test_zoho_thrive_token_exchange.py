@@ -14,7 +14,7 @@ from urllib.parse import quote
 
 import pytest
 
-from ansible_collections.zohothrive.oauth.plugins.module_utils import _module
+from ansible_collections.zohothrive.oauth.plugins.module_utils import _options
 from ansible_collections.zohothrive.oauth.plugins.module_utils._authorization import fingerprint
 from ansible_collections.zohothrive.oauth.plugins.module_utils._client import RetryPolicy
 from ansible_collections.zohothrive.oauth.plugins.modules import zoho_thrive_token_exchange as module
@@ -169,7 +169,7 @@ def test_missing_client_id_names_the_environment_variable(run_module: t.Any, zoh
 
 
 def test_missing_requests_is_reported(run_module: t.Any, zoho: t.Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(_module, "HAS_REQUESTS", False)
+    monkeypatch.setattr(_options, "HAS_REQUESTS", False)
     result = run_module(module, args())
     assert result.failed
     assert "Failed to import the required Python library (requests)" in result["msg"]
