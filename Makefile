@@ -42,7 +42,7 @@ export ANSIBLE_COLLECTIONS_PATH := $(BUILD)
 SUITE := $(TOOLS)/suite
 
 .PHONY: help venv compat-venv pybin collection lint sanity units integration system system-compat \
-        emulator-selftest openbao-selftest molecule test demo lock clean
+        emulator-selftest openbao-selftest molecule test demo bench lock clean
 
 help: ## list the targets
 	@grep -E '^[a-z][a-z-]*:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -114,6 +114,11 @@ test: ## venv, then every suite in order; stops at the first failure
 
 demo: venv collection ## run tests/demo/run_demo.py against the emulator
 	$(VENV)/bin/python tests/demo/run_demo.py
+
+# Not part of `make test`: it prints figures and never fails on a time. ZT_BENCH_REPS=5 (and
+# ZT_BENCH_LIGHT_REPS, ZT_BENCH_HOSTS, ZT_BENCH_FORKS) change its rounds; see tests/bench/README.md.
+bench: venv collection ## benchmark at 50 local hosts: the role, modules and lookup next to hand-written playbooks (tests/bench)
+	$(VENV)/bin/python tests/bench/run_bench.py
 
 clean: ## stop a leftover emulator, remove .build, .venv and .venv-compat
 	-[[ ! -x $(VENV)/bin/python ]] || $(VENV)/bin/python tests/emulator/zoho_accounts_emulator.py stop --state-dir $(BUILD)/emulator-integration

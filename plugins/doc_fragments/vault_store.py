@@ -20,8 +20,9 @@ options:
       - 'The secret holds, for people and other jobs (for example C(community.hashi_vault.vault_kv2_get)): C(refresh_token),
         C(access_token), C(expires_at) (epoch seconds), C(api_domain), C(accounts_url), C(code_fingerprint) (SHA-256 of the
         grant code), C(client_id) and C(updated_at) (epoch seconds) of the current tokens; and C(zohothrive_store), the whole
-        store (grant-code records, access tokens per refresh token, the deployment ledger). Never the grant code or the
-        client secret.'
+        store (grant-code records, access tokens per refresh token, the deployment ledger, and the counters of the Zoho limits:
+        the mints of each refresh token in the last 10 minutes and the live refresh tokens of each client). Never the grant
+        code or the client secret.'
       - Mutually exclusive with O(token_cache).
     type: dict
     suboptions:

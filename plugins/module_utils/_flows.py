@@ -10,6 +10,11 @@ Modules (and later the lookup plugin) call these functions; they decide from loc
 call Zoho only when nothing usable is known. Every decision that may call Zoho happens under the
 cache's exclusive lock, so concurrent runs call Zoho once and the others reuse the result. In
 check mode nothing is locked, written or sent; the functions predict instead.
+
+Zoho's limits are state in the store (``_limits.py``): a mint takes a slot in its refresh token's
+10-minute window before it is sent, and an exchange is checked against the client's live refresh
+tokens on the same document as its in-flight record. A mint or an exchange that a limit forbids is
+refused locally (``_limits.ZohoLimitError``), check mode included, and nothing is sent.
 """
 
 from __future__ import annotations
@@ -28,9 +33,11 @@ from ansible_collections.zohothrive.oauth.plugins.module_utils._errors import (
     ZohoInvalidCodeError,
     ZohoInvalidTokenError,
     ZohoOAuthError,
+    ZohoThrottledError,
     ZohoTokenStoreError,
 )
 from ansible_collections.zohothrive.oauth.plugins.module_utils._ledger import ledger_identity
+from ansible_collections.zohothrive.oauth.plugins.module_utils._limits import MINT_WINDOW, Counts, ZohoLimitError, cap_check, epoch_up
 from ansible_collections.zohothrive.oauth.plugins.module_utils._token_store import IN_FLIGHT, CodeClaimedElsewhere, TokenCache, is_absent, keep_known
 
 # At most this many distinct refresh tokens claimed for one code are checked at Zoho (one refresh each).
@@ -55,6 +62,9 @@ class Outcome:
     ``store_error`` is set when Zoho issued tokens but the token cache could not record them
     (disk full, read-only, permissions): the tokens are still returned, so that the caller can
     deliver them, and the caller must then report the store problem loudly.
+
+    ``limits``: the store's counts after this run (before it in check mode), None without a store
+    or when no store was read.
     """
 
     changed: bool
@@ -62,6 +72,7 @@ class Outcome:
     source: str
     store_error: str | None = None
     warnings: list[str] = field(default_factory=list)
+    limits: Counts | None = field(default=None, compare=False)  # reporting only: not part of what the outcome is
 
 
 @dataclass(frozen=True)
@@ -106,6 +117,7 @@ class Credentials:
     store_error: str | None = None
     warnings: list[str] = field(default_factory=list)
     in_flight: bool = False  # not found, but the store records that the code was sent (tokens may be on the hosts)
+    limits: Counts | None = field(default=None, compare=False)  # as in Outcome
 
 
 def is_fresh(tokens: TokenSet | None, *, min_ttl: int, now: float) -> bool:
@@ -181,6 +193,7 @@ def _exchange_journaled(
     result: Outcome | Credentials,
     *,
     known_api_domain: str | None = None,
+    allow_eviction: bool = False,
     **kwargs: t.Any,
 ) -> TokenSet:
     """Exchange under the caller's lock, with an in-flight record written immediately before the code may leave.
@@ -190,6 +203,11 @@ def _exchange_journaled(
     happen before anything was sent removes it again, so a still-valid code stays usable. A
     failure after sending keeps it: the code may be spent and is never sent again. Tokens that
     came back are returned even when the cache cannot store them (``result.store_error``).
+
+    Zoho's refresh-token cap is checked on the document the in-flight record is written to
+    (:func:`_cap_guard`): an exchange that would evict is refused, with nothing recorded or sent,
+    unless ``allow_eviction``. The new refresh token is counted for the client, and the exchange
+    as its first mint.
     """
     entry = cache.code_entry(code_fp)
     if entry and cache.shared and entry.get("state") == IN_FLIGHT:
@@ -197,9 +215,12 @@ def _exchange_journaled(
     if entry:
         raise in_flight_error(entry, cache)
     recorded: list[bool] = []
+    cap_warning: list[str] = []
 
     def record() -> None:
-        cache.begin_exchange(code_fp, accounts_url=client.accounts_url, client_id=client.client_id)
+        cache.begin_exchange(
+            code_fp, accounts_url=client.accounts_url, client_id=client.client_id, guard=_cap_guard(client, cache, allow_eviction, cap_warning)
+        )
         recorded.append(True)
 
     try:
@@ -218,8 +239,33 @@ def _exchange_journaled(
                 exc.args = (exc.msg,)
         raise
     tokens = _vetted(result, tokens, client.accounts_url, known_api_domain)
-    _persist(result, lambda: cache.finish_exchange(code_fp, tokens))
+    result.warnings.extend(cap_warning)
+    identity = ledger_identity(client.client_id, client.accounts_url)
+    _persist(result, lambda: cache.finish_exchange(code_fp, tokens, identity=identity, exchanged=True))
     return tokens
+
+
+def _cap_guard(client: ZohoOAuthClient, cache: TokenCache, allow_eviction: bool, warnings: list[str]) -> t.Callable[[], None]:
+    """The check of Zoho's refresh-token cap for :meth:`TokenCache.begin_exchange`, decided on the document being written.
+
+    Raises ``_limits.ZohoRefreshTokenCapError``; its warning, if any, replaces the content of ``warnings``.
+    """
+
+    def guard() -> None:
+        warnings[:] = [warning for warning in [_cap_decision(client, cache, allow_eviction)] if warning]
+
+    return guard
+
+
+def _cap_decision(client: ZohoOAuthClient, cache: TokenCache, allow_eviction: bool) -> str | None:
+    """``_limits.cap_check`` for an exchange by ``client`` on the store's current document (raises, or a warning or None)."""
+    return cap_check(
+        cache.live_refresh_tokens(ledger_identity(client.client_id, client.accounts_url)),
+        cache.pending_exchanges(client.client_id, client.accounts_url),
+        allow_eviction=allow_eviction,
+        client=f"{client.client_id} at {client.accounts_url}",
+        where=cache.backend.where,
+    )
 
 
 def _tokens_of_other_controller(
@@ -261,20 +307,37 @@ def exchange_code(
     redirect_uri: str | None = None,
     code_verifier: str | None = None,
     default_api_domain: str | None = None,
+    allow_refresh_token_eviction: bool = False,
 ) -> Outcome:
     """Exchange ``code`` at most once when a cache is given.
 
     Raises :class:`ZohoCodeMayBeSpentError` for a code with an in-flight record, and the
     client's errors. A cache that cannot store the answer sets ``store_error`` instead.
     ``default_api_domain`` is returned when neither the answer nor the cache names an API domain.
+
+    With a cache, an exchange that would give the client a 21st live refresh token (Zoho then
+    deletes the oldest) raises ``_limits.ZohoRefreshTokenCapError`` before anything is recorded
+    or sent, check mode included, unless ``allow_refresh_token_eviction``; from 18 on, a warning.
+    ``limits`` holds the client's live refresh tokens and the new refresh token's window.
     """
-    outcome = _exchange_code(client, code, cache=cache, check_mode=check_mode, redirect_uri=redirect_uri, code_verifier=code_verifier)
+    outcome = _exchange_code(
+        client, code, cache=cache, check_mode=check_mode, redirect_uri=redirect_uri, code_verifier=code_verifier, allow_eviction=allow_refresh_token_eviction
+    )
     outcome.tokens = _completed(outcome.tokens, default_api_domain)
+    if cache is not None:
+        outcome.limits = cache.counts(outcome.tokens.refresh_token if outcome.tokens else None, ledger_identity(client.client_id, client.accounts_url))
     return outcome
 
 
 def _exchange_code(
-    client: ZohoOAuthClient, code: str, *, cache: TokenCache | None, check_mode: bool, redirect_uri: str | None, code_verifier: str | None
+    client: ZohoOAuthClient,
+    code: str,
+    *,
+    cache: TokenCache | None,
+    check_mode: bool,
+    redirect_uri: str | None,
+    code_verifier: str | None,
+    allow_eviction: bool,
 ) -> Outcome:
     if cache is None:
         if check_mode:
@@ -285,24 +348,30 @@ def _exchange_code(
     code_fp = fingerprint(code)
     if check_mode:
         cache.load()  # read only: no lock file and no directory are created in check mode
-        return _predict_exchange(cache, code_fp)
+        return _predict_exchange(client, cache, code_fp, allow_eviction)
     with cache.locked():
         tokens = cache.code_tokens(code_fp)
         if tokens is not None:
             return Outcome(False, tokens, SOURCE_CACHE)
         outcome = Outcome(True, None, SOURCE_ZOHO)
-        outcome.tokens = _exchange_journaled(client, cache, code, code_fp, outcome, redirect_uri=redirect_uri, code_verifier=code_verifier)
+        outcome.tokens = _exchange_journaled(
+            client, cache, code, code_fp, outcome, redirect_uri=redirect_uri, code_verifier=code_verifier, allow_eviction=allow_eviction
+        )
     return outcome
 
 
-def _predict_exchange(cache: TokenCache, code_fp: str) -> Outcome:
+def _predict_exchange(client: ZohoOAuthClient, cache: TokenCache, code_fp: str, allow_eviction: bool) -> Outcome:
     tokens = cache.code_tokens(code_fp)
     if tokens is not None:
         return Outcome(False, tokens, SOURCE_CACHE)
     entry = cache.code_entry(code_fp)
     if entry:
         raise in_flight_error(entry, cache)
-    return Outcome(True, None, SOURCE_NONE)
+    outcome = Outcome(True, None, SOURCE_NONE)
+    warning = _cap_decision(client, cache, allow_eviction)  # the real run's refusal, predicted
+    if warning:
+        outcome.warnings.append(warning)
+    return outcome
 
 
 def ensure_access_token(
@@ -324,6 +393,11 @@ def ensure_access_token(
     an access token); any known API domain is used only if it is acceptable for the accounts
     server (``_dc.vet_api_domain``). An API domain known nowhere is the data center's, else
     ``default_api_domain``. Never ``""``.
+
+    With a cache, a mint takes a slot in the refresh token's 10-minute window first
+    (:func:`_refresh_counted`); when the window is full, ``_limits.ZohoMintLimitError`` is raised
+    and nothing is sent, check mode included. ``limits`` then holds the window, unless the given
+    token was used (the store was not read).
     """
     if known_api_domain and given is not None and is_absent(given.api_domain):
         given = replace(given, api_domain=known_api_domain)
@@ -331,6 +405,8 @@ def ensure_access_token(
         client, refresh_token, cache=cache, min_ttl=min_ttl, check_mode=check_mode, given=given, known_api_domain=known_api_domain
     )
     outcome.tokens = _completed(outcome.tokens, default_api_domain)
+    if cache is not None and outcome.source != SOURCE_GIVEN:
+        outcome.limits = cache.counts(refresh_token)
     return outcome
 
 
@@ -354,7 +430,10 @@ def _ensure_access_token(
         return outcome
     if check_mode:
         cached = cache.load().access_token_for(refresh_token)
-        return Outcome(False, cached, SOURCE_CACHE) if is_fresh(cached, min_ttl=min_ttl, now=time.time()) else Outcome(True, None, SOURCE_NONE)
+        if is_fresh(cached, min_ttl=min_ttl, now=time.time()):
+            return Outcome(False, cached, SOURCE_CACHE)
+        cache.check_mint(refresh_token)  # the real run's refusal, predicted
+        return Outcome(True, None, SOURCE_NONE)
     with cache.locked():
         cached = cache.access_token_for(refresh_token)
         if is_fresh(cached, min_ttl=min_ttl, now=time.time()):
@@ -378,15 +457,90 @@ def _mint(
 
     ``known``: the stored (trusted) tokens of this refresh token, whose API domain, scope and
     token type the new token keeps when Zoho's answer lacks them. ``known_api_domain``: the API
-    domain the caller knows for this refresh token, used when ``known`` names none.
+    domain the caller knows for this refresh token, used when ``known`` names none. With a cache,
+    the refresh is counted in the refresh token's window (:func:`_refresh_counted`).
     """
     stored_api_domain = known.api_domain if known is not None and not is_absent(known.api_domain) else None
-    minted = _vetted(result, client.refresh(refresh_token), client.accounts_url, stored_api_domain or known_api_domain)
+    answer, slots = (client.refresh(refresh_token), []) if cache is None else _refresh_counted(client, cache, refresh_token, result)
+    minted = _vetted(result, answer, client.accounts_url, stored_api_domain or known_api_domain)
     if known is not None:
         minted = keep_known(minted, known, INHERITED_FIELDS)
     if cache is not None:
-        _persist(result, lambda: cache.remember_access_token(refresh_token, minted))
+        _persist(result, lambda: cache.remember_access_token(refresh_token, minted, settle=slots))
     return minted
+
+
+def _refresh_counted(client: ZohoOAuthClient, cache: TokenCache, refresh_token: str, result: Outcome | Credentials) -> tuple[TokenSet, list[str]]:
+    """``client.refresh`` with every attempt counted in the refresh token's 10-minute window before it is sent.
+
+    Returns the answer and the slots taken (``TokenCache.reserve_mint``), which the caller settles
+    when it records the new token. A retry takes another slot first, because the attempt before
+    may have minted. Raises ``_limits.ZohoMintLimitError`` when the window is full (nothing more
+    is sent), and the client's errors; then the slot of a request that Zoho refused, or that was
+    never sent, is given back; one whose outcome is unknown keeps counting. Zoho's throttle answer
+    blocks the refresh token in the store for the rest of a window. A file store that cannot be
+    written does not stop the mint (the run holds its lock, so nobody else mints meanwhile): it is
+    sent uncounted and ``result.store_error`` says why. A shared store that cannot be written
+    raises ``ZohoTokenStoreError`` and nothing is sent, since other controllers may be minting.
+    """
+    slots: list[str] = []
+    slot = _reserve(cache, refresh_token, result)
+    if slot is not None:
+        slots.append(slot)
+    previous = client.on_retry
+
+    def on_retry(message: str) -> None:
+        again = _reserve(cache, refresh_token, result)  # may refuse: then the retry is not sent
+        if again is not None:
+            slots.append(again)
+        if previous is not None:
+            previous(message)
+
+    client.on_retry = on_retry
+    try:
+        return client.refresh(refresh_token), slots
+    except (ZohoLimitError, ZohoTokenStoreError):
+        raise  # from on_retry: the attempts before keep their slots
+    except ZohoThrottledError as exc:
+        until = epoch_up(cache.clock()) + MINT_WINDOW
+        if _after_failure(exc, lambda: cache.block_minting(refresh_token, until, release=slots[-1] if slots else None)):
+            exc.msg = f"{exc.msg} The token store sends nothing more for this refresh token until epoch {until}."
+            exc.args = (exc.msg,)
+        raise
+    except ZohoOAuthError as exc:
+        if slots and not exc.outcome_unknown:
+            _after_failure(exc, lambda: cache.release_mint(refresh_token, slots[-1]))
+        if isinstance(exc, ZohoInvalidCodeError):  # revoked, or deleted by Zoho's cap: no longer a live refresh token
+            _after_failure(exc, lambda: cache.forget_live_refresh_token(ledger_identity(client.client_id, client.accounts_url), refresh_token))
+        raise
+    finally:
+        client.on_retry = previous
+
+
+def _reserve(cache: TokenCache, refresh_token: str, result: Outcome | Credentials) -> str | None:
+    """A slot in the refresh token's window (``TokenCache.reserve_mint``); None when a file store cannot be written."""
+    try:
+        return cache.reserve_mint(refresh_token)
+    except ZohoLimitError:
+        raise
+    except ZohoTokenStoreError as exc:
+        if cache.shared:
+            raise
+        # As for tokens already issued (_persist): a failing file store must not stop the run from getting an access token.
+        if result.store_error is None:
+            result.store_error = exc.msg
+        return None
+
+
+def _after_failure(exc: ZohoOAuthError, change: t.Callable[[], t.Any]) -> bool:
+    """Record Zoho's limits after a failed request; True if recorded. A store problem is added to ``exc``'s message instead."""
+    try:
+        change()
+        return True
+    except ZohoTokenStoreError as store:
+        exc.msg = f"{exc.msg} The token store could not record this for Zoho's limits: {store.msg}"
+        exc.args = (exc.msg,)
+        return False
 
 
 def ensure_credentials(
@@ -400,6 +554,7 @@ def ensure_credentials(
     check_mode: bool = False,
     track_replaced: bool = False,
     default_api_domain: str | None = None,
+    allow_refresh_token_eviction: bool = False,
 ) -> Credentials:
     """The role's controller step: a refresh token for the current code, and a fresh access token.
 
@@ -422,15 +577,22 @@ def ensure_credentials(
     keeps the API domain, scope and token type stored for the code; an exchange without an API
     domain keeps the one stored for the client's previous code. An API domain known nowhere is
     the data center's, else ``default_api_domain``; the result never holds ``""``.
+
+    Zoho's limits (``_limits.py``), check mode included: a mint is refused when its refresh
+    token's 10-minute window is full, and an exchange that would give the client a 21st live
+    refresh token unless ``allow_refresh_token_eviction``; both with nothing sent. ``limits``
+    holds the refresh token's window and the client's live refresh tokens.
     """
     identity = ledger_identity(client.client_id, client.accounts_url)
+    options = {"allow_eviction": allow_refresh_token_eviction, "track": track_replaced}
     if check_mode:
         cache.load()
-        result = _credentials(client, cache, identity, code, candidates, allow_exchange, min_ttl, check_mode=True, track=track_replaced)
+        result = _credentials(client, cache, identity, code, candidates, allow_exchange, min_ttl, check_mode=True, **options)
     else:
         with cache.locked():
-            result = _credentials(client, cache, identity, code, candidates, allow_exchange, min_ttl, check_mode=False, track=track_replaced)
+            result = _credentials(client, cache, identity, code, candidates, allow_exchange, min_ttl, check_mode=False, **options)
     result.tokens = _completed(result.tokens, default_api_domain)
+    result.limits = cache.counts(result.tokens.refresh_token if result.tokens is not None else None, identity)
     return result
 
 
@@ -445,6 +607,7 @@ def _credentials(
     *,
     check_mode: bool,
     track: bool,
+    allow_eviction: bool,
 ) -> Credentials:
     code_fp = fingerprint(code) if code else cache.current_code(identity) or _agreed_fingerprint(candidates)
     if code_fp is None:
@@ -466,7 +629,7 @@ def _credentials(
             if not check_mode:
                 # Proven tokens of this code are deployed: record them, even over an in-flight record (nothing is sent).
                 proven = tokens
-                _persist(result, lambda: cache.finish_exchange(code_fp, proven))
+                _persist(result, lambda: cache.finish_exchange(code_fp, proven, identity=identity))
         elif not allow_exchange:
             # Nothing is sent either way; a caller that may still look elsewhere (the hosts) gets to.
             return Credentials(found=False, code_fingerprint=code_fp, warnings=result.warnings, in_flight=entry is not None)
@@ -479,13 +642,15 @@ def _credentials(
             result.source = SOURCE_ZOHO
             known_api_domain = _client_api_domain(cache, identity)
             if check_mode:
+                if entry is None:  # the real run's refusal or warning, predicted (another controller's exchange of it: none)
+                    result.warnings.extend(warning for warning in [_cap_decision(client, cache, allow_eviction)] if warning)
                 if track:
                     result.previous_refresh_tokens = _replaced(cache, identity, code_fp, None)
                 # Only the API domain is predictable: what an answer without one gives (the real run's, at a table server).
                 predicted = vet_api_domain(None, client.accounts_url, known=known_api_domain)[0]
                 result.tokens = TokenSet(access_token="", expires_in=0, expires_at=0, api_domain=predicted)
                 return result
-            tokens = _exchange_journaled(client, cache, code, code_fp, result, known_api_domain=known_api_domain)
+            tokens = _exchange_journaled(client, cache, code, code_fp, result, known_api_domain=known_api_domain, allow_eviction=allow_eviction)
 
     if tokens is None:  # every branch above either set tokens or returned
         raise ZohoTokenStoreError("internal error: no tokens after the exchange step; nothing else was sent.")
@@ -508,6 +673,7 @@ def _credentials(
         if is_fresh(best, min_ttl=min_ttl, now=now):
             tokens = best
         elif check_mode:
+            cache.check_mint(tokens.refresh_token)  # the real run's refusal, predicted
             result.refreshed = result.changed = True
             tokens = replace(tokens, access_token="")
         else:
@@ -563,30 +729,32 @@ def _adopt(
     claims = [token for token, _count in Counter(c.refresh_token for c in candidates if c.code_fingerprint == code_fp and c.refresh_token).most_common()]
     if len(claims) > MAX_CLAIMED_TOKENS:
         raise ZohoInputError(_ambiguous_claims(f"{len(claims)} different refresh tokens", claims, checked=False))
-    proven: list[tuple[str, TokenSet]] = []
+    proven: list[tuple[str, TokenSet, list[str]]] = []
     for refresh_token in claims:
         cached = cache.access_token_for(refresh_token)
         if cached is not None:
             return replace(cached, refresh_token=refresh_token)
         if check_mode:
+            cache.check_mint(refresh_token)  # the proof is a mint: the real run's refusal, predicted
             result.refreshed = result.changed = True
             predicted = vet_api_domain(None, client.accounts_url, known=known_api_domain)[0]  # what an answer without one gives
             return TokenSet(access_token="", refresh_token=refresh_token, expires_in=0, expires_at=0, api_domain=predicted)
         try:
-            minted = _vetted(result, client.refresh(refresh_token), client.accounts_url, known_api_domain)
+            answer, slots = _refresh_counted(client, cache, refresh_token, result)
+            minted = _vetted(result, answer, client.accounts_url, known_api_domain)
         except (ZohoInvalidCodeError, ZohoInvalidTokenError):
             result.warnings.append(
                 f"A refresh token that hosts report for this grant code (fingerprint {fingerprint(refresh_token)[:12]}...) was "
                 "refused by Zoho; it is not used."
             )
             continue
-        proven.append((refresh_token, minted))
+        proven.append((refresh_token, minted, slots))
     if len(proven) > 1:
-        raise ZohoInputError(_ambiguous_claims(f"{len(proven)} different refresh tokens that Zoho accepts", [rt for rt, _m in proven], checked=True))
+        raise ZohoInputError(_ambiguous_claims(f"{len(proven)} different refresh tokens that Zoho accepts", [rt for rt, _m, _s in proven], checked=True))
     if not proven:
         return None
-    refresh_token, minted = proven[0]
-    _persist(result, lambda: cache.remember_access_token(refresh_token, minted))
+    refresh_token, minted, slots = proven[0]
+    _persist(result, lambda: cache.remember_access_token(refresh_token, minted, settle=slots))
     result.refreshed = result.changed = True
     return replace(minted, refresh_token=minted.refresh_token or refresh_token)
 

@@ -14,13 +14,17 @@ Backends (:class:`StoreBackend`):
   read again and the change re-decided on the new content (:meth:`TokenCache._change`), never
   written over it.
 
-It holds two things:
+It holds:
 - a ledger of grant codes, keyed by the SHA-256 fingerprint of the code (never the code). An
   entry is ``in_flight`` from just before the code is sent until tokens are stored, then
   ``done`` with the tokens. A code with an entry is never sent again;
 - the newest access token minted from each refresh token, keyed by the refresh token's
   fingerprint, so repeated or concurrent runs reuse it instead of minting another (Zoho allows
-  10 mints per refresh token per 10 minutes).
+  10 mints per refresh token per 10 minutes);
+- Zoho's limits as state (``_limits.py``): the mints of each refresh token in the last 10
+  minutes, and the live refresh tokens of each client. A slot in a refresh token's window is
+  taken (a write, check-and-set on a shared backend) before a mint is sent, so two controllers
+  never both take the 10th.
 
 With the file backend, the whole read-decide-call-write sequence runs under the lock, so
 concurrent runs (forks, parallel playbooks) call Zoho once and the others reuse the result. With
@@ -53,6 +57,16 @@ from ansible_collections.zohothrive.oauth.plugins.module_utils._fileio import (
     atomic_write,
     exclusive_lock,
     user_name,
+)
+from ansible_collections.zohothrive.oauth.plugins.module_utils._limits import (
+    PENDING_EXCHANGE_SECONDS,
+    REFRESH_TOKEN_CAP,
+    Counts,
+    MintWindow,
+    epoch_up,
+    mint_refusal,
+    mint_window,
+    pruned,
 )
 
 FORMAT = "zohothrive.oauth token cache"
@@ -362,6 +376,7 @@ class TokenCache:
             data.get("format") != FORMAT
             or not isinstance(data.get("codes"), dict)
             or not all(isinstance(data.get(section, {}), dict) for section in ("access_tokens", "current", "replaced", "deployments"))
+            or not isinstance(data.get("limits", {}), dict)  # created on first use (issue 8): older stores lack it
         ):
             raise ZohoTokenStoreError(
                 f"The {self.backend.noun} {self.backend.where} is not a valid zohothrive.oauth {self.backend.noun}; it was left untouched. "
@@ -455,13 +470,17 @@ class TokenCache:
                 ) from None
         return None
 
-    def begin_exchange(self, code_fingerprint: str, *, accounts_url: str, client_id: str | None) -> None:
+    def begin_exchange(
+        self, code_fingerprint: str, *, accounts_url: str, client_id: str | None, guard: t.Callable[[], None] | None = None
+    ) -> None:
         """Record, durably, that the code is about to be sent: the claim that only one controller ever wins.
 
         The caller has checked that the store knows nothing of the code. If an entry appears
         meanwhile (another controller's check-and-set write won), raises
         :class:`CodeClaimedElsewhere`; nothing was sent, and the caller waits for that controller's
-        tokens with :meth:`wait_for_code`.
+        tokens with :meth:`wait_for_code`. ``guard`` is called after that check, on the same
+        document the record is written to (again after every conflict); it may raise to refuse
+        the exchange (Zoho's refresh-token cap: ``_limits.cap_check``), and then nothing is recorded.
         """
         claim = self._claims[code_fingerprint] = secrets.token_hex(8)
 
@@ -471,6 +490,8 @@ class TokenCache:
                     f"Another controller recorded this grant code in the token store {self.backend.where} at the same time; it was "
                     "not sent from here."
                 )
+            if guard is not None:
+                guard()
             self._data["codes"][code_fingerprint] = {
                 "state": IN_FLIGHT,
                 "started": int(self.clock()),
@@ -482,8 +503,14 @@ class TokenCache:
 
         self._change(apply)
 
-    def finish_exchange(self, code_fingerprint: str, tokens: TokenSet) -> None:
-        """Record the tokens of a code. Optional fields they lack keep the values an earlier entry of the code stored."""
+    def finish_exchange(self, code_fingerprint: str, tokens: TokenSet, *, identity: str | None = None, exchanged: bool = False) -> None:
+        """Record the tokens of a code. Optional fields they lack keep the values an earlier entry of the code stored.
+
+        With ``identity`` (a client, ``_ledger.ledger_identity``), the refresh token is counted among
+        that client's live refresh tokens. With ``exchanged`` (Zoho has just issued the tokens),
+        the exchange also counts as the refresh token's first mint, and when the client now counts
+        more than Zoho's cap, the oldest are no longer counted: Zoho has deleted them.
+        """
 
         def apply() -> bool:
             entry = self._data["codes"].setdefault(code_fingerprint, {})
@@ -493,6 +520,10 @@ class TokenCache:
             entry.update(state=DONE, finished=int(self.clock()), tokens=merged.as_dict())
             if merged.refresh_token:
                 self._keep_newest_access_token(merged.refresh_token, merged)
+                if exchanged:
+                    self._count_mint(merged.refresh_token, "exchange")
+                if identity is not None:
+                    self._count_live(identity, merged.refresh_token, evicting=exchanged)
             return True
 
         self._change(apply)
@@ -583,10 +614,16 @@ class TokenCache:
         if tokens.access_token and (known is None or known.expires_at <= tokens.expires_at):
             self._put_access_entry(refresh_token, tokens)
 
-    def remember_access_token(self, refresh_token: str, tokens: TokenSet) -> None:
-        """Store the access token minted from ``refresh_token``; fields the answer lacked keep their stored values."""
+    def remember_access_token(self, refresh_token: str, tokens: TokenSet, *, settle: t.Collection[str] = ()) -> None:
+        """Store the access token minted from ``refresh_token``; fields the answer lacked keep their stored values.
+
+        ``settle``: the reservations (:meth:`reserve_mint`) of this mint; they now count from this
+        moment, when Zoho's answer had arrived (Zoho minted at some moment before).
+        """
 
         def apply() -> bool:
+            if settle:
+                self._settle_mints(refresh_token, settle)
             merged = self._put_access_entry(refresh_token, tokens)
             if tokens.refresh_token and tokens.refresh_token != refresh_token:
                 # Zoho does not rotate refresh tokens today; if it ever does, keep the new one findable.
@@ -603,8 +640,9 @@ class TokenCache:
         return merged
 
     def forget_refresh_token(self, refresh_token: str) -> bool:
-        """Forget a revoked refresh token: its cached access token and any pending revocation.
+        """Forget a revoked refresh token: its cached access token, any pending revocation, and its limit counters.
 
+        It no longer counts among any client's live refresh tokens, and its mints are dropped.
         Returns True if anything was forgotten.
         """
 
@@ -614,7 +652,7 @@ class TokenCache:
                 if isinstance(tokens, list) and refresh_token in tokens:
                     self._data["replaced"][identity] = [token for token in tokens if token != refresh_token]
                     forgotten = True
-            return forgotten
+            return self._forget_limits(refresh_token) or forgotten
 
         return self._change(apply)
 
@@ -688,6 +726,200 @@ class TokenCache:
             return isinstance(known, dict) and isinstance(known.get("tokens"), dict) and known["tokens"].pop(refresh_fp, None) is not None
 
         self._change(apply)
+
+    # -- Zoho's limits as state (issue 8, item 4; the decisions are in _limits.py) -------------------
+    #
+    # "limits": {
+    #     "mints":   {"<refresh fp>": [{"at": <epoch>, "id": "<hex>"}, ...]},   the last 10 minutes only
+    #     "blocked": {"<refresh fp>": <epoch>},   Zoho's throttle answered: nothing is sent for it before then
+    #     "live":    {identity: {"<refresh fp>": {"since": <epoch>}}}}   refresh tokens exchanged and not revoked
+    #
+    # Created on first use (older stores have none). Never a token, only fingerprints. Entries
+    # that cannot be read are ignored and dropped by the next write of their part. Every count is
+    # decided on the document that the change is written to (check-and-set on a shared store).
+
+    def _limits(self, part: str) -> dict[str, t.Any]:
+        """One part of the limits section, for reading (a detached empty dict when there is none)."""
+        section = self._data.get("limits")
+        found = section.get(part) if isinstance(section, dict) else None
+        return found if isinstance(found, dict) else {}
+
+    def _limits_for_update(self, part: str) -> dict[str, t.Any]:
+        section = self._data.get("limits")
+        if not isinstance(section, dict):
+            section = self._data["limits"] = {}
+        if not isinstance(section.get(part), dict):
+            section[part] = {}
+        return section[part]
+
+    def mint_window(self, refresh_token: str) -> MintWindow:
+        """The refresh token's window now (``_limits.MintWindow``): its mints of the last 10 minutes and Zoho's block."""
+        key = fingerprint(refresh_token)
+        return mint_window(self._limits("mints").get(key), self.clock(), blocked_until=self._limits("blocked").get(key))
+
+    def check_mint(self, refresh_token: str) -> None:
+        """Raise ``_limits.ZohoMintLimitError`` when the refresh token's window allows no mint now; changes nothing."""
+        now = self.clock()
+        window = self.mint_window(refresh_token)
+        if window.full:
+            reusable = self.access_token_for(refresh_token)
+            raise mint_refusal(
+                window,
+                now,
+                refresh_fp=fingerprint(refresh_token),
+                where=self.backend.where,
+                reusable_until=reusable.expires_at if reusable is not None and reusable.expires_at > now else None,
+            )
+
+    def reserve_mint(self, refresh_token: str) -> str:
+        """Take a slot in the refresh token's window before a mint is sent; return the reservation's id.
+
+        Decided and written on one document version: on a check-and-set conflict the document is
+        read again and the decision made again, so two controllers never both take the last slot.
+        Raises ``_limits.ZohoMintLimitError`` (nothing written) when the window is full, and
+        ``ZohoTokenStoreError`` when the store cannot be written. Old mints of every refresh
+        token are pruned on the way.
+        """
+        reservation = secrets.token_hex(8)
+        key = fingerprint(refresh_token)
+
+        def apply() -> bool:
+            self.check_mint(refresh_token)
+            self._prune_limits()
+            self._limits_for_update("mints").setdefault(key, []).append({"at": epoch_up(self.clock()), "id": reservation})
+            return True
+
+        self._change(apply)
+        return reservation
+
+    def release_mint(self, refresh_token: str, reservation: str) -> bool:
+        """Give back a slot whose request was refused by Zoho or never sent (nothing was minted). True if it was found."""
+        key = fingerprint(refresh_token)
+
+        def apply() -> bool:
+            entries = self._limits("mints").get(key)
+            if not isinstance(entries, list) or not any(isinstance(e, dict) and e.get("id") == reservation for e in entries):
+                return False
+            self._limits_for_update("mints")[key] = [e for e in entries if not (isinstance(e, dict) and e.get("id") == reservation)]
+            self._prune_limits()
+            return True
+
+        return self._change(apply)
+
+    def block_minting(self, refresh_token: str, until: int, *, release: str | None = None) -> None:
+        """Zoho's throttle answered for this refresh token: send nothing for it before ``until`` (epoch seconds).
+
+        ``release``: the reservation of the refused request, given back in the same write (Zoho minted nothing).
+        """
+        key = fingerprint(refresh_token)
+
+        def apply() -> bool:
+            blocked = self._limits_for_update("blocked")
+            current = blocked.get(key)
+            blocked[key] = max(int(until), int(current) if isinstance(current, (int, float)) and not isinstance(current, bool) else 0)
+            entries = self._limits("mints").get(key)
+            if release is not None and isinstance(entries, list):
+                self._limits_for_update("mints")[key] = [e for e in entries if not (isinstance(e, dict) and e.get("id") == release)]
+            self._prune_limits()
+            return True
+
+        self._change(apply)
+
+    def _settle_mints(self, refresh_token: str, reservations: t.Collection[str]) -> None:
+        entries = self._limits("mints").get(fingerprint(refresh_token))
+        now = epoch_up(self.clock())
+        for entry in entries if isinstance(entries, list) else []:
+            if isinstance(entry, dict) and entry.get("id") in reservations:
+                entry["at"] = max(now, int(entry.get("at") or 0))
+
+    def _count_mint(self, refresh_token: str, reason: str) -> None:
+        self._prune_limits()
+        self._limits_for_update("mints").setdefault(fingerprint(refresh_token), []).append({"at": epoch_up(self.clock()), "id": reason})
+
+    def _prune_limits(self) -> None:
+        """Drop mints that left their window, windows left empty, and blocks that ended (only parts that exist)."""
+        now = self.clock()
+        section = self._data.get("limits")
+        if not isinstance(section, dict):
+            return
+        if isinstance(section.get("mints"), dict):
+            mints = {key: pruned(entries, now) for key, entries in section["mints"].items()}
+            section["mints"] = {key: entries for key, entries in mints.items() if entries}
+        if isinstance(section.get("blocked"), dict):
+            section["blocked"] = {
+                key: until for key, until in section["blocked"].items() if isinstance(until, (int, float)) and not isinstance(until, bool) and until > now
+            }
+
+    def live_refresh_tokens(self, identity: str) -> list[tuple[str, int]]:
+        """``(fingerprint, epoch exchanged)`` of the client's live refresh tokens that this store knows, oldest first."""
+        known = self._limits("live").get(identity)
+        if not isinstance(known, dict):
+            return []
+        found = [(str(key), int(entry["since"])) for key, entry in known.items() if isinstance(entry, dict) and isinstance(entry.get("since"), int)]
+        return sorted(found, key=lambda item: (item[1], item[0]))
+
+    def _count_live(self, identity: str, refresh_token: str, *, evicting: bool) -> None:
+        known = self._limits_for_update("live")
+        if not isinstance(known.get(identity), dict):
+            known[identity] = {}
+        known[identity].setdefault(fingerprint(refresh_token), {"since": int(self.clock())})
+        if evicting:  # Zoho holds at most REFRESH_TOKEN_CAP: beyond that, it has deleted the oldest
+            for key, _since in self.live_refresh_tokens(identity)[:-REFRESH_TOKEN_CAP]:
+                known[identity].pop(key, None)
+
+    def forget_live_refresh_token(self, identity: str, refresh_token: str) -> bool:
+        """Stop counting a refresh token that Zoho reports invalid (revoked or deleted) for the client. True if it was counted."""
+        key = fingerprint(refresh_token)
+
+        def apply() -> bool:
+            known = self._limits("live").get(identity)
+            if not isinstance(known, dict) or key not in known:
+                return False
+            del self._limits_for_update("live")[identity][key]
+            return True
+
+        return self._change(apply)
+
+    def _forget_limits(self, refresh_token: str) -> bool:
+        """Drop every counter of a revoked refresh token (inside an ``apply``); True if there was one."""
+        key = fingerprint(refresh_token)
+        forgotten = False
+        for part in ("mints", "blocked"):
+            if key in self._limits(part):
+                del self._limits_for_update(part)[key]
+                forgotten = True
+        for identity, known in self._limits("live").items():
+            if isinstance(known, dict) and key in known:
+                del self._limits_for_update("live")[identity][key]
+                forgotten = True
+        return forgotten
+
+    def pending_exchanges(self, client_id: str | None, accounts_url: str) -> int:
+        """In-flight exchanges of the client (same ``client_id`` and accounts server) that may still make a refresh token.
+
+        Records older than ``_limits.PENDING_EXCHANGE_SECONDS`` are attempts that died: no longer counted.
+        """
+        horizon = self.clock() - PENDING_EXCHANGE_SECONDS
+        return sum(
+            1
+            for entry in self._data["codes"].values()
+            if isinstance(entry, dict)
+            and entry.get("state") == IN_FLIGHT
+            and entry.get("client_id") == client_id
+            and entry.get("accounts_url") == accounts_url
+            and isinstance(entry.get("started"), (int, float))
+            and entry["started"] > horizon
+        )
+
+    def counts(self, refresh_token: str | None = None, identity: str | None = None) -> Counts:
+        """The counts of ``refresh_token``'s window and of ``identity``'s live refresh tokens (each only when given)."""
+        counts = Counts()
+        if refresh_token:
+            window = self.mint_window(refresh_token)
+            counts = Counts(mints_in_window=window.mints, window_frees_at=window.frees_at)
+        if identity is not None:
+            counts = Counts(counts.mints_in_window, counts.window_frees_at, live_refresh_tokens=len(self.live_refresh_tokens(identity)))
+        return counts
 
 
 def _empty() -> dict[str, t.Any]:

@@ -292,6 +292,11 @@ fingerprints:
   returned: always
   type: dict
   sample: {refresh_token: 9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08}
+path:
+  description: The config file's path as given in O(path), made absolute (links not resolved).
+  returned: always
+  type: str
+  sample: /etc/myapp/zoho.json
 created:
   description: Whether the file was created (or would be, in check mode).
   returned: O(state=present)
@@ -576,7 +581,7 @@ def main() -> None:
         result = present(module, path, warn) if module.params["state"] == "present" else read(module, path)
     except (ConfigFileError, FileIOError) as exc:
         module.fail_json(msg=relabel(str(exc), labels))
-    module.exit_json(**result)
+    module.exit_json(path=path, **result)
 
 
 if __name__ == "__main__":

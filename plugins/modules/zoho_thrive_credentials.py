@@ -46,6 +46,7 @@ attributes:
     details:
       - Check mode sends nothing and writes nothing. It predicts RV(exchanged) and RV(refreshed); tokens that would be
         minted are not returned.
+      - It predicts a refusal by Zoho's limits (see the notes) and the refresh-token warning, and records nothing.
   diff_mode:
     support: none
 options:
@@ -129,8 +130,34 @@ options:
       - M(zohothrive.oauth.zoho_thrive_revoke) with the same O(token_cache) removes a revoked token from that list.
     type: bool
     default: false
+  allow_refresh_token_eviction:
+    description:
+      - Exchange the code even when the token store counts 20 live refresh tokens for this client, so that Zoho silently
+        deletes the oldest one and its access tokens; hosts that still use it then fail with C(invalid_code). The run warns
+        and the store stops counting the deleted one.
+      - By default that exchange is refused before anything is recorded or sent, so the code stays usable. Revoke the
+        refresh tokens that are no longer used instead, in Zoho Accounts (Sessions > Connected Apps) or with
+        M(zohothrive.oauth.zoho_thrive_revoke) and the same token store (or O(track_replaced) with the
+        C(zohothrive.oauth.thrive_tokens) role's revocation), which then stops counting them.
+    type: bool
+    default: false
 notes:
   - O(client_id) and O(client_secret) are required, directly, through C(module_defaults) or through the environment.
+  - Zoho's limits are state in the token store (O(token_cache) or O(vault)), shared by every controller that uses it.
+  - Zoho lets each refresh token mint at most 10 access tokens per 10 minutes (the exchange that created it counts as one)
+    and then refuses every request for it for the rest of the window. Before each mint, the proof of a candidate included,
+    a slot is taken in the refresh token's window (a check-and-set write on O(vault), so two controllers never both take
+    the last one); the 11th is refused before anything is sent, and the message says when the window frees and how
+    reusing the access token avoids it (O(min_ttl)). A retried request takes a slot per attempt. When Zoho answers with
+    its throttle anyway, nothing more is sent for that refresh token for 10 minutes.
+  - Zoho keeps at most 20 refresh tokens per user and client; a 21st silently deletes the oldest, even if it is in use.
+    The store counts the refresh tokens that exchanges through it made (or that it adopted) and that were not revoked since
+    (M(zohothrive.oauth.zoho_thrive_revoke) and M(zohothrive.oauth.zoho_thrive_ledger) with the same store stop counting
+    one, and so does Zoho answering C(invalid_code) for it). An exchange that brings the count to 18 or more warns; the
+    exchange that would make a 21st is refused before anything is sent, unless O(allow_refresh_token_eviction=true).
+  - The counts are a lower bound of Zoho's. The applications on the hosts mint access tokens without the store seeing it,
+    and refresh tokens made elsewhere (the API console, other tools, another token store) count at Zoho too. The store
+    counts per client and accounts server, whatever the Zoho user; with several users of one client it refuses early.
 seealso:
   - module: zohothrive.oauth.zoho_thrive_token_exchange
   - module: zohothrive.oauth.zoho_thrive_refresh
@@ -184,6 +211,12 @@ refresh_token:
   description: The refresh token.
   returned: when RV(found), unless a check-mode run predicts an exchange
   type: str
+refresh_token_fingerprint:
+  description:
+    - SHA-256 hex digest of RV(refresh_token), as the deployment ledger and the C(fingerprints) that
+      M(zohothrive.oauth.zoho_thrive_config) returns compute it. Not secret.
+  returned: with RV(refresh_token)
+  type: str
 access_token:
   description: An access token valid for at least O(min_ttl) seconds.
   returned: when RV(found) and O(access_token_needed), unless a check-mode run predicts a mint
@@ -221,13 +254,36 @@ store_error:
   returned: when the cache could not be written after Zoho answered
   type: str
   sample: "Token cache: Cannot write /root/.ansible/zohothrive/tokens.json: No space left on device."
+live_refresh_tokens:
+  description:
+    - Live refresh tokens of this client at this accounts server that the token store counts (made by exchanges through it,
+      or adopted, and not revoked), after this run; in check mode, before it. Zoho keeps at most 20 per user and client.
+      A lower bound (see the notes).
+  returned: always
+  type: int
+  sample: 1
+mints_in_window:
+  description:
+    - Access tokens minted from RV(refresh_token) in the last 10 minutes as the token store recorded them (an exchange
+      counts as one), after this run; in check mode, before it. Zoho refuses an 11th, and so does the collection, before
+      sending it. A lower bound (see the notes).
+  returned: when the refresh token is known
+  type: int
+  sample: 2
+window_frees_at:
+  description:
+    - When the oldest mint counted in RV(mints_in_window) leaves the 10-minute window (from then on, a full window allows a
+      mint again), in integer seconds since the epoch (UTC). Null when no mint is counted.
+  returned: with RV(mints_in_window)
+  type: int
+  sample: 1795000600
 """
 
 import typing as t
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.zohothrive.oauth.plugins.module_utils._authorization import clean_secret
+from ansible_collections.zohothrive.oauth.plugins.module_utils._authorization import clean_secret, fingerprint
 from ansible_collections.zohothrive.oauth.plugins.module_utils._errors import ZohoInputError, ZohoOAuthError
 from ansible_collections.zohothrive.oauth.plugins.module_utils._flows import Candidate, Credentials, ensure_credentials
 from ansible_collections.zohothrive.oauth.plugins.module_utils._module import (
@@ -273,6 +329,7 @@ def credentials(module: AnsibleModule) -> tuple[Credentials, str]:
         check_mode=module.check_mode,
         track_replaced=params["track_replaced"],
         default_api_domain=default_api_domain(module, client.accounts_url),
+        allow_refresh_token_eviction=params["allow_refresh_token_eviction"],
     )
     return outcome, client.accounts_url
 
@@ -288,6 +345,7 @@ def main() -> None:
             access_token_needed={"type": "bool", "default": True},
             min_ttl={"type": "int", "default": 300},
             track_replaced={"type": "bool", "default": False},
+            allow_refresh_token_eviction={"type": "bool", "default": False},
         ),
         supports_check_mode=True,
         required_one_of=[("token_cache", "vault")],
@@ -310,9 +368,13 @@ def main() -> None:
     }
     if outcome.code_fingerprint:
         result["code_fingerprint"] = outcome.code_fingerprint
+    if outcome.limits is not None:
+        result.update(outcome.limits.result_fields())
     tokens = outcome.tokens
     if tokens is not None:
         result.update({key: value for key, value in token_fields(tokens).items() if value not in (None, "")})
+        if tokens.refresh_token:
+            result["refresh_token_fingerprint"] = fingerprint(tokens.refresh_token)
         if not result.get("access_token") or not module.params["access_token_needed"]:
             for key in ("access_token", "expires_at", "expires_in", "token_type", "scope"):
                 result.pop(key, None)

@@ -36,6 +36,7 @@ attributes:
     details:
       - Check mode sends nothing. It returns the still-valid token with C(changed=false) when there is one, else
         C(changed=true) without a token.
+      - With a token store it predicts a refusal by Zoho's throttle (see the notes), and records nothing.
   diff_mode:
     support: none
 options:
@@ -80,6 +81,16 @@ options:
     type: path
 notes:
   - O(client_id) and O(client_secret) are required, directly, through C(module_defaults) or through the environment.
+  - Zoho lets each refresh token mint at most 10 access tokens per 10 minutes (the exchange that created it counts as one)
+    and then refuses every request for it for the rest of the window. With a token store (O(token_cache) or O(vault)) that
+    window is state, shared by every controller that uses the store. Before each mint a slot is taken in it (a
+    check-and-set write on O(vault), so two controllers never both take the last one); the 11th is refused before anything
+    is sent, and the message says when the window frees (epoch and seconds, also in the failure's C(window_frees_at) and
+    C(window_frees_in)) and how reusing the access token avoids it (O(min_ttl)). A retried request takes a slot per
+    attempt, since the attempt before may have minted. When Zoho answers with its throttle anyway, nothing more is sent for
+    that refresh token for 10 minutes.
+  - The count is a lower bound of Zoho's. The applications on the hosts mint access tokens from the same refresh token
+    without the store seeing it, so Zoho may refuse earlier than the store; reuse tokens (O(min_ttl)) on the hosts too.
 seealso:
   - module: zohothrive.oauth.zoho_thrive_token_exchange
   - module: zohothrive.oauth.zoho_thrive_revoke
@@ -150,6 +161,21 @@ source:
   returned: always
   type: str
   choices: [given, cache, zoho, none]
+mints_in_window:
+  description:
+    - Access tokens minted from O(refresh_token) in the last 10 minutes as the token store recorded them (the exchange that
+      created it counts as one), this run's included; in check mode, before the run. Zoho refuses an 11th, and so does
+      this module, before sending it. A lower bound (see the notes).
+  returned: with a token store (O(token_cache) or O(vault)), unless the given O(access_token) was returned
+  type: int
+  sample: 3
+window_frees_at:
+  description:
+    - When the oldest mint counted in RV(mints_in_window) leaves the 10-minute window (from then on, a full window allows a
+      mint again), in integer seconds since the epoch (UTC). Null when no mint is counted.
+  returned: with RV(mints_in_window)
+  type: int
+  sample: 1795000600
 store_error:
   description:
     - Set when Zoho issued tokens but O(token_cache) could not record them (disk full, read-only, permissions). The
@@ -248,6 +274,8 @@ def main() -> None:
         module.fail_json(**failure(module, exc))
     tokens = outcome.tokens
     result: dict[str, t.Any] = {"changed": outcome.changed, "source": outcome.source}
+    if outcome.limits is not None:
+        result.update(outcome.limits.result_fields())
     if tokens is not None:
         result.update(token_fields(tokens))
         if not tokens.refresh_token:

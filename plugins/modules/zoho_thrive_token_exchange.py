@@ -32,6 +32,7 @@ attributes:
     details:
       - Check mode sends nothing. It reports C(changed=false) and the stored tokens when O(token_cache) already holds
         tokens for the code, else C(changed=true) without tokens.
+      - It predicts a refusal by Zoho's refresh-token cap (see the notes) and its warning, and records nothing.
   diff_mode:
     support: none
 options:
@@ -82,10 +83,33 @@ options:
       - The file holds refresh tokens in clear. Keep it on an encrypted disk or a private directory.
       - The same file can be given to M(zohothrive.oauth.zoho_thrive_refresh).
     type: path
+  allow_refresh_token_eviction:
+    description:
+      - Exchange the code even when the token store counts 20 live refresh tokens for this client, so that Zoho silently
+        deletes the oldest one and its access tokens; hosts that still use it then fail with C(invalid_code). The run warns
+        and the store stops counting the deleted one.
+      - By default that exchange is refused before anything is recorded or sent, so the code stays usable. Revoke the
+        refresh tokens that are no longer used instead, in Zoho Accounts (Sessions > Connected Apps) or with
+        M(zohothrive.oauth.zoho_thrive_revoke) and the same token store, which then stops counting them.
+      - Only used with a token store (O(token_cache) or O(vault)).
+    type: bool
+    default: false
 notes:
   - O(client_id) and O(client_secret) are required, directly, through C(module_defaults) or through the environment.
-  - Zoho allows 20 refresh tokens per user and client; a 21st silently deletes the oldest, even if it is in use. Use
-    O(token_cache) so repeated runs do not mint new refresh tokens.
+  - Zoho keeps at most 20 refresh tokens per user and client; a 21st silently deletes the oldest, even if it is in use. Use
+    a token store (O(token_cache) or O(vault)) so that repeated runs do not make new refresh tokens.
+  - Zoho's limits are state in the token store, shared by every controller that uses it. The store counts the refresh
+    tokens that exchanges through it made and that were not revoked since (M(zohothrive.oauth.zoho_thrive_revoke) and the
+    C(zohothrive.oauth.thrive_tokens) role's revocation with the same store stop counting one, and so does Zoho answering
+    C(invalid_code) for it). An exchange that brings the count to 18 or more warns; the exchange that would make a 21st is
+    refused before anything is sent, unless O(allow_refresh_token_eviction=true). The check and the in-flight record of the
+    code are decided on one version of the store (a check-and-set write on O(vault)), so two controllers never both take
+    the 20th place; an exchange in flight on another controller counts too.
+  - The exchange counts as the first of the 10 access tokens that Zoho lets a refresh token mint per 10 minutes (see
+    M(zohothrive.oauth.zoho_thrive_refresh)).
+  - The counts are a lower bound of Zoho's. The applications on the hosts mint access tokens without the store seeing it,
+    and refresh tokens made elsewhere (the API console, other tools, another token store) count at Zoho too. The store
+    counts per client and accounts server, whatever the Zoho user; with several users of one client it refuses early.
 seealso:
   - module: zohothrive.oauth.zoho_thrive_auth_url
   - module: zohothrive.oauth.zoho_thrive_refresh
@@ -170,6 +194,28 @@ cached:
   description: Whether the tokens came from O(token_cache) instead of Zoho.
   returned: always
   type: bool
+live_refresh_tokens:
+  description:
+    - Live refresh tokens of this client at this accounts server that the token store counts (made by exchanges through it
+      and not revoked), this exchange's included; in check mode, the count before the run. Zoho keeps at most 20 per user
+      and client. A lower bound (see the notes).
+  returned: with a token store (O(token_cache) or O(vault))
+  type: int
+  sample: 1
+mints_in_window:
+  description:
+    - Access tokens minted from RV(refresh_token) in the last 10 minutes as the token store recorded them, the exchange
+      counting as one. Zoho refuses an 11th, and so does the collection, before sending it. A lower bound (see the notes).
+  returned: with a token store, when the tokens hold a refresh token
+  type: int
+  sample: 1
+window_frees_at:
+  description:
+    - When the oldest mint counted in RV(mints_in_window) leaves the 10-minute window (from then on, a full window allows a
+      mint again), in integer seconds since the epoch (UTC). Null when no mint is counted.
+  returned: with RV(mints_in_window)
+  type: int
+  sample: 1795000600
 store_error:
   description:
     - Set when Zoho issued tokens but O(token_cache) could not record them (disk full, read-only, permissions). The
@@ -239,6 +285,7 @@ def exchange(module: AnsibleModule) -> tuple[Outcome, str, str]:
         redirect_uri=redirect_uri,
         code_verifier=verifier,
         default_api_domain=default_api_domain(module, client.accounts_url),
+        allow_refresh_token_eviction=params["allow_refresh_token_eviction"],
     )
     return outcome, fingerprint(code), accounts_url
 
@@ -253,6 +300,7 @@ def main() -> None:
             redirect_uri={"type": "str"},
             code_verifier={"type": "str", "no_log": True},
             token_cache={"type": "path"},
+            allow_refresh_token_eviction={"type": "bool", "default": False},
         ),
         mutually_exclusive=[("code", "callback_url"), ("token_cache", "vault")],
         required_one_of=[("code", "callback_url")],
@@ -270,6 +318,8 @@ def main() -> None:
         "accounts_url": accounts_url,
         "cached": outcome.source == SOURCE_CACHE,
     }
+    if outcome.limits is not None:
+        result.update(outcome.limits.result_fields())
     if tokens is not None:
         result.update(token_fields(tokens))
         if not tokens.refresh_token:

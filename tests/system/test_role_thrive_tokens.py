@@ -376,3 +376,13 @@ def test_data_center_without_accounts_url_in_check_mode(site: Site) -> None:
     assert_ok(run)
     assert changed_hosts(run) == set(site.hosts)
     assert site.emulator.state()["token_requests"] == 0
+
+
+def test_a_failed_controller_phase_stops_every_host_and_writes_nothing(site: Site) -> None:
+    """A failed run_once task ends the play for every host (ansible-core counts the failure on the first one only)."""
+    site.new_code()
+    site.vars["thrive_tokens_client_secret"] = "ZSEC_wrong_but_secret"
+    run = site.run()
+    assert run.returncode != 0
+    assert not any(site.config(host).exists() for host in site.hosts), run.output[-4000:]
+    assert "Write the Zoho Thrive tokens into the config file" not in run.output  # no host reached the host phase
