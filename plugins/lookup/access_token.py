@@ -347,7 +347,7 @@ from ansible.release import __version__ as ansible_version
 from ansible.utils.display import Display
 
 from ansible_collections.zohothrive.oauth.plugins.module_utils._authorization import clean_secret, fingerprint, tidy_credential
-from ansible_collections.zohothrive.oauth.plugins.module_utils._client import DEFAULT_EXPIRES_IN, TokenSet
+from ansible_collections.zohothrive.oauth.plugins.module_utils._tokens import DEFAULT_EXPIRES_IN, TokenSet
 from ansible_collections.zohothrive.oauth.plugins.module_utils._errors import ZohoInputError, ZohoOAuthError
 from ansible_collections.zohothrive.oauth.plugins.module_utils._flows import SOURCE_CACHE, ensure_access_token, is_fresh, result_warnings
 from ansible_collections.zohothrive.oauth.plugins.module_utils._options import (

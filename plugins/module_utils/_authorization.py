@@ -6,6 +6,8 @@
 
 PRIVATE: this module_utils file is internal to zohothrive.oauth and may change in any release.
 
+Runs on: the controller.
+
 Nothing here talks to the network. Messages never repeat a code, token or callback URL.
 """
 
@@ -23,6 +25,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 from ansible_collections.zohothrive.oauth.plugins.module_utils._dc import DATA_CENTERS, data_center_for_accounts_server
 from ansible_collections.zohothrive.oauth.plugins.module_utils._errors import ZohoAuthorizationDeniedError, ZohoInputError
+from ansible_collections.zohothrive.oauth.plugins.module_utils._fingerprint import fingerprint
 
 AUTH_PATH = "/oauth/v2/auth"
 ACCESS_TYPES = ("offline", "online")
@@ -238,11 +241,6 @@ def clean_secret(value: t.Any, what: str) -> str:
             f"{subject} is {len(text)} characters long; Zoho's are far shorter (about 70). Check that the right variable is used."
         )
     return text
-
-
-def fingerprint(secret: str) -> str:
-    """SHA-256 hex digest used to recognise a code or token without storing it in clear."""
-    return hashlib.sha256(secret.encode("utf-8")).hexdigest()
 
 
 def generate_state() -> str:

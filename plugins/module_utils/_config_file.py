@@ -6,6 +6,8 @@
 
 PRIVATE: this module_utils file is internal to zohothrive.oauth and may change in any release.
 
+Runs on: targets. Standard library only (tests/unit/plugins/test_boundary.py checks it).
+
 Runs on target hosts that may have nothing but a bare system Python: json, ini and env need only
 the standard library; yaml needs PyYAML, which is imported only when a yaml file is handled.
 
@@ -31,7 +33,6 @@ import configparser
 import contextlib
 import errno
 import grp
-import hashlib
 import io
 import json
 import os
@@ -50,6 +51,7 @@ from ansible_collections.zohothrive.oauth.plugins.module_utils._fileio import (
     MissingDirectoryError,
     open_location,
 )
+from ansible_collections.zohothrive.oauth.plugins.module_utils._fingerprint import fingerprint as value_fingerprint
 
 FORMATS = ("json", "yaml", "ini", "env")
 DEFAULT_SECTION = "zoho_thrive"
@@ -163,10 +165,8 @@ def changed_keys(current: t.Mapping[str, t.Any], desired: t.Mapping[str, Value])
 
 
 def fingerprint(value: Value | None) -> str | None:
-    """SHA-256 hex digest of the value's string form, or None for a missing value."""
-    if value is None:
-        return None
-    return hashlib.sha256(str(value).encode("utf-8", "surrogatepass")).hexdigest()
+    """The collection's fingerprint (``_fingerprint.fingerprint``) of the value's string form, or None for a missing value."""
+    return None if value is None else value_fingerprint(value)
 
 
 def _as_text(value: t.Any) -> str | None:

@@ -6,6 +6,8 @@
 
 PRIVATE: this module_utils file is internal to zohothrive.oauth and may change in any release.
 
+Runs on: the controller.
+
 The table below is the only place in the collection that knows which accounts servers exist.
 A server named by untrusted input (for example the ``accounts-server`` parameter of a callback
 URL) is accepted only when it matches an entry exactly (RFC 9700 section 4.4, mix-up defence):

@@ -6,6 +6,8 @@
 
 PRIVATE: this module_utils file is internal to zohothrive.oauth and may change in any release.
 
+Runs on: the controller.
+
 Every error carries the operator-facing message: what happened and what to do next. Messages
 never contain a secret (client secret, grant code, refresh or access token). When Zoho named an
 error code it is kept in ``error_code`` and repeated in the message, so operators can search

@@ -6,6 +6,8 @@
 
 PRIVATE: this module_utils file is internal to zohothrive.oauth and may change in any release.
 
+Runs on: targets (and the controller). Standard library only (tests/unit/plugins/test_boundary.py checks it).
+
 Runs on the controller (token cache) and on target hosts (config files), so it must not import
 anything outside Python's standard library.
 

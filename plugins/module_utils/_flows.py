@@ -6,6 +6,8 @@
 
 PRIVATE: this module_utils file is internal to zohothrive.oauth and may change in any release.
 
+Runs on: the controller.
+
 Modules (and later the lookup plugin) call these functions; they decide from local state first and
 call Zoho only when nothing usable is known. Every decision that may call Zoho happens under the
 cache's exclusive lock, so concurrent runs call Zoho once and the others reuse the result. In
@@ -25,7 +27,7 @@ from collections import Counter
 from dataclasses import dataclass, field, replace
 
 from ansible_collections.zohothrive.oauth.plugins.module_utils._authorization import credential_flaw, fingerprint
-from ansible_collections.zohothrive.oauth.plugins.module_utils._client import TokenSet, ZohoOAuthClient
+from ansible_collections.zohothrive.oauth.plugins.module_utils._client import ZohoOAuthClient
 from ansible_collections.zohothrive.oauth.plugins.module_utils._dc import vet_api_domain
 from ansible_collections.zohothrive.oauth.plugins.module_utils._errors import (
     ZohoCodeMayBeSpentError,
@@ -38,7 +40,17 @@ from ansible_collections.zohothrive.oauth.plugins.module_utils._errors import (
 )
 from ansible_collections.zohothrive.oauth.plugins.module_utils._ledger import ledger_identity
 from ansible_collections.zohothrive.oauth.plugins.module_utils._limits import MINT_WINDOW, Counts, ZohoLimitError, cap_check, epoch_up
-from ansible_collections.zohothrive.oauth.plugins.module_utils._token_store import IN_FLIGHT, CodeClaimedElsewhere, TokenCache, is_absent, keep_known
+from ansible_collections.zohothrive.oauth.plugins.module_utils._token_store import (
+    IN_FLIGHT,
+    MINT_CLAIM_SECONDS,
+    CodeClaimedElsewhere,
+    MintClaimedElsewhere,
+    MintedElsewhere,
+    TokenCache,
+    is_absent,
+    keep_known,
+)
+from ansible_collections.zohothrive.oauth.plugins.module_utils._tokens import DEFAULT_EXPIRES_IN, TokenSet
 
 # At most this many distinct refresh tokens claimed for one code are checked at Zoho (one refresh each).
 MAX_CLAIMED_TOKENS = 5
@@ -124,6 +136,22 @@ def is_fresh(tokens: TokenSet | None, *, min_ttl: int, now: float) -> bool:
     return tokens is not None and bool(tokens.access_token) and tokens.expires_at - now > min_ttl
 
 
+def min_ttl_warning(min_ttl: int) -> str | None:
+    """A warning when ``min_ttl`` (seconds) is more than any access token can have left, else None.
+
+    Zoho's access tokens live :data:`_tokens.DEFAULT_EXPIRES_IN` seconds (facts sheet, section 6), so
+    with such a ``min_ttl`` every run mints, and Zoho allows 10 mints per refresh token per 10 minutes.
+    The lookup refuses such a value, since it runs for every task and host that uses it.
+    """
+    if min_ttl < DEFAULT_EXPIRES_IN:
+        return None
+    return (
+        f"`min_ttl` is {min_ttl} seconds, and Zoho's access tokens live {DEFAULT_EXPIRES_IN}: no token is ever fresh enough, so every "
+        "run mints a new one, and Zoho allows 10 per refresh token per 10 minutes (the token store refuses the 11th). Use a "
+        f"value below {DEFAULT_EXPIRES_IN} (the default is 300) unless a new token on every run is what you want."
+    )
+
+
 def in_flight_error(entry: t.Mapping[str, t.Any], cache: TokenCache) -> ZohoCodeMayBeSpentError:
     return ZohoCodeMayBeSpentError(
         f"The token cache {cache.path} (`token_cache`) records that this grant code was sent to {entry.get('accounts_url')} at "
@@ -185,7 +213,39 @@ def result_warnings(result: Outcome | Credentials) -> list[str]:
     return found
 
 
+class _OtherControllerGaveUp(Exception):
+    """The other controller's in-flight record of the code is gone: Zoho refused its request, or it was never sent.
+
+    Its refusal may have been its own (a wrong client secret): the code may still be usable, so
+    this controller claims it once itself (:func:`_exchange_journaled`).
+    """
+
+
 def _exchange_journaled(
+    client: ZohoOAuthClient,
+    cache: TokenCache,
+    code: str,
+    code_fp: str,
+    result: Outcome | Credentials,
+    *,
+    known_api_domain: str | None = None,
+    allow_eviction: bool = False,
+    **kwargs: t.Any,
+) -> TokenSet:
+    """:func:`_exchange_claimed`; when another controller's claim of the code is given up while waiting, claim it once from here."""
+    for _attempt in range(2):
+        try:
+            return _exchange_claimed(client, cache, code, code_fp, result, known_api_domain=known_api_domain, allow_eviction=allow_eviction, **kwargs)
+        except _OtherControllerGaveUp:
+            continue
+    raise ZohoInvalidCodeError(
+        f"Other controllers sent this grant code to {client.accounts_url} twice while this one waited, and Zoho refused it both "
+        f"times (their records in the token store {cache.backend.where} are gone, so no tokens were issued). If their client "
+        "secret was wrong the code may still work: run again; otherwise generate a new code and pass it as `code`."
+    )
+
+
+def _exchange_claimed(
     client: ZohoOAuthClient,
     cache: TokenCache,
     code: str,
@@ -275,7 +335,8 @@ def _tokens_of_other_controller(
 
     Waits up to :func:`other_controller_wait` seconds. Raises :class:`ZohoCodeMayBeSpentError`
     if its exchange does not finish by then (it may have died after sending), and
-    :class:`ZohoInvalidCodeError` if its record disappeared (Zoho refused the code).
+    :class:`_OtherControllerGaveUp` if its record disappeared (Zoho refused its request, perhaps
+    for its own wrong client secret; the caller then claims the code itself).
     """
     tokens = cache.wait_for_code(code_fp, timeout=other_controller_wait(client))
     if tokens is not None:
@@ -286,10 +347,7 @@ def _tokens_of_other_controller(
         return tokens
     current = cache.code_entry(code_fp)
     if current is None:
-        raise ZohoInvalidCodeError(
-            f"Another controller sent this grant code to {client.accounts_url} at the same time, and Zoho refused it (its record "
-            f"in the token store {cache.backend.where} is gone, so no tokens were issued). Generate a new code and pass it as `code`."
-        )
+        raise _OtherControllerGaveUp()
     raise in_flight_error(current or entry, cache)
 
 
@@ -434,14 +492,60 @@ def _ensure_access_token(
             return Outcome(False, cached, SOURCE_CACHE)
         cache.check_mint(refresh_token)  # the real run's refusal, predicted
         return Outcome(True, None, SOURCE_NONE)
+
+    def reusable(tokens: TokenSet) -> bool:
+        return is_fresh(tokens, min_ttl=min_ttl, now=time.time())
+
     with cache.locked():
         cached = cache.access_token_for(refresh_token)
-        if is_fresh(cached, min_ttl=min_ttl, now=time.time()):
-            return Outcome(False, cached, SOURCE_CACHE)  # another run (or fork) minted it meanwhile
-        outcome = Outcome(True, None, SOURCE_ZOHO)
         known = keep_known(cached, given) if cached is not None else given
-        outcome.tokens = _mint(client, cache, refresh_token, outcome, known=known, known_api_domain=known_api_domain)
+        outcome = Outcome(True, None, SOURCE_ZOHO)
+        tokens, minted = _mint_once(client, cache, refresh_token, outcome, reusable=reusable, known=known, known_api_domain=known_api_domain)
+    if not minted:
+        return Outcome(False, tokens, SOURCE_CACHE)  # another run (or fork, or controller) minted it meanwhile
+    outcome.tokens = tokens
     return outcome
+
+
+def _mint_once(
+    client: ZohoOAuthClient,
+    cache: TokenCache,
+    refresh_token: str,
+    result: Outcome | Credentials,
+    *,
+    reusable: t.Callable[[TokenSet], bool],
+    known: TokenSet | None = None,
+    known_api_domain: str | None = None,
+) -> tuple[TokenSet, bool]:
+    """A usable access token for ``refresh_token``: the stored one if ``reusable``, else one minted here; ``(tokens, minted)``.
+
+    Call it in the store's session (``cache.locked()``). With a file store the lock keeps other runs
+    out, so the decision holds. A shared store has no such lock: a mint is claimed in the store
+    first (``TokenCache.reserve_mint`` with ``reuse_if``), and while another controller's claim is in
+    flight this one reads the store again until that controller's token is there, its claim is
+    released, or :data:`_token_store.MINT_CLAIM_SECONDS` have passed (then ``ZohoTokenStoreError``,
+    nothing sent). So controllers that share a store mint once.
+    """
+    deadline = cache.monotonic() + MINT_CLAIM_SECONDS
+    interval = 0.25
+    while True:
+        stored = cache.access_token_for(refresh_token)
+        if stored is not None and reusable(stored):
+            return stored, False
+        try:
+            return _mint(client, cache, refresh_token, result, known=known, known_api_domain=known_api_domain, reuse_if=reusable), True
+        except MintedElsewhere as exc:
+            return exc.tokens, False
+        except MintClaimedElsewhere:
+            if cache.monotonic() >= deadline:
+                raise ZohoTokenStoreError(
+                    f"Another controller has been minting an access token from this refresh token through the token store "
+                    f"{cache.backend.where} for {MINT_CLAIM_SECONDS} seconds without recording it; nothing was sent from here. "
+                    "Run again: a claim that old no longer holds anyone back."
+                ) from None
+            cache.sleep(min(interval, max(0.0, deadline - cache.monotonic())))
+            interval = min(interval * 2, 2.0)
+            cache.load()
 
 
 def _mint(
@@ -452,16 +556,21 @@ def _mint(
     *,
     known: TokenSet | None = None,
     known_api_domain: str | None = None,
+    reuse_if: t.Callable[[TokenSet], bool] | None = None,
 ) -> TokenSet:
     """One refresh at Zoho, recorded in the cache (when there is one) before anything else can fail.
 
     ``known``: the stored (trusted) tokens of this refresh token, whose API domain, scope and
     token type the new token keeps when Zoho's answer lacks them. ``known_api_domain``: the API
     domain the caller knows for this refresh token, used when ``known`` names none. With a cache,
-    the refresh is counted in the refresh token's window (:func:`_refresh_counted`).
+    the refresh is counted in the refresh token's window (:func:`_refresh_counted`); ``reuse_if``
+    is passed to the first ``TokenCache.reserve_mint`` (it may raise ``MintedElsewhere`` or
+    ``MintClaimedElsewhere``, with nothing sent).
     """
     stored_api_domain = known.api_domain if known is not None and not is_absent(known.api_domain) else None
-    answer, slots = (client.refresh(refresh_token), []) if cache is None else _refresh_counted(client, cache, refresh_token, result)
+    answer, slots = (
+        (client.refresh(refresh_token), []) if cache is None else _refresh_counted(client, cache, refresh_token, result, reuse_if=reuse_if)
+    )
     minted = _vetted(result, answer, client.accounts_url, stored_api_domain or known_api_domain)
     if known is not None:
         minted = keep_known(minted, known, INHERITED_FIELDS)
@@ -470,7 +579,14 @@ def _mint(
     return minted
 
 
-def _refresh_counted(client: ZohoOAuthClient, cache: TokenCache, refresh_token: str, result: Outcome | Credentials) -> tuple[TokenSet, list[str]]:
+def _refresh_counted(
+    client: ZohoOAuthClient,
+    cache: TokenCache,
+    refresh_token: str,
+    result: Outcome | Credentials,
+    *,
+    reuse_if: t.Callable[[TokenSet], bool] | None = None,
+) -> tuple[TokenSet, list[str]]:
     """``client.refresh`` with every attempt counted in the refresh token's 10-minute window before it is sent.
 
     Returns the answer and the slots taken (``TokenCache.reserve_mint``), which the caller settles
@@ -484,7 +600,7 @@ def _refresh_counted(client: ZohoOAuthClient, cache: TokenCache, refresh_token: 
     raises ``ZohoTokenStoreError`` and nothing is sent, since other controllers may be minting.
     """
     slots: list[str] = []
-    slot = _reserve(cache, refresh_token, result)
+    slot = _reserve(cache, refresh_token, result, reuse_if=reuse_if)
     if slot is not None:
         slots.append(slot)
     previous = client.on_retry
@@ -517,10 +633,12 @@ def _refresh_counted(client: ZohoOAuthClient, cache: TokenCache, refresh_token: 
         client.on_retry = previous
 
 
-def _reserve(cache: TokenCache, refresh_token: str, result: Outcome | Credentials) -> str | None:
+def _reserve(
+    cache: TokenCache, refresh_token: str, result: Outcome | Credentials, *, reuse_if: t.Callable[[TokenSet], bool] | None = None
+) -> str | None:
     """A slot in the refresh token's window (``TokenCache.reserve_mint``); None when a file store cannot be written."""
     try:
-        return cache.reserve_mint(refresh_token)
+        return cache.reserve_mint(refresh_token, reuse_if=reuse_if)
     except ZohoLimitError:
         raise
     except ZohoTokenStoreError as exc:
@@ -677,9 +795,14 @@ def _credentials(
             result.refreshed = result.changed = True
             tokens = replace(tokens, access_token="")
         else:
-            minted = _mint(client, cache, tokens.refresh_token, result, known=tokens)
-            tokens = replace(minted, refresh_token=minted.refresh_token or tokens.refresh_token)
-            result.refreshed = result.changed = True
+
+            def reusable(candidate: TokenSet) -> bool:
+                return is_fresh(candidate, min_ttl=min_ttl, now=time.time())
+
+            fresh, minted = _mint_once(client, cache, tokens.refresh_token, result, reusable=reusable, known=tokens)
+            tokens = replace(fresh, refresh_token=fresh.refresh_token or tokens.refresh_token)
+            if minted:
+                result.refreshed = result.changed = True
     result.tokens = tokens
     return result
 

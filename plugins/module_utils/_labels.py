@@ -6,6 +6,8 @@
 
 PRIVATE: this module_utils file is internal to zohothrive.oauth and may change in any release.
 
+Runs on: targets (and the controller). Standard library only (tests/unit/plugins/test_boundary.py checks it).
+
 Runs on targets too: standard library only.
 
 Every message and warning of the collection names an option between backticks, for example

@@ -6,6 +6,8 @@
 
 PRIVATE: this module_utils file is internal to zohothrive.oauth and may change in any release.
 
+Runs on: the controller.
+
 The token cache (``_token_store.TokenCache``) records, for each client identity
 (``"<client_id>@<accounts_url>"``), which refresh token each host holds, by SHA-256 fingerprint
 (never the token). This module decides, from that ledger, for each refresh token awaiting
@@ -40,6 +42,9 @@ REASON_HELD = "hosts of the inventory are still recorded as holding it"
 REASON_LIMITED = (
     "the ledger has not seen every host since this token was deployed, and this run is limited (--limit): "
     "a run over every host, without --limit, completes the revoke"
+)
+REASON_HELD_OUTSIDE = (
+    "hosts outside this inventory, recorded in the shared token store by another controller or inventory, still hold it"
 )
 REASON_UNCONFIRMED = (
     "the ledger has not seen every host since this token was deployed, and this run could not confirm every host of the "
@@ -118,6 +123,7 @@ def plan(
     play_hosts: t.Collection[str],
     recorded_hosts: t.Collection[str],
     limited: bool,
+    outside_hosts_block: bool = False,
 ) -> Plan:
     """Decide, for each pending refresh token, whether it may be revoked now.
 
@@ -128,6 +134,10 @@ def plan(
     ``inventory_hosts``: every host of the inventory; rows of other hosts are ignored.
     ``play_hosts``: every host of this play; ``recorded_hosts``: those whose file this run confirmed.
     ``limited``: the play runs with ``--limit``.
+    ``outside_hosts_block``: rows of hosts outside the inventory make a token wait too. A shared store (Vault) holds
+    the rows that other controllers recorded for their inventories, which this run cannot see: a token one of those
+    hosts holds is not revoked from here (:data:`REASON_HELD_OUTSIDE`). A file store's stray rows are of hosts that
+    left the inventory, and do not block (they are listed in ``ignored_hosts``).
     """
     inventory = set(inventory_hosts)
     census = is_census(play_hosts=play_hosts, recorded_hosts=recorded_hosts, limited=limited)
@@ -140,6 +150,8 @@ def plan(
         ignored = tuple(host for host in holding if host not in inventory)
         if holders:
             decisions.append(Decision(refresh_fp, False, REASON_HELD, holders, token, ignored))
+        elif ignored and outside_hosts_block:
+            decisions.append(Decision(refresh_fp, False, REASON_HELD_OUTSIDE, ignored, token, ()))
         elif census or refresh_fp in followed:
             decisions.append(Decision(refresh_fp, True, REASON_UNUSED, (), token, ignored))
         elif limited:
@@ -185,6 +197,7 @@ def plan_from_cache(
         play_hosts=play_hosts,
         recorded_hosts=hosts,
         limited=limited,
+        outside_hosts_block=cache.shared,
     )
 
 
@@ -201,6 +214,13 @@ def describe(plan_: Plan, *, expected: t.Collection[str] = ()) -> list[str]:
             lines.append(
                 f"The replaced refresh token {short}… waits for {', '.join(decision.hosts)}, in a later serial batch of this run; "
                 "it is revoked once they hold the new token."
+            )
+        elif decision.reason == REASON_HELD_OUTSIDE:
+            lines.append(
+                f"The replaced refresh token {short}… is not revoked: {', '.join(decision.hosts)}, outside this inventory, "
+                "still hold(s) it according to the shared token store (another controller or inventory recorded them). Run "
+                "the play that manages those hosts with the new code (it revokes the token once they hold the new one), or "
+                "revoke it by hand once they do."
             )
         elif decision.reason == REASON_HELD:
             lines.append(

@@ -6,6 +6,8 @@
 
 PRIVATE: this module_utils file is internal to zohothrive.oauth and may change in any release.
 
+Runs on: the controller.
+
 Zoho Accounts enforces two limits that break deployments silently or for a long time (facts
 sheet, section 6 "Limits"):
 
@@ -45,9 +47,10 @@ PENDING_EXCHANGE_SECONDS = 3900
 
 MINT_LIMIT_TEXT = "Zoho allows 10 access tokens per refresh token per 10 minutes"
 REVOKE_HINT = (
-    "revoke the refresh tokens that are no longer used: in Zoho Accounts > Sessions > Connected Apps, or with "
-    "zohothrive.oauth.zoho_thrive_revoke (or the thrive_tokens role's thrive_tokens_revoke_replaced) using this token "
-    "store, which then stops counting them"
+    "revoke the refresh tokens that are no longer used with zohothrive.oauth.zoho_thrive_revoke (or the thrive_tokens "
+    "role's thrive_tokens_revoke_replaced) using this token store, which then stops counting them. Tokens revoked "
+    "elsewhere (Zoho Accounts > Sessions > Connected Apps) still count here, since the store cannot see that: once "
+    "Zoho shows fewer than 20 for the client, set `allow_refresh_token_eviction` for one run (Zoho then deletes nothing)"
 )
 
 
@@ -180,9 +183,9 @@ def cap_check(
                 live_refresh_tokens=len(live) + pending,
             )
         return (
-            f"`allow_refresh_token_eviction` is set: this exchange gives client {client} more than {REFRESH_TOKEN_CAP} live refresh "
-            f"tokens ({counted}, before it), so Zoho deletes the oldest one{oldest} and its access tokens; hosts that still use it "
-            f"get invalid_code. The token store {where} stops counting it. Next time, {REVOKE_HINT}."
+            f"`allow_refresh_token_eviction` is set: the token store {where} counts {counted} for client {client} before this "
+            f"exchange, so unless some of them were revoked outside this store, Zoho now deletes the oldest one{oldest} and its "
+            f"access tokens, and hosts that still use it get invalid_code. The store stops counting it. Next time, {REVOKE_HINT}."
         )
     if after >= CAP_WARNING_FROM:
         return (

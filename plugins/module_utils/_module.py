@@ -6,6 +6,8 @@
 
 PRIVATE: this module_utils file is internal to zohothrive.oauth and may change in any release.
 
+Runs on: the controller.
+
 The argument spec below is paired 1:1 with the ``zohothrive.oauth.connection`` doc fragment.
 Every module of the ``zohothrive.oauth.zoho_thrive`` action group accepts all of it, so one
 ``module_defaults`` block serves the whole group. Nothing here calls ``fail_json``: errors are
@@ -29,7 +31,6 @@ from ansible.module_utils.common.parameters import remove_values
 from ansible_collections.zohothrive.oauth.plugins.module_utils._client import (
     DEFAULT_TIMEOUT,
     RetryPolicy,
-    TokenSet,
     ZohoOAuthClient,
 )
 from ansible_collections.zohothrive.oauth.plugins.module_utils._authorization import CREDENTIAL_OPTIONS, credential_flaw, tidy_credential
@@ -52,6 +53,7 @@ from ansible_collections.zohothrive.oauth.plugins.module_utils._options import (
     require_filled,
 )
 from ansible_collections.zohothrive.oauth.plugins.module_utils._token_store import OPTIONAL_FIELDS, TokenCache, is_absent
+from ansible_collections.zohothrive.oauth.plugins.module_utils._tokens import TokenSet
 from ansible_collections.zohothrive.oauth.plugins.module_utils._vault_store import AUTH_METHODS
 
 if t.TYPE_CHECKING:

@@ -6,6 +6,8 @@
 
 PRIVATE: this module_utils file is internal to zohothrive.oauth and may change in any release.
 
+Runs on: the controller.
+
 Modules keep their options in ``AnsibleModule.params`` (argument spec, ``module_defaults``,
 environment fallbacks); plugins resolve theirs through Ansible's configuration manager (term or
 keyword, then variables, then environment variables, then ansible.cfg, then the default) and read

@@ -6,6 +6,8 @@
 
 PRIVATE: this module_utils file is internal to zohothrive.oauth and may change in any release.
 
+Runs on: the controller.
+
 Backends (:class:`StoreBackend`):
 - :class:`FileBackend` (the default, ``token_cache``): a JSON file, mode 0600, replaced
   atomically under an exclusive lock. Nothing else writes it while the lock is held.
@@ -47,7 +49,7 @@ import typing as t
 from dataclasses import replace
 
 from ansible_collections.zohothrive.oauth.plugins.module_utils._authorization import fingerprint
-from ansible_collections.zohothrive.oauth.plugins.module_utils._client import TokenSet
+from ansible_collections.zohothrive.oauth.plugins.module_utils._tokens import TokenSet
 from ansible_collections.zohothrive.oauth.plugins.module_utils._errors import ZohoTokenStoreError
 from ansible_collections.zohothrive.oauth.plugins.module_utils._fileio import (
     O_CLOEXEC,
@@ -121,6 +123,33 @@ class CodeClaimedElsewhere(ZohoTokenStoreError):
     Raised by :meth:`TokenCache.begin_exchange` on a shared backend. Nothing was sent: the caller
     waits for the other controller's tokens (:meth:`TokenCache.wait_for_code`) instead.
     """
+
+
+class MintClaimedElsewhere(Exception):
+    """Another controller took a slot to mint an access token from this refresh token and has not recorded the result yet.
+
+    Raised by :meth:`TokenCache.reserve_mint` on a shared backend when the caller can wait (it
+    passed ``reuse_if``). Nothing was written or sent: the caller reads the store again until that
+    controller's token is there (then uses it) or its claim is settled, released or too old
+    (:data:`MINT_CLAIM_SECONDS`), and decides again. Not an operator error.
+    """
+
+
+class MintedElsewhere(Exception):
+    """The store already holds an access token that the caller can use (another controller minted it meanwhile).
+
+    Raised by :meth:`TokenCache.reserve_mint`, with nothing written or sent; ``tokens`` is that token.
+    """
+
+    def __init__(self, tokens: TokenSet) -> None:
+        super().__init__("an access token was stored meanwhile")
+        self.tokens = tokens
+
+
+# How long another controller's unsettled mint claim keeps the others waiting (seconds): longer than one refresh
+# with its retries (RetryPolicy.max_total 60 s plus a request timeout), so a claim whose controller died stops
+# counting as in flight after that (its slot still counts in the window: Zoho may have minted).
+MINT_CLAIM_SECONDS = 120
 
 
 class StoreBackend:
@@ -328,6 +357,7 @@ class TokenCache:
         self._data: dict[str, t.Any] = _empty()
         self._version: t.Any = None
         self._claims: dict[str, str] = {}  # code fingerprint -> the claim id of our in-flight record
+        self._mint_claims: set[str] = set()  # ids of our own mint reservations (never "elsewhere")
 
     # The file backend's attributes, which messages and tests use.
 
@@ -771,7 +801,7 @@ class TokenCache:
                 reusable_until=reusable.expires_at if reusable is not None and reusable.expires_at > now else None,
             )
 
-    def reserve_mint(self, refresh_token: str) -> str:
+    def reserve_mint(self, refresh_token: str, *, reuse_if: t.Callable[[TokenSet], bool] | None = None) -> str:
         """Take a slot in the refresh token's window before a mint is sent; return the reservation's id.
 
         Decided and written on one document version: on a check-and-set conflict the document is
@@ -779,18 +809,47 @@ class TokenCache:
         Raises ``_limits.ZohoMintLimitError`` (nothing written) when the window is full, and
         ``ZohoTokenStoreError`` when the store cannot be written. Old mints of every refresh
         token are pruned on the way.
+
+        With ``reuse_if`` (the caller can use a stored token that passes it, and can wait), each
+        decision first looks at the document it is written to: a stored access token that passes
+        raises :class:`MintedElsewhere`; on a shared backend, another controller's unsettled claim
+        of the last :data:`MINT_CLAIM_SECONDS` raises :class:`MintClaimedElsewhere`. So
+        controllers that share the store mint once, as runs that share a file store's lock do.
+        The reservation is then a claim until :meth:`remember_access_token` settles it or
+        :meth:`release_mint` gives it back.
         """
         reservation = secrets.token_hex(8)
         key = fingerprint(refresh_token)
 
         def apply() -> bool:
+            if reuse_if is not None:
+                stored = self.access_token_for(refresh_token)
+                if stored is not None and reuse_if(stored):
+                    raise MintedElsewhere(stored)
+                if self.shared and self._claimed_elsewhere(key):
+                    raise MintClaimedElsewhere()
             self.check_mint(refresh_token)
             self._prune_limits()
-            self._limits_for_update("mints").setdefault(key, []).append({"at": epoch_up(self.clock()), "id": reservation})
+            self._limits_for_update("mints").setdefault(key, []).append({"at": epoch_up(self.clock()), "id": reservation, "claim": True})
             return True
 
         self._change(apply)
+        self._mint_claims.add(reservation)
         return reservation
+
+    def _claimed_elsewhere(self, key: str) -> bool:
+        """Whether another controller's mint of the refresh token (fingerprint ``key``) is in flight: claimed, unsettled, recent."""
+        now = self.clock()
+        for entry in self._limits("mints").get(key) or []:
+            if isinstance(entry, dict) and entry.get("claim") is True and entry.get("id") not in self._mint_claims:
+                at = entry.get("at")
+                if isinstance(at, (int, float)) and not isinstance(at, bool) and now - at < MINT_CLAIM_SECONDS:
+                    return True
+        return False
+
+    def mint_claimed_elsewhere(self, refresh_token: str) -> bool:
+        """Whether, in the content read last, another controller's mint of ``refresh_token`` is in flight (see :meth:`reserve_mint`)."""
+        return self.shared and self._claimed_elsewhere(fingerprint(refresh_token))
 
     def release_mint(self, refresh_token: str, reservation: str) -> bool:
         """Give back a slot whose request was refused by Zoho or never sent (nothing was minted). True if it was found."""
@@ -831,6 +890,7 @@ class TokenCache:
         for entry in entries if isinstance(entries, list) else []:
             if isinstance(entry, dict) and entry.get("id") in reservations:
                 entry["at"] = max(now, int(entry.get("at") or 0))
+                entry.pop("claim", None)  # the token is stored: nobody waits for it any more
 
     def _count_mint(self, refresh_token: str, reason: str) -> None:
         self._prune_limits()
@@ -956,6 +1016,9 @@ def census_fingerprints(entry: t.Any) -> set[str]:
 
 
 __all__ = (
+    "MINT_CLAIM_SECONDS",
+    "MintClaimedElsewhere",
+    "MintedElsewhere",
     "DONE",
     "IN_FLIGHT",
     "OPTIONAL_FIELDS",

@@ -6,6 +6,8 @@
 
 PRIVATE: this module_utils file is internal to zohothrive.oauth and may change in any release.
 
+Runs on: the controller.
+
 Controller side only (needs ``hvac``, the client library community.hashi_vault uses).
 
 The secret at ``engine_mount_point``/``path`` holds:
@@ -150,7 +152,9 @@ class VaultBackend(StoreBackend):
             try:
                 answer = self._client.adapter.get(f"/v1/sys/internal/ui/mounts/{self.mount}")
             except (hvac.exceptions.InvalidPath, hvac.exceptions.Forbidden):
-                # The vault answers "permission denied" both for a mount that does not exist and for one the token may not use.
+                # The vault answers "permission denied" for a mount that does not exist, for one the token may not use, and
+                # for any path when the token itself is invalid: tell the last apart first (a valid token may look itself up).
+                self._check_token()
                 raise ZohoTokenStoreError(
                     f"The vault at {self.settings['url']} has no secrets engine at `vault.engine_mount_point` {self.mount!r} that this "
                     f"login may use. Fix `vault.engine_mount_point`, give the policy rights on {self.mount}/data/{self.secret_path}, or "
@@ -166,6 +170,22 @@ class VaultBackend(StoreBackend):
                 "check-and-set, so two controllers could both send one grant code. Use a KV version 2 mount."
             )
         self._mount_checked = True
+
+    def _check_token(self) -> None:
+        """Raise ``ZohoTokenStoreError`` naming the login when the vault does not accept the token at all (expired, revoked, mistyped)."""
+        try:
+            self._client.auth.token.lookup_self()
+        except (hvac.exceptions.Forbidden, hvac.exceptions.Unauthorized):
+            what = (
+                "the token that the AppRole login gave"
+                if self.settings["auth_method"] == "approle"
+                else "`vault.token` (or VAULT_TOKEN): it is expired, revoked or mistyped"
+            )
+            raise ZohoTokenStoreError(
+                f"The vault at {self.settings['url']} does not accept {what}. Log in again and pass the new token. Nothing was changed."
+            ) from None
+        except Exception:  # pylint: disable=broad-exception-caught
+            return  # cannot tell: the caller's message stands
 
     def _faults(self, action: str) -> t.ContextManager[None]:
         return _VaultFaults(self, action)
@@ -248,7 +268,7 @@ def check_settings(settings: t.Mapping[str, t.Any]) -> dict[str, t.Any]:
         "path": (settings.get("path") or "").strip("/"),
         "ca_cert": settings.get("ca_cert"),
         "validate_certs": settings.get("validate_certs", True) is not False,
-        "timeout": settings.get("timeout") or DEFAULT_TIMEOUT,
+        "timeout": DEFAULT_TIMEOUT if settings.get("timeout") in (None, "") else settings.get("timeout"),
     }
     if not checked["url"]:
         raise ZohoTokenStoreError("The vault token store needs `vault.url` (or the environment variable VAULT_ADDR).")

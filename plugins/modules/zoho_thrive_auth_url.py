@@ -27,6 +27,10 @@ attributes:
     support: full
   diff_mode:
     support: none
+  idempotent:
+    support: full
+    details:
+      - It builds a URL and sends nothing; it never reports a change.
 options:
   scopes:
     description:
@@ -109,6 +113,7 @@ code_verifier:
   description: PKCE code verifier to pass to the exchange. Treat it as a secret.
   returned: when O(pkce=true)
   type: str
+  sample: "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"
 """
 
 from ansible.module_utils.basic import AnsibleModule

@@ -24,8 +24,7 @@ description:
     O(mode). A file that already holds the values is not touched.
   - A file that cannot be parsed, or that the module cannot edit without changing something else, is never rewritten;
     the task fails, naming the file, the exact cause (for example a line that mixes line endings) and the fix.
-  - With O(state=read) the module reads the current values of O(read_keys) instead, for example to decide whether new
-    tokens are needed.
+  - To read the current values, use M(zohothrive.oauth.zoho_thrive_config_info) (O(state=read) is deprecated).
   - Runs on the target host with nothing but Python's standard library, except for O(format=yaml).
 author:
   - Zoho Thrive OAuth maintainers (@zohothrive)
@@ -45,6 +44,10 @@ attributes:
     description: Target OS/families that can be operated against.
     support: full
     platforms: posix
+  idempotent:
+    support: full
+    details:
+      - A file that already holds the values, mode, owner and group is not touched.
 options:
   path:
     description:
@@ -127,7 +130,8 @@ options:
     description:
       - V(present) writes O(values) into the file.
       - V(read) changes nothing and returns the current values of O(read_keys) in RV(current_values). Those are
-        secrets, so set C(no_log) on the task.
+        secrets, so set C(no_log) on the task. Deprecated (to be removed in 2.0.0); use
+        M(zohothrive.oauth.zoho_thrive_config_info), which returns the same.
     type: str
     choices: [present, read]
     default: present
@@ -233,6 +237,7 @@ notes:
     when they differ from the user running the module. The new file gets the default SELinux context of its directory.
   - Messages name options between backticks, for example C(`mode`); O(option_labels) renames them.
 seealso:
+  - module: zohothrive.oauth.zoho_thrive_config_info
   - module: zohothrive.oauth.zoho_thrive_refresh
   - module: zohothrive.oauth.zoho_thrive_token_exchange
 """
@@ -266,15 +271,6 @@ EXAMPLES = r"""
     values:
       refresh_token: "{{ zoho_refresh_token }}"
   no_log: true
-
-- name: Read the refresh token currently configured
-  zohothrive.oauth.zoho_thrive_config:
-    path: /etc/myapp/settings.yml
-    format: yaml
-    state: read
-    read_keys: [refresh_token]
-  register: current
-  no_log: true
 """
 
 RETURN = r"""
@@ -301,6 +297,7 @@ created:
   description: Whether the file was created (or would be, in check mode).
   returned: O(state=present)
   type: bool
+  sample: false
 backup_file:
   description: The backup of the previous file.
   returned: when O(backup=true) and the file was replaced
@@ -310,6 +307,7 @@ exists:
   description: Whether the file exists.
   returned: O(state=read)
   type: bool
+  sample: true
 current_values:
   description:
     - The current value of each of O(read_keys) as a string, V(null) when the file does not hold it, keyed by the key
@@ -320,231 +318,14 @@ current_values:
   sample: {refresh_token: "1000.xxxx.yyyy"}
 """
 
-import contextlib
-import grp
 import os
-import pwd
-import stat
-import typing as t
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.zohothrive.oauth.plugins.module_utils._config_file import (
-    FORMATS,
-    ConfigFileError,
-    check_keys,
-    check_values,
-    fingerprint,
-    lock_name,
-    merge,
-    parse_mode,
-    parse_values,
-    read_file,
-    resolve_gid,
-    resolve_uid,
-    set_attributes,
-    write_backup,
-)
-from ansible_collections.zohothrive.oauth.plugins.module_utils._fileio import (
-    FileIOError,
-    Location,
-    MissingDirectoryError,
-    atomic_write_at,
-    check_lock_file,
-    exclusive_lock,
-    lock_file_present,
-    open_location,
-)
+from ansible_collections.zohothrive.oauth.plugins.module_utils._config_file import FORMATS, ConfigFileError
+from ansible_collections.zohothrive.oauth.plugins.module_utils._config_task import read_config, write_config
+from ansible_collections.zohothrive.oauth.plugins.module_utils._fileio import FileIOError
 from ansible_collections.zohothrive.oauth.plugins.module_utils._labels import OPTION_LABELS_SPEC, check_labels, relabel
-
-LOCK_TIMEOUT = 120.0
-LINK_HINT = "Point `path` at the real file, or set `follow` to true if the link and its directories are trusted."
-
-
-class Plan(t.NamedTuple):
-    before: str | None  # None: the file does not exist
-    after: str
-    changed_keys: list[str]
-    current: dict[str, str | None]
-    attributes: dict[str, tuple[str, str]]  # mode/owner/group that differ: (now, wanted)
-    uid: int  # for the replacement file; -1 leaves it to the system
-    gid: int
-    stat: os.stat_result | None = None  # fstat of the file that was read, None if there was none
-    warnings: tuple[str, ...] = ()  # from the merge, for the operator
-    line_endings: tuple[str, str] | None = None  # (before, after) when the merge converts them
-
-    @property
-    def changed(self) -> bool:
-        return self.before != self.after or bool(self.attributes)
-
-
-def make_plan(location: Location, params: dict[str, t.Any], mode: int, uid: int, gid: int) -> Plan:
-    fmt, section, path = params["format"], params["ini_section"], location.path
-    before, st = read_file(location)  # opened without following links; st is the descriptor's fstat
-    merged = merge(before, fmt, params["values"], section=section, path=path)
-    current = parse_values(before, fmt, params["values"], section=section, path=path)
-    attributes: dict[str, tuple[str, str]] = {}
-    if st is not None:
-        if stat.S_IMODE(st.st_mode) != mode:
-            attributes["mode"] = (f"{stat.S_IMODE(st.st_mode):04o}", f"{mode:04o}")
-        if uid not in (-1, st.st_uid):
-            attributes["owner"] = (_user(st.st_uid), _user(uid))
-        if gid not in (-1, st.st_gid):
-            attributes["group"] = (_group(st.st_gid), _group(gid))
-        # A replacement keeps the existing owner and group unless others are asked for.
-        uid = st.st_uid if uid == -1 and st.st_uid != os.geteuid() else uid
-        gid = st.st_gid if gid == -1 else gid
-    return Plan(before, merged.text, merged.changed_keys, current, attributes, uid, gid, st, merged.warnings, merged.line_endings)
-
-
-def apply_plan(location: Location, plan: Plan, mode: int, *, backup: bool) -> str | None:
-    """Write the planned change; return the backup file, if one was made.
-
-    Everything happens relative to the open directory: the backup and the temporary file are
-    created with O_EXCL | O_NOFOLLOW, and owner and mode are set through file descriptors.
-    """
-    backup_file = None
-    if plan.before != plan.after:
-        if backup and plan.before is not None:
-            backup_file = write_backup(location, plan.before.encode("utf-8"))
-        atomic_write_at(location.dir_fd, location.name, plan.after.encode("utf-8"), mode=mode, uid=plan.uid, gid=plan.gid, shown=location.path)
-        return backup_file
-    if plan.attributes and plan.stat is not None:
-        set_attributes(
-            location,
-            plan.stat,
-            mode=mode,
-            uid=plan.uid if "owner" in plan.attributes else -1,
-            gid=plan.gid if "group" in plan.attributes else -1,
-        )
-    return None
-
-
-def diff(plan: Plan, values: dict[str, t.Any]) -> dict[str, str]:
-    """Key names and states only: never a value, never a fingerprint."""
-    before = ["(file): absent\n"] if plan.before is None else []
-    after = ["(file): created\n"] if plan.before is None else []
-    attributes = dict(plan.attributes)
-    if plan.line_endings:
-        attributes["line endings"] = plan.line_endings
-    for name, (now, wanted) in attributes.items():
-        before.append(f"(file {name}): {now}\n")
-        after.append(f"(file {name}): {wanted}\n")
-    for key in values:
-        was_set = plan.current.get(key) is not None
-        before.append(f"{key}: {'set' if was_set else 'absent'}\n")
-        state = "unchanged" if key not in plan.changed_keys else "changed" if was_set else "added"
-        after.append(f"{key}: {state}\n")
-    return {"before": "".join(before), "after": "".join(after)}
-
-
-def locate(params: dict[str, t.Any], uid: int) -> Location:
-    """Open the directory of ``path`` safely (see _fileio.open_location): links and untrusted directories are refused.
-
-    Trusted owners of directories: root, the user running the module and the file's owner.
-    Raises MissingDirectoryError when a directory on the way does not exist.
-    """
-    return open_location(params["path"], follow=params["follow"], trusted_uids=[uid], link_hint=LINK_HINT)
-
-
-# What check mode merges for a key of `pending` (see that option): never written, never returned.
-PENDING_PLACEHOLDER = "zoho-thrive-check-mode-pending-value"
-
-
-def present(module: AnsibleModule, path: str, warn: t.Callable[[str], None]) -> dict[str, t.Any]:
-    params = module.params
-    pending = check_keys(params["pending"] or [], params["format"], path=path, option="pending")
-    if pending and not module.check_mode:
-        raise ConfigFileError(
-            f"`pending` names keys without a value ({', '.join(pending)}); it is for check mode only. A real run needs every value in `values`."
-        )
-    both = [key for key in pending if key in (params["values"] or {})]
-    if both:
-        raise ConfigFileError(f"The keys {', '.join(both)} are both in `values` and in `pending`; give each key in one of them.")
-    values = dict(check_values(params["values"], params["format"], path=path)) if params["values"] or not pending else {}
-    values.update((key, PENDING_PLACEHOLDER) for key in pending)
-    values = check_values(values, params["format"], path=path)
-    mode = parse_mode(params["mode"])
-    if mode & 0o007:
-        warn(f"`mode` {mode:04o} lets every user of the host access {path}, which holds secrets.")
-    uid, gid = resolve_uid(params["owner"]), resolve_gid(params["group"])
-    try:
-        location: Location | None = locate(params, uid)
-    except MissingDirectoryError as exc:
-        if not module.check_mode:
-            raise ConfigFileError(
-                f"Cannot create {path}: the directory {exc.directory} does not exist. Create it first, for example with ansible.builtin.file "
-                "and state=directory."
-            ) from None
-        warn(f"The directory {exc.directory} does not exist; a real run fails unless an earlier task creates it.")
-        location = None
-    with contextlib.ExitStack() as stack:
-        if location is None:
-            plan = Plan(None, "", list(values), dict.fromkeys(values), {}, uid, gid)
-        else:
-            stack.enter_context(location)
-            path = location.path
-            plan = make_plan(location, dict(params, values=values), mode, uid, gid)
-        backup_file = None
-        lock = lock_name(location.name) if location is not None else ""
-        shown = os.path.join(location.directory, lock) if location is not None else ""
-        if module.check_mode and location is not None and plan.changed:
-            check_lock_file(lock, dir_fd=location.dir_fd, shown=shown)  # the refusal a real run would meet
-        # A lock file left by an earlier version is taken (and so removed) even when nothing changes.
-        if not module.check_mode and location is not None and (plan.changed or lock_file_present(lock, dir_fd=location.dir_fd)):
-            with exclusive_lock(lock, timeout=LOCK_TIMEOUT, dir_fd=location.dir_fd, shown=shown, remove=True):
-                plan = make_plan(location, dict(params, values=values), mode, uid, gid)  # another writer may have been first
-                backup_file = apply_plan(location, plan, mode, backup=params["backup"])
-    for warning in plan.warnings:
-        warn(warning)
-    now_in_file = plan.current if module.check_mode else {key: str(value) for key, value in values.items()}
-    result: dict[str, t.Any] = {
-        "changed": plan.changed,
-        "changed_keys": plan.changed_keys,
-        "created": plan.before is None,
-        "fingerprints": {key: fingerprint(value) for key, value in now_in_file.items()},
-    }
-    if backup_file:
-        result["backup_file"] = backup_file
-    if module._diff:
-        result["diff"] = dict(diff(plan, values), before_header=path, after_header=path)
-    return result
-
-
-def read(module: AnsibleModule, path: str) -> dict[str, t.Any]:
-    params = module.params
-    keys = check_keys(params["read_keys"], params["format"], path=path, option="read_keys")
-    aliases = params["read_aliases"] or keys
-    if len(aliases) != len(keys) or len(set(aliases)) != len(aliases):
-        raise ConfigFileError(f"`read_aliases` must name each of the {len(keys)} `read_keys` once, in the same order.")
-    try:
-        with locate(params, resolve_uid(params["owner"])) as location:
-            path = location.path
-            text = read_file(location)[0]
-    except MissingDirectoryError:
-        text = None
-    values = parse_values(text, params["format"], keys, section=params["ini_section"], path=path, option="read_keys")
-    named = {alias: values[key] for alias, key in zip(aliases, keys)}
-    return {
-        "changed": False,
-        "exists": text is not None,
-        "current_values": named,
-        "fingerprints": {alias: fingerprint(value) for alias, value in named.items()},
-    }
-
-
-def _user(uid: int) -> str:
-    try:
-        return pwd.getpwuid(uid).pw_name
-    except KeyError:
-        return str(uid)
-
-
-def _group(gid: int) -> str:
-    try:
-        return grp.getgrgid(gid).gr_name
-    except KeyError:
-        return str(gid)
 
 
 def main() -> None:
@@ -578,7 +359,16 @@ def main() -> None:
 
     path = os.path.abspath(module.params["path"])
     try:
-        result = present(module, path, warn) if module.params["state"] == "present" else read(module, path)
+        if module.params["state"] == "present":
+            result = write_config(module.params, path, check_mode=module.check_mode, diff_mode=module._diff, warn=warn)
+        else:
+            module.deprecate(
+                "`state=read` is deprecated: use the module zohothrive.oauth.zoho_thrive_config_info, with `keys` and `aliases` "
+                "instead of `read_keys` and `read_aliases`.",
+                version="2.0.0",
+                collection_name="zohothrive.oauth",
+            )
+            result = read_config(module.params, path, keys_option="read_keys", aliases_option="read_aliases")
     except (ConfigFileError, FileIOError) as exc:
         module.fail_json(msg=relabel(str(exc), labels))
     module.exit_json(path=path, **result)

@@ -49,6 +49,11 @@ attributes:
       - It predicts a refusal by Zoho's limits (see the notes) and the refresh-token warning, and records nothing.
   diff_mode:
     support: none
+  idempotent:
+    support: partial
+    details:
+      - With the same code, a second run finds the stored credentials and reports no change, unless the stored access
+        token has fewer than O(min_ttl) seconds left and a new one is minted.
 options:
   code:
     description:
@@ -136,9 +141,10 @@ options:
         deletes the oldest one and its access tokens; hosts that still use it then fail with C(invalid_code). The run warns
         and the store stops counting the deleted one.
       - By default that exchange is refused before anything is recorded or sent, so the code stays usable. Revoke the
-        refresh tokens that are no longer used instead, in Zoho Accounts (Sessions > Connected Apps) or with
-        M(zohothrive.oauth.zoho_thrive_revoke) and the same token store (or O(track_replaced) with the
-        C(zohothrive.oauth.thrive_tokens) role's revocation), which then stops counting them.
+        refresh tokens that are no longer used instead, with M(zohothrive.oauth.zoho_thrive_revoke) and the same token
+        store (or O(track_replaced) with the C(zohothrive.oauth.thrive_tokens) role's revocation), which then stops
+        counting them. Tokens revoked in Zoho Accounts (Sessions > Connected Apps) still count in the store, which cannot
+        see that; once Zoho shows fewer than 20 for the client, set this option for one run.
     type: bool
     default: false
 notes:
@@ -183,6 +189,7 @@ found:
   description: Whether credentials are known. False only with O(allow_exchange=false) when nothing is known.
   returned: always
   type: bool
+  sample: true
 in_flight:
   description:
     - Whether the store records that the code was sent to Zoho without recording its tokens (a run died, or the store
@@ -190,45 +197,55 @@ in_flight:
       pass them as O(candidates)) before giving up on the code.
   returned: always
   type: bool
+  sample: false
 exchanged:
   description: Whether the code was (or, in check mode, would be) exchanged.
   returned: always
   type: bool
+  sample: false
 refreshed:
   description: Whether a new access token was (or, in check mode, would be) minted.
   returned: always
   type: bool
+  sample: true
 source:
   description: Where the refresh token came from.
   returned: always
   type: str
   choices: [cache, candidates, zoho, none]
+  sample: cache
 code_fingerprint:
   description: SHA-256 hex digest of the code the tokens belong to (or would belong to).
   returned: when known
   type: str
+  sample: 9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08
 refresh_token:
   description: The refresh token.
   returned: when RV(found), unless a check-mode run predicts an exchange
   type: str
+  sample: "1000.3b6f1c0e8d2a4f5b9c7e1a2d3f4b5c6d.7e8f9a0b1c2d3e4f5a6b7c8d9e0f1a2b"
 refresh_token_fingerprint:
   description:
     - SHA-256 hex digest of RV(refresh_token), as the deployment ledger and the C(fingerprints) that
       M(zohothrive.oauth.zoho_thrive_config) returns compute it. Not secret.
   returned: with RV(refresh_token)
   type: str
+  sample: 9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08
 access_token:
   description: An access token valid for at least O(min_ttl) seconds.
   returned: when RV(found) and O(access_token_needed), unless a check-mode run predicts a mint
   type: str
+  sample: "1000.5d8e2f3a4b5c6d7e8f9a0b1c2d3e4f5a.6b7c8d9e0f1a2b3c4d5e6f7a8b9c0d1e"
 expires_at:
   description: When RV(access_token) expires, in integer seconds since the epoch (UTC).
   returned: with RV(access_token)
   type: int
+  sample: 1795000000
 expires_in:
   description: Seconds until RV(access_token) expires.
   returned: with RV(access_token)
   type: int
+  sample: 3599
 api_domain:
   description:
     - Base URL of Zoho's APIs for the user's data center. Never empty.
@@ -236,10 +253,12 @@ api_domain:
       (at a Zoho accounts server, always the real run's).
   returned: when RV(found)
   type: str
+  sample: https://www.zohoapis.eu
 accounts_url:
   description: The accounts server used.
   returned: always
   type: str
+  sample: https://accounts.zoho.eu
 previous_refresh_tokens:
   description:
     - Refresh tokens issued from earlier codes that this code replaces and that are not revoked yet. Revoke them once every
@@ -247,6 +266,7 @@ previous_refresh_tokens:
   returned: always, empty unless O(track_replaced=true)
   type: list
   elements: str
+  sample: []
 store_error:
   description:
     - Set when Zoho issued tokens but O(token_cache) could not record them (disk full, read-only, permissions). The
@@ -285,7 +305,7 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.zohothrive.oauth.plugins.module_utils._authorization import clean_secret, fingerprint
 from ansible_collections.zohothrive.oauth.plugins.module_utils._errors import ZohoInputError, ZohoOAuthError
-from ansible_collections.zohothrive.oauth.plugins.module_utils._flows import Candidate, Credentials, ensure_credentials
+from ansible_collections.zohothrive.oauth.plugins.module_utils._flows import Candidate, Credentials, ensure_credentials, min_ttl_warning
 from ansible_collections.zohothrive.oauth.plugins.module_utils._module import (
     argument_spec,
     client_from_params,
@@ -298,6 +318,7 @@ from ansible_collections.zohothrive.oauth.plugins.module_utils._module import (
     token_fields,
     token_store,
     vault_argument_spec,
+    warn,
 )
 
 CANDIDATE_OPTIONS = {
@@ -317,6 +338,8 @@ def credentials(module: AnsibleModule) -> tuple[Credentials, str]:
     require_options(module, "client_id", "client_secret")
     if params["min_ttl"] < 0:
         raise ZohoInputError(f"`min_ttl` must be zero or a positive number of seconds, not {params['min_ttl']}.")
+    if min_ttl_warning(params["min_ttl"]):
+        warn(module, min_ttl_warning(params["min_ttl"]))
     code = clean_secret(params["code"], "`code`") if params["code"] is not None else None
     client = client_from_params(module)
     outcome = ensure_credentials(

@@ -21,8 +21,10 @@ description:
     play (O(play_hosts)) since the token was first seen. Until then, a token is revoked only by such a run. A token that
     the ledger has never seen on any host (deployed before the ledger existed) is therefore never revoked by a run with
     O(limited=true), or by a run in which a host of the play is missing from O(hosts).
-  - Hosts recorded in the ledger that are not in O(inventory_hosts) do not block a revoke. Their rows are kept and
-    listed in RV(ignored_hosts).
+  - With the file store (O(token_cache)), hosts recorded in the ledger that are not in O(inventory_hosts) do not block a
+    revoke (they left the inventory). Their rows are kept and listed in RV(ignored_hosts).
+  - With the vault store (O(vault)), shared by controllers that may manage other inventories, such hosts do block a
+    revoke. A token that the store records on hosts outside O(inventory_hosts) is deferred, and the message names them.
   - Only tokens in the cache's list of replaced tokens are ever revoked. A token that the role did not mint (provisioned
     by hand, for example) never gets there; revoke it by name with M(zohothrive.oauth.zoho_thrive_revoke).
   - This is the last controller step of the role C(zohothrive.oauth.thrive_tokens), which runs it after every host phase.
@@ -41,6 +43,10 @@ attributes:
       - Check mode records nothing, sends nothing, and returns what a real run would revoke and defer.
   diff_mode:
     support: none
+  idempotent:
+    support: full
+    details:
+      - A second run records the same rows and has nothing left to revoke.
 options:
   token_cache:
     description:
@@ -193,7 +199,7 @@ deferred:
       hosts: [app2.example.com, app3.example.com]
       reason: hosts of the inventory are still recorded as holding it
 ignored_hosts:
-  description: Hosts with a ledger row that are not in O(inventory_hosts). Their rows are kept but do not block a revoke.
+  description: Hosts with a ledger row that are not in O(inventory_hosts). Their rows are kept; they block a revoke only with the vault store.
   returned: always
   type: list
   elements: str

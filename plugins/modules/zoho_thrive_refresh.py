@@ -39,6 +39,12 @@ attributes:
       - With a token store it predicts a refusal by Zoho's throttle (see the notes), and records nothing.
   diff_mode:
     support: none
+  idempotent:
+    support: partial
+    details:
+      - With a token store, a second run returns the stored access token while it has more than O(min_ttl) seconds
+        left. Without one (no O(token_cache) or O(vault), and no still-valid O(access_token)), every run mints a new
+        token and reports a change.
 options:
   refresh_token:
     description:
@@ -124,6 +130,7 @@ access_token:
   description: An access token valid for at least O(min_ttl) seconds.
   returned: success, not in check mode when a new token would be minted
   type: str
+  sample: "1000.5d8e2f3a4b5c6d7e8f9a0b1c2d3e4f5a.6b7c8d9e0f1a2b3c4d5e6f7a8b9c0d1e"
 expires_in:
   description: Seconds until RV(access_token) expires.
   returned: success, not in check mode when a new token would be minted
@@ -133,6 +140,7 @@ expires_at:
   description: When RV(access_token) expires, in integer seconds since the epoch (UTC).
   returned: success, not in check mode when a new token would be minted
   type: int
+  sample: 1795000000
 api_domain:
   description:
     - Base URL of Zoho's APIs for the user's data center. Never empty.
@@ -152,15 +160,18 @@ scope:
   returned: when known (Zoho's answer or O(token_cache) names them), not in check mode when a new token would be minted
   type: list
   elements: str
+  sample: [Thrive.Referral.CREATE]
 refresh_token:
   description: A new refresh token, only if Zoho ever starts rotating refresh tokens. Store it in place of the old one.
   returned: when Zoho's answer carries a refresh token
   type: str
+  sample: "1000.3b6f1c0e8d2a4f5b9c7e1a2d3f4b5c6d.7e8f9a0b1c2d3e4f5a6b7c8d9e0f1a2b"
 source:
   description: Where RV(access_token) came from.
   returned: always
   type: str
   choices: [given, cache, zoho, none]
+  sample: cache
 mints_in_window:
   description:
     - Access tokens minted from O(refresh_token) in the last 10 minutes as the token store recorded them (the exchange that
@@ -191,10 +202,10 @@ import typing as t
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.zohothrive.oauth.plugins.module_utils._authorization import clean_secret
-from ansible_collections.zohothrive.oauth.plugins.module_utils._client import TokenSet
+from ansible_collections.zohothrive.oauth.plugins.module_utils._tokens import TokenSet
 from ansible_collections.zohothrive.oauth.plugins.module_utils._errors import ZohoInputError, ZohoOAuthError
 from ansible_collections.zohothrive.oauth.plugins.module_utils._dc import vet_api_domain
-from ansible_collections.zohothrive.oauth.plugins.module_utils._flows import SOURCE_ZOHO, Outcome, ensure_access_token
+from ansible_collections.zohothrive.oauth.plugins.module_utils._flows import SOURCE_ZOHO, Outcome, ensure_access_token, min_ttl_warning
 from ansible_collections.zohothrive.oauth.plugins.module_utils._module import (
     accounts_url_from_params,
     argument_spec,
@@ -219,6 +230,8 @@ def refresh(module: AnsibleModule) -> Outcome:
     min_ttl = params["min_ttl"]
     if min_ttl < 0:
         raise ZohoInputError(f"`min_ttl` must be zero or a positive number of seconds, not {min_ttl}.")
+    if min_ttl_warning(min_ttl):
+        warn(module, min_ttl_warning(min_ttl))
     accounts_url = accounts_url_from_params(module)
     fallback_api_domain = default_api_domain(module, accounts_url)
     known_api_domain = (params["api_domain"] or "").strip() or None

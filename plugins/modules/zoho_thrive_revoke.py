@@ -30,6 +30,10 @@ attributes:
         C(changed=true).
   diff_mode:
     support: none
+  idempotent:
+    support: full
+    details:
+      - A second run finds the token already invalid, which is a warning and no change.
 options:
   refresh_token:
     description:
@@ -69,6 +73,7 @@ revoked:
   description: Whether Zoho confirmed the revocation. False when the token was already invalid, and in check mode.
   returned: always
   type: bool
+  sample: true
 """
 
 from ansible.module_utils.basic import AnsibleModule

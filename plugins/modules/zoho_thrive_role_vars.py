@@ -25,6 +25,10 @@ attributes:
     support: full
   diff_mode:
     support: none
+  idempotent:
+    support: full
+    details:
+      - It only compares names; it never reports a change.
 options:
   prefix:
     description:

@@ -35,6 +35,11 @@ attributes:
       - It predicts a refusal by Zoho's refresh-token cap (see the notes) and its warning, and records nothing.
   diff_mode:
     support: none
+  idempotent:
+    support: partial
+    details:
+      - With O(token_cache) or O(vault), a second run returns the stored tokens and sends nothing. Without a store,
+        the second run sends the code again, and Zoho refuses it (a code works once).
 options:
   code:
     description:
@@ -89,8 +94,9 @@ options:
         deletes the oldest one and its access tokens; hosts that still use it then fail with C(invalid_code). The run warns
         and the store stops counting the deleted one.
       - By default that exchange is refused before anything is recorded or sent, so the code stays usable. Revoke the
-        refresh tokens that are no longer used instead, in Zoho Accounts (Sessions > Connected Apps) or with
-        M(zohothrive.oauth.zoho_thrive_revoke) and the same token store, which then stops counting them.
+        refresh tokens that are no longer used instead, with M(zohothrive.oauth.zoho_thrive_revoke) and the same token
+        store, which then stops counting them. Tokens revoked in Zoho Accounts (Sessions > Connected Apps) still count in
+        the store, which cannot see that; once Zoho shows fewer than 20 for the client, set this option for one run.
       - Only used with a token store (O(token_cache) or O(vault)).
     type: bool
     default: false
@@ -148,10 +154,12 @@ access_token:
   description: 'The access token, valid for RV(expires_in) seconds. Send it as C(Authorization: Zoho-oauthtoken <token>).'
   returned: success, not in check mode unless the tokens came from O(token_cache)
   type: str
+  sample: "1000.5d8e2f3a4b5c6d7e8f9a0b1c2d3e4f5a.6b7c8d9e0f1a2b3c4d5e6f7a8b9c0d1e"
 refresh_token:
   description: The refresh token. Zoho returns one only for offline access on first consent or with C(prompt=consent).
   returned: success, not in check mode unless the tokens came from O(token_cache)
   type: str
+  sample: "1000.3b6f1c0e8d2a4f5b9c7e1a2d3f4b5c6d.7e8f9a0b1c2d3e4f5a6b7c8d9e0f1a2b"
 api_domain:
   description:
     - Base URL of Zoho's APIs for the user's data center. Never empty.
@@ -185,6 +193,7 @@ code_fingerprint:
   description: SHA-256 hex digest of the code. It identifies the code without revealing it.
   returned: always
   type: str
+  sample: 9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08
 accounts_url:
   description: The accounts server the code was (or would be) exchanged at.
   returned: always
@@ -194,6 +203,7 @@ cached:
   description: Whether the tokens came from O(token_cache) instead of Zoho.
   returned: always
   type: bool
+  sample: false
 live_refresh_tokens:
   description:
     - Live refresh tokens of this client at this accounts server that the token store counts (made by exchanges through it

@@ -13,6 +13,7 @@ import subprocess
 import sys
 import typing as t
 import uuid
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -155,3 +156,29 @@ def which(name: str) -> str:
     found = shutil.which(name, path=str(BIN)) or shutil.which(name)
     assert found, f"{name} not found"
     return found
+
+
+@pytest.fixture(scope="session")
+def wheel_collections(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A collections path holding community.hashi_vault, from the pinned `ansible` wheel (requirements-wheel-collections.txt).
+
+    Galaxy is not reachable from CI; the documented playbook of docs/examples uses its lookup.
+    """
+    cache = REPO / ".build" / "downloads"
+    cache.mkdir(parents=True, exist_ok=True)
+    download = subprocess.run(
+        # The package's own Requires-Python (>=3.12) does not concern a wheel that is only unpacked: ask for that Python's wheel.
+        [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "--python-version=3.12", "--require-hashes"]
+        + ["-r", str(Path(__file__).with_name("requirements-wheel-collections.txt")), "-d", str(cache)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert download.returncode == 0, download.stdout + download.stderr
+    wheel = next(cache.glob("ansible-14.5.0-*.whl"))
+    root = tmp_path_factory.mktemp("wheel-collections")
+    prefix = "ansible_collections/community/hashi_vault/"
+    with zipfile.ZipFile(wheel) as archive:
+        archive.extractall(root, [name for name in archive.namelist() if name.startswith(prefix)])
+    assert (root / prefix / "plugins" / "lookup" / "vault_kv2_get.py").is_file()
+    return str(root)

@@ -16,7 +16,6 @@ import os
 import subprocess
 import sys
 import typing as t
-import zipfile
 from pathlib import Path
 
 import pytest
@@ -24,32 +23,8 @@ import pytest
 from conftest import REPO, Emulator, PlaybookRun, write
 
 EXAMPLES = REPO / "docs" / "examples"
-REQUIREMENTS = Path(__file__).with_name("requirements-hashi-vault.txt")
 STORE_PATH = "zohothrive/myapp"
 CLIENT_PATH = "zohothrive/myapp-client"
-
-
-@pytest.fixture(scope="session")
-def hashi_vault_collections(tmp_path_factory: pytest.TempPathFactory) -> str:
-    """A collections path holding community.hashi_vault, from the pinned `ansible` wheel (see the requirements file)."""
-    cache = REPO / ".build" / "downloads"
-    cache.mkdir(parents=True, exist_ok=True)
-    download = subprocess.run(
-        # The package's own Requires-Python (>=3.12) does not concern a wheel that is only unpacked: ask for that Python's wheel.
-        [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "--python-version=3.12", "--require-hashes"]
-        + ["-r", str(REQUIREMENTS), "-d", str(cache)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert download.returncode == 0, download.stdout + download.stderr
-    wheel = next(cache.glob("ansible-14.5.0-*.whl"))
-    root = tmp_path_factory.mktemp("hashi-vault-collection")
-    prefix = "ansible_collections/community/hashi_vault/"
-    with zipfile.ZipFile(wheel) as archive:
-        archive.extractall(root, [name for name in archive.namelist() if name.startswith(prefix)])
-    assert (root / prefix / "plugins" / "lookup" / "vault_kv2_get.py").is_file()
-    return str(root)
 
 
 class Fleet:
@@ -144,7 +119,7 @@ def test_the_ansible_vault_example_runs_as_written(fleet: Fleet, ansible_playboo
 
 
 def test_the_hashi_vault_lookup_example_runs_as_written(
-    fleet: Fleet, ansible_playbook: t.Callable[..., PlaybookRun], collections_path: str, hashi_vault_collections: str
+    fleet: Fleet, ansible_playbook: t.Callable[..., PlaybookRun], collections_path: str, wheel_collections: str
 ) -> None:
     write(fleet.root / "site.yml", (EXAMPLES / "vault_store_hashi_vault.yml").read_text())
     kv2 = fleet.kv.client().secrets.kv.v2
@@ -156,7 +131,7 @@ def test_the_hashi_vault_lookup_example_runs_as_written(
     fleet.overrides["zoho_vault_mount"] = fleet.kv.mount
     # One login for the lookups and the store, as the example's comments say (a token here; AppRole works alike).
     env = {
-        "ANSIBLE_COLLECTIONS_PATH": f"{collections_path}:{hashi_vault_collections}",
+        "ANSIBLE_COLLECTIONS_PATH": f"{collections_path}:{wheel_collections}",
         "VAULT_ADDR": fleet.kv.server.addr,
         "VAULT_TOKEN": fleet.kv.token("zohothrive/"),
     }

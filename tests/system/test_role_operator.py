@@ -136,8 +136,23 @@ def test_a_misspelled_variable_is_named_with_the_closest_known_one(site: Site) -
         ({"thrive_tokens_token_cache": "relative/tokens.json"}, "thrive_tokens_token_cache must be an absolute path"),
         ({"thrive_tokens_min_ttl": -1}, "thrive_tokens_min_ttl is -1"),
         ({"thrive_tokens_keys": {"refresh": "R"}}, "it has refresh"),
+        ({"thrive_tokens_keys": {"access_token": "ZOHO_TOKEN", "refresh_token": "ZOHO_TOKEN"}}, "makes two values share one key in the file"),
+        ({"thrive_tokens_keys": {"refresh_token": None}}, "gives refresh_token the name"),
+        ({"thrive_tokens_keys": {"refresh_token": ["x"]}}, "gives refresh_token the name"),
+        ({"thrive_tokens_keys": {"refresh_token": ""}}, "gives refresh_token the name"),
     ],
-    ids=["no-secret", "no-client-id", "empty-secret", "relative-cache", "negative-min-ttl", "unknown-key-name"],
+    ids=[
+        "no-secret",
+        "no-client-id",
+        "empty-secret",
+        "relative-cache",
+        "negative-min-ttl",
+        "unknown-key-name",
+        "two-values-one-key",
+        "null-key-name",
+        "list-key-name",
+        "empty-key-name",
+    ],
 )
 def test_each_bad_input_gets_its_own_message(site: Site, change: dict[str, object], expected: str) -> None:
     site.new_code()
@@ -152,6 +167,35 @@ def test_each_bad_input_gets_its_own_message(site: Site, change: dict[str, objec
     assert "needs thrive_tokens_client_id, thrive_tokens_client_secret and" not in run.output  # no catch-all any more
     assert site.emulator.state()["token_requests"] == 0
     assert not any(site.config(host).exists() for host in site.hosts)
+
+
+def test_an_env_host_with_a_name_env_cannot_hold_is_refused_before_anything_is_sent(site: Site) -> None:
+    site.new_code()
+    inventory = (site.root / "inventory.ini").read_text()
+    env_host = site.hosts[site.formats.index("env")]
+    (site.root / "inventory.ini").write_text(inventory.replace(f"{env_host} ", f"{env_host} thrive_tokens_keys='{{\"refresh_token\": \"A B\"}}' ", 1))
+    run = site.run()
+    assert run.returncode != 0
+    assert "a env file cannot hold as a key" in " ".join(run.output.split())
+    assert not site.config(env_host).exists()  # that host fails in preflight; the others, set up right, get their tokens
+    assert all(site.config(host).exists() for host in site.hosts if host != env_host)
+
+
+def test_a_host_whose_controller_settings_differ_is_refused_and_named(site: Site) -> None:
+    """The controller phase runs once, with the first host's values: a host set up for another client must not get its tokens."""
+    site.new_code()
+    inventory = (site.root / "inventory.ini").read_text()
+    last = site.hosts[-1]
+    (site.root / "inventory.ini").write_text(inventory.replace(f"{last} ", f"{last} thrive_tokens_client_id=1000.ANOTHERCLIENT ", 1))
+    site.vars.pop("thrive_tokens_client_id")  # in the inventory, per host, as an operator might
+    inventory = (site.root / "inventory.ini").read_text()
+    (site.root / "inventory.ini").write_text(inventory + f"[apps:vars]\nthrive_tokens_client_id={site.emulator.client_id}\n")
+    run = site.run()
+    assert run.returncode != 0
+    text = " ".join(run.output.split())
+    assert f"thrive_tokens_client_id of {last} differ(s) from {site.hosts[0]}" in text
+    assert not site.config(last).exists()  # it never gets the other client's tokens; the others, set up alike, do
+    assert all(site.config(host).exists() for host in site.hosts[:-1])
 
 
 @pytest.mark.parametrize("mode", [640, 416, 600], ids=["640", "yaml-0640", "600"])
@@ -281,11 +325,13 @@ def test_a_check_mode_refusal_of_a_key_name_names_the_role_variable(site: Site) 
     site.vars["thrive_tokens_min_ttl"] = 7200  # the access token would be refreshed: its keys are pending in check mode
     checked = site.run("--check")
     assert checked.returncode != 0
-    assert "ZOHO-ACCESS" in checked.output and "`thrive_tokens_keys`" in checked.output
+    # Refused in preflight, on the env host only, before anything is read or sent (in the module before issue 8's attack).
+    refusal = 'thrive_tokens_keys gives access_token the name "ZOHO-ACCESS", which a env file cannot hold as a key'
+    assert refusal in " ".join(checked.output.split())
     assert "`pending`" not in checked.output
     real = site.run()
     assert real.returncode != 0
-    assert "`thrive_tokens_keys`" in real.output
+    assert refusal in " ".join(real.output.split())
 
 
 def test_a_damaged_token_on_a_host_is_named_by_host_and_file(site: Site) -> None:

@@ -82,6 +82,36 @@ def test_rotation_on_the_vault_store_revokes_once_no_host_holds_the_old_token(si
     assert {site.read(host)["refresh_token"] for host in site.hosts} == {secret(site)["refresh_token"]}
 
 
+def test_a_token_that_another_inventorys_hosts_hold_is_not_revoked_from_here(site: Site, fresh_emulator: Emulator, ansible_playbook, tmp_path: Path) -> None:
+    """Two controllers manage two inventories through one vault secret: one's rotation must not revoke the other's token."""
+    site.vars["thrive_tokens_revoke_replaced"] = True
+    other = Site(tmp_path / "other", fresh_emulator, ansible_playbook, ["json", "env"])
+    other.hosts = ["b1", "b2"]
+    lines = ["[apps]"]
+    for host, fmt in zip(other.hosts, other.formats):
+        (other.root / host).mkdir(parents=True, exist_ok=True)
+        lines.append(
+            f"{host} ansible_connection=local ansible_python_interpreter=/usr/bin/python3 "
+            f"thrive_tokens_config_format={fmt} thrive_tokens_config_path={other.config(host)}"
+        )
+    (other.root / "inventory.ini").write_text("\n".join(lines) + "\n")
+    site.new_code()
+    assert_ok(site.run())
+    other.vars = site.vars  # the same client, code and vault secret
+    assert_ok(other.run())  # the store knows the code: b1 and b2 get its token, no exchange
+    first = secret(site)["refresh_token"]
+    assert {other.read(host)["refresh_token"] for host in other.hosts} == {first}
+    site.new_code()
+    rotated = site.run()
+    assert_ok(rotated)
+    assert site.emulator.state()["revokes"] == 0  # b1 and b2 still use it
+    assert site.emulator.admin("POST", "introspect", {"token": first})["active"]
+    assert "b1, b2, outside this inventory" in " ".join(rotated.stdout.split())
+    assert_ok(other.run())  # the other controller's hosts get the new token, and it revokes the old one
+    assert site.emulator.state()["revokes"] == 1
+    assert not site.emulator.admin("POST", "introspect", {"token": first})["active"]
+
+
 def test_approle_login_through_the_role(site: Site) -> None:
     approle = site.kv.approle("zohothrive/")  # type: ignore[attr-defined]
     site.vars.pop("thrive_tokens_vault_token")

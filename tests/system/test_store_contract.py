@@ -13,6 +13,7 @@ import subprocess
 import sys
 import textwrap
 import threading
+import time
 import typing as t
 from pathlib import Path
 
@@ -82,12 +83,46 @@ CONTROLLER = textwrap.dedent(
     zoho = _client.ZohoOAuthClient(spec["url"], client_id=spec["client_id"], client_secret=spec["client_secret"], ca_path=spec["ca_path"])
     sys.stdin.readline()  # every controller starts at the same moment
     try:
-        outcome = _flows.exchange_code(zoho, spec["code"], cache=cache, check_mode=False)
-        print(json.dumps({"changed": outcome.changed, "refresh": outcome.tokens.refresh_token}))
+        if "min_ttl" in spec:  # the role's controller step: the stored credentials of the code, refreshed below min_ttl
+            outcome = _flows.ensure_credentials(zoho, cache, code=spec["code"], min_ttl=spec["min_ttl"], check_mode=False)
+        elif "code" in spec:
+            outcome = _flows.exchange_code(zoho, spec["code"], cache=cache, check_mode=False)
+        else:
+            outcome = _flows.ensure_access_token(zoho, spec["refresh_token"], cache=cache, min_ttl=300, check_mode=False)
+        tokens = outcome.tokens
+        print(json.dumps({"changed": outcome.changed, "refresh": tokens.refresh_token, "access": tokens.access_token}))
     except Exception as exc:
         print(json.dumps({"error": type(exc).__name__, "msg": str(exc)}))
     """
 )
+
+
+def controller_spec(store: Store, emulator: Emulator, **task: t.Any) -> dict[str, t.Any]:
+    """What a controller process needs: the store, the accounts server, and the ``code`` to exchange or ``refresh_token`` to mint from."""
+    return dict(
+        store.spec(), url=emulator.url, client_id=emulator.client_id, client_secret=emulator.client_secret, ca_path=emulator.ca_path, **task
+    )
+
+
+def start_controller(collections_path: str, spec: dict[str, t.Any]) -> subprocess.Popen[str]:
+    """A controller process running :data:`CONTROLLER`, started (told "go") at once."""
+    process = subprocess.Popen(
+        [sys.executable, "-c", CONTROLLER, collections_path, json.dumps(spec)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    process.stdin.write("go\n")
+    process.stdin.flush()
+    return process
+
+
+def outcome_of(process: subprocess.Popen[str]) -> dict[str, t.Any]:
+    out, err = process.communicate(timeout=180)
+    assert process.returncode == 0, err
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def race(collections_path: str, spec: dict[str, t.Any], count: int) -> list[dict[str, t.Any]]:
+    """``count`` controller processes doing the same at the same moment; their outcomes."""
+    return [outcome_of(process) for process in [start_controller(collections_path, spec) for _number in range(count)]]
 
 
 def test_controllers_racing_one_fresh_code_exchange_it_exactly_once(
@@ -95,36 +130,66 @@ def test_controllers_racing_one_fresh_code_exchange_it_exactly_once(
 ) -> None:
     code = fresh_emulator.mint_code()
     fresh_emulator.faults([{"kind": "slow", "delay": 1.0}])  # the winner's exchange takes a second: the others must wait
-    spec = dict(
-        store.spec(),
-        url=fresh_emulator.url,
-        client_id=fresh_emulator.client_id,
-        client_secret=fresh_emulator.client_secret,
-        ca_path=fresh_emulator.ca_path,
-        code=code,
-    )
-    processes = [
-        subprocess.Popen(
-            [sys.executable, "-c", CONTROLLER, collections_path, json.dumps(spec)],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for _number in range(4)
-    ]
-    for process in processes:
-        process.stdin.write("go\n")
-        process.stdin.flush()
-    results = []
-    for process in processes:
-        out, err = process.communicate(timeout=120)
-        assert process.returncode == 0, err
-        results.append(json.loads(out.strip().splitlines()[-1]))
+    results = race(collections_path, controller_spec(store, fresh_emulator, code=code), 4)
     assert all("refresh" in result for result in results), results
     assert len({result["refresh"] for result in results}) == 1  # everybody got the same tokens
     assert sorted(result["changed"] for result in results) == [False, False, False, True]
     assert fresh_emulator.state()["exchanges"] == 1
+
+
+def test_a_controller_waiting_on_a_claim_that_zoho_refused_claims_the_code_itself(
+    core: t.Any, openbao_kv: t.Any, fresh_emulator: Emulator, collections_path: str, tmp_path: Path
+) -> None:
+    """The first controller had a wrong client secret: Zoho refused its request, not the code, so the waiting one exchanges it.
+
+    Vault only: with the file store the lock lets one controller in at a time, so nobody waits on another's claim.
+    """
+    store = Store("vault", tmp_path, openbao_kv)
+    code = fresh_emulator.mint_code()
+    fresh_emulator.faults([{"kind": "slow", "delay": 1.5}])  # the first request stays in flight while the second controller starts
+    spec = controller_spec(store, fresh_emulator, code=code)
+
+    def controller(secret: str) -> subprocess.Popen[str]:
+        return start_controller(collections_path, dict(spec, client_secret=secret))
+
+    wrong = controller("ZSEC_not_this_clients_secret")
+    deadline = time.monotonic() + 30
+    while store.open(core).load().code_entry(core.auth.fingerprint(code)) is None:  # its claim is recorded: the code is in flight
+        assert time.monotonic() < deadline and wrong.poll() is None, "the first controller never claimed the code"
+        time.sleep(0.05)
+    right = controller(fresh_emulator.client_secret)
+    results = [outcome_of(process) for process in (wrong, right)]
+    assert "invalid_client_secret" in results[0].get("msg", ""), results
+    assert "refresh" in results[1], results  # it waited, saw the claim given up, and exchanged the still-valid code
+    assert fresh_emulator.state()["exchanges"] == 1
+
+
+def test_controllers_racing_to_mint_from_one_refresh_token_mint_once(
+    core: t.Any, store: Store, fresh_emulator: Emulator, collections_path: str
+) -> None:
+    """Zoho allows 10 mints per refresh token per 10 minutes: six controllers needing a token at once must spend one."""
+    refresh_token = core.flows.exchange_code(client(core, fresh_emulator), fresh_emulator.mint_code(), cache=None, check_mode=False).tokens.refresh_token
+    fresh_emulator.faults([{"kind": "slow", "delay": 1.5}] * 6, path="/oauth/v2/token")  # Zoho's latency: the others must wait, not mint
+    results = race(collections_path, controller_spec(store, fresh_emulator, refresh_token=refresh_token), 6)
+    assert all("access" in result for result in results), results
+    assert len({result["access"] for result in results}) == 1  # everybody got the one token minted
+    assert sorted(result["changed"] for result in results) == [False] * 5 + [True]
+    assert fresh_emulator.state()["refreshes"] == 1
+
+
+def test_controllers_refreshing_the_stored_credentials_at_once_mint_once(
+    core: t.Any, store: Store, fresh_emulator: Emulator, collections_path: str
+) -> None:
+    """The role's controller step on several CI runners at once, when the stored access token is too old for min_ttl."""
+    code = fresh_emulator.mint_code()
+    stored = core.flows.exchange_code(client(core, fresh_emulator), code, cache=store.open(core), check_mode=False).tokens
+    while stored.expires_at - time.time() >= 3598:  # the clock must move past min_ttl for the stored token (about 2 s)
+        time.sleep(0.1)
+    fresh_emulator.faults([{"kind": "slow", "delay": 1.5}] * 6, path="/oauth/v2/token")
+    results = race(collections_path, controller_spec(store, fresh_emulator, code=code, min_ttl=3598), 6)  # the stored token is too old now
+    assert all("access" in result for result in results), results
+    assert len({result["access"] for result in results}) == 1 and stored.access_token not in {result["access"] for result in results}
+    assert fresh_emulator.state()["refreshes"] == 1 and fresh_emulator.state()["exchanges"] == 1
 
 
 def test_every_write_is_check_and_set_and_a_conflict_is_re_decided(core: t.Any, openbao_kv: t.Any, tmp_path: Path) -> None:
@@ -219,7 +284,7 @@ def test_approle_login_works(core: t.Any, openbao_kv: t.Any, tmp_path: Path, fre
     assert outcome.changed and fresh_emulator.state()["exchanges"] == 1
 
 
-@pytest.mark.parametrize("fault", ["sealed", "permission", "kv1", "no-mount", "down"])
+@pytest.mark.parametrize("fault", ["sealed", "permission", "kv1", "no-mount", "down", "bad-token"])
 def test_a_vault_fault_before_the_exchange_spends_nothing(
     core: t.Any, openbao_factory: t.Any, openbao_kv_factory: t.Any, tmp_path: Path, fresh_emulator: Emulator, fault: str
 ) -> None:
@@ -232,11 +297,14 @@ def test_a_vault_fault_before_the_exchange_spends_nothing(
         "kv1": "not KV version 2",
         "no-mount": "no secrets engine",
         "down": "did not answer",
+        "bad-token": "does not accept `vault.token` (or VAULT_TOKEN): it is expired, revoked or mistyped",
     }[fault]
     if fault == "sealed":
         server.seal()
     elif fault == "permission":
         settings["token"] = kv.token("somewhere-else/")
+    elif fault == "bad-token":
+        settings["token"] = "s.expiredorinvented0000000000"
     elif fault == "no-mount":
         settings["engine_mount_point"] = "not-mounted"
     elif fault == "down":

@@ -166,17 +166,34 @@ def test_a_winner_that_never_finishes_leaves_the_code_unsent_and_says_so() -> No
     assert 60.0 <= now[0] <= 62.0  # a bounded wait: at least a minute (two requests of 5 s would be less)
 
 
-def test_a_winner_whose_code_zoho_refused_gives_invalid_code_here() -> None:
+def test_when_the_winner_gives_its_claim_up_this_controller_claims_the_code_and_zoho_decides() -> None:
+    """Zoho refused the winner's request, maybe for the winner's own wrong secret: the code may still work, so it is tried once from here."""
     backend = MemoryBackend()
     other = controller(backend)
     other.load()
     other.begin_exchange(CODE_FP, accounts_url=ACCOUNTS, client_id="1000.ID")
     session = FakeSession()
+    session.add(json_response({"error": "invalid_code"}))  # the code was spent after all: Zoho's own answer reaches the operator
     client = ZohoOAuthClient(ACCOUNTS, client_id="1000.ID", client_secret=SECRET, session=session, sleep=Recorder())
     cache = controller(backend, sleep=lambda _seconds: other.abandon_exchange(CODE_FP))
-    with pytest.raises(ZohoInvalidCodeError, match="Zoho refused it"):
+    with pytest.raises(ZohoInvalidCodeError, match="Zoho rejected the grant code"):
         exchange_code(client, CODE, cache=cache, check_mode=False)
-    assert session.calls == []
+    assert len(session.calls) == 1
+    assert backend.document is not None and CODE_FP not in backend.document["codes"]  # refused: nothing stays recorded
+
+
+def test_when_the_winner_gives_its_claim_up_a_still_valid_code_is_exchanged_here() -> None:
+    backend = MemoryBackend()
+    other = controller(backend)
+    other.load()
+    other.begin_exchange(CODE_FP, accounts_url=ACCOUNTS, client_id="1000.ID")
+    session = FakeSession()
+    session.add(json_response(token_payload(access_token=AT, refresh_token=RT, api_domain="https://www.zohoapis.eu")))
+    client = ZohoOAuthClient(ACCOUNTS, client_id="1000.ID", client_secret=SECRET, session=session, sleep=Recorder())
+    cache = controller(backend, sleep=lambda _seconds: other.abandon_exchange(CODE_FP))
+    outcome = exchange_code(client, CODE, cache=cache, check_mode=False)
+    assert outcome.tokens is not None and outcome.tokens.refresh_token == RT and len(session.calls) == 1
+    assert backend.document is not None and backend.document["codes"][CODE_FP]["state"] == DONE
 
 
 def test_the_winner_exchanges_once_and_writes_back_the_documented_fields() -> None:

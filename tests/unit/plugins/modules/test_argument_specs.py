@@ -31,9 +31,11 @@ FQCN_PREFIX = "zohothrive.oauth."
 
 SECRET_OPTIONS = {"client_secret", "code", "callback_url", "refresh_token", "access_token", "code_verifier", "expected_state", "values"}
 # Modules that run on target hosts and never talk to Zoho: outside the action group, no connection options.
-TARGET_SIDE_MODULES = {"zoho_thrive_config"}
+TARGET_SIDE_MODULES = {"zoho_thrive_config", "zoho_thrive_config_info"}
 # Helpers of the role that never talk to Zoho and take no secret: outside the action group, no connection options.
 HELPER_MODULES = {"zoho_thrive_role_vars"}
+# Modules that take no secret at all: the helpers, and the reading module (it returns values, it is given none).
+NO_SECRET_INPUT = HELPER_MODULES | {"zoho_thrive_config_info"}
 CONNECTION_OPTIONS = ("client_id", "client_secret", "data_center", "accounts_url", "validate_certs", "ca_path", "timeout", "option_labels")
 
 
@@ -88,7 +90,7 @@ def test_walk_options_finds_suboptions() -> None:
 def test_secret_options_are_no_log(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
     spec = captured_kwargs(name, monkeypatch)["argument_spec"]
     secrets = [(path, option) for path, leaf, option in walk_options(spec) if leaf in SECRET_OPTIONS]
-    assert secrets or name in HELPER_MODULES, "every module but the helpers has at least one secret-bearing option"
+    assert secrets or name in NO_SECRET_INPUT, "every module but the helpers and the reader has at least one secret-bearing option"
     for path, option in secrets:
         assert option.get("no_log") is True, f"{name}: option {path} must be no_log=True"
 

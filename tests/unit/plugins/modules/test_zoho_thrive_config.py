@@ -17,7 +17,7 @@ import typing as t
 import pytest
 import yaml
 
-from ansible_collections.zohothrive.oauth.plugins.module_utils import _config_file
+from ansible_collections.zohothrive.oauth.plugins.module_utils import _config_file, _config_task
 from ansible_collections.zohothrive.oauth.plugins.modules import zoho_thrive_config as module
 
 RT = "1000.refresh-S3CRET.value"
@@ -308,7 +308,7 @@ def test_attribute_only_change_of_a_swapped_file_fails(run_module: t.Any, tmp_pa
     target = tmp_path / "app.json"
     run_module(module, args(target))
     os.chmod(target, 0o644)
-    real_read_file = module.read_file
+    real_read_file = _config_task.read_file
     calls = []
 
     def swapping_read_file(location: t.Any) -> t.Any:
@@ -321,7 +321,7 @@ def test_attribute_only_change_of_a_swapped_file_fails(run_module: t.Any, tmp_pa
             os.rename(tmp_path / "other.json", target)
         return result
 
-    monkeypatch.setattr(module, "read_file", swapping_read_file)
+    monkeypatch.setattr(_config_task, "read_file", swapping_read_file)
     result = run_module(module, args(target))
     assert result.failed and "was replaced while this task ran" in result["msg"]
     assert mode_of(target) == 0o644
@@ -545,8 +545,8 @@ def test_diff_of_a_new_file(run_module: t.Any, tmp_path: t.Any) -> None:
 
 
 def test_diff_function_never_sees_values_it_could_leak() -> None:
-    plan = module.Plan("x", "y", ["a"], {"a": "current-secret", "b": None}, {}, -1, -1)
-    diff = module.diff(plan, {"a": "new-secret", "b": "other-secret"})
+    plan = _config_task.Plan("x", "y", ["a"], {"a": "current-secret", "b": None}, {}, -1, -1)
+    diff = _config_task.diff(plan, {"a": "new-secret", "b": "other-secret"})
     assert diff == {"before": "a: set\nb: absent\n", "after": "a: changed\nb: unchanged\n"}
 
 
@@ -967,7 +967,7 @@ def test_pending_keys_are_predicted_as_changing_without_a_value(run_module: t.An
         "ZOHO_THRIVE_REFRESH_TOKEN": sha(RT),  # what the file holds now
         "ZOHO_THRIVE_ACCESS_TOKEN": None,
     }
-    assert module.PENDING_PLACEHOLDER not in result.stdout
+    assert _config_task.PENDING_PLACEHOLDER not in result.stdout
     assert snapshot(target) == before
 
 

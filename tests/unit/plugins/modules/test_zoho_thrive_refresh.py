@@ -385,3 +385,10 @@ def test_a_refresh_answer_without_expiry_gets_zohos_documented_hour(run_module: 
     zoho.add(json_response(payload))
     result = run_module(module, args())
     assert result["expires_in"] == 3600 and result["expires_at"] >= int(time.time()) + 3590
+
+
+def test_a_min_ttl_no_token_can_meet_warns_that_every_run_mints(run_module: t.Any, zoho: t.Any, tmp_path: t.Any) -> None:
+    zoho.add(minted())
+    result = run_module(module, args(token_cache=str(tmp_path / "c.json"), min_ttl=3600))
+    assert not result.failed
+    assert any("`min_ttl` is 3600 seconds" in warning and "every run mints" in warning for warning in result.warning_messages)
