@@ -326,7 +326,7 @@ def test_a_check_mode_refusal_of_a_key_name_names_the_role_variable(site: Site) 
     checked = site.run("--check")
     assert checked.returncode != 0
     # Refused in preflight, on the env host only, before anything is read or sent (in the module before issue 8's attack).
-    refusal = 'thrive_tokens_keys gives access_token the name "ZOHO-ACCESS", which a env file cannot hold as a key'
+    refusal = "thrive_tokens_keys gives access_token the name 'ZOHO-ACCESS', which a env file cannot hold as a key"
     assert refusal in " ".join(checked.output.split())
     assert "`pending`" not in checked.output
     real = site.run()
