@@ -223,7 +223,7 @@ refresh_token:
   description: The refresh token.
   returned: when RV(found), unless a check-mode run predicts an exchange
   type: str
-  sample: "1000.3b6f1c0e8d2a4f5b9c7e1a2d3f4b5c6d.7e8f9a0b1c2d3e4f5a6b7c8d9e0f1a2b"
+  sample: "1000.xxxx.yyyy"
 refresh_token_fingerprint:
   description:
     - SHA-256 hex digest of RV(refresh_token), as the deployment ledger and the C(fingerprints) that
@@ -235,7 +235,7 @@ access_token:
   description: An access token valid for at least O(min_ttl) seconds.
   returned: when RV(found) and O(access_token_needed), unless a check-mode run predicts a mint
   type: str
-  sample: "1000.5d8e2f3a4b5c6d7e8f9a0b1c2d3e4f5a.6b7c8d9e0f1a2b3c4d5e6f7a8b9c0d1e"
+  sample: "1000.aaaa.bbbb"
 expires_at:
   description: When RV(access_token) expires, in integer seconds since the epoch (UTC).
   returned: with RV(access_token)

@@ -130,7 +130,7 @@ access_token:
   description: An access token valid for at least O(min_ttl) seconds.
   returned: success, not in check mode when a new token would be minted
   type: str
-  sample: "1000.5d8e2f3a4b5c6d7e8f9a0b1c2d3e4f5a.6b7c8d9e0f1a2b3c4d5e6f7a8b9c0d1e"
+  sample: "1000.aaaa.bbbb"
 expires_in:
   description: Seconds until RV(access_token) expires.
   returned: success, not in check mode when a new token would be minted
@@ -165,7 +165,7 @@ refresh_token:
   description: A new refresh token, only if Zoho ever starts rotating refresh tokens. Store it in place of the old one.
   returned: when Zoho's answer carries a refresh token
   type: str
-  sample: "1000.3b6f1c0e8d2a4f5b9c7e1a2d3f4b5c6d.7e8f9a0b1c2d3e4f5a6b7c8d9e0f1a2b"
+  sample: "1000.xxxx.yyyy"
 source:
   description: Where RV(access_token) came from.
   returned: always

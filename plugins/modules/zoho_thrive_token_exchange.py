@@ -154,12 +154,12 @@ access_token:
   description: 'The access token, valid for RV(expires_in) seconds. Send it as C(Authorization: Zoho-oauthtoken <token>).'
   returned: success, not in check mode unless the tokens came from O(token_cache)
   type: str
-  sample: "1000.5d8e2f3a4b5c6d7e8f9a0b1c2d3e4f5a.6b7c8d9e0f1a2b3c4d5e6f7a8b9c0d1e"
+  sample: "1000.aaaa.bbbb"
 refresh_token:
   description: The refresh token. Zoho returns one only for offline access on first consent or with C(prompt=consent).
   returned: success, not in check mode unless the tokens came from O(token_cache)
   type: str
-  sample: "1000.3b6f1c0e8d2a4f5b9c7e1a2d3f4b5c6d.7e8f9a0b1c2d3e4f5a6b7c8d9e0f1a2b"
+  sample: "1000.xxxx.yyyy"
 api_domain:
   description:
     - Base URL of Zoho's APIs for the user's data center. Never empty.
