@@ -14,22 +14,22 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
+import pickle
+import sys
+import traceback
 import typing as t
+import warnings
 
 import pytest
-
-from ansible.module_utils import basic
-from ansible.module_utils.common import warnings as ansible_warnings
+from _pytest.reports import TestReport
+from _pytest.runner import runtestprotocol
 
 from ansible_collections.zohothrive.oauth.plugins.module_utils import _client, _options
-from ansible_collections.zohothrive.oauth.tests.unit.fakes import FakeSession, Recorder
+from ansible_collections.zohothrive.oauth.tests.unit.fakes import FakeSession, Recorder, TrackedList  # noqa: F401 - TrackedList: see ModuleRunner
 
-try:
-    from ansible.module_utils.testing import patch_module_args
-except ImportError:  # ansible-core before 2.19
-    patch_module_args = None
 
 ENV_VARS = ("ZOHO_THRIVE_CLIENT_ID", "ZOHO_THRIVE_CLIENT_SECRET", "ZOHO_THRIVE_DATA_CENTER", "ZOHO_THRIVE_ACCOUNTS_URL")
 
@@ -61,8 +61,18 @@ class ModuleResult(dict):
         return bool(self.get("failed"))
 
     @property
+    def echoed_args(self) -> dict[str, t.Any] | None:
+        """The arguments the module echoed in ``invocation``, or None where it did not echo them.
+
+        ansible-core up to 2.18 always echoes them; from 2.19 only when the controller asks
+        (INJECT_INVOCATION). Tests about masking also count the secrets in the whole output,
+        which holds on every version.
+        """
+        return (self.get("invocation") or {}).get("module_args")
+
+    @property
     def warning_messages(self) -> list[str]:
-        """Warning texts, whether the profile returns plain strings or WarningSummary objects."""
+        """Warning texts from the result: plain strings (up to 2.18) or WarningSummary dicts (2.19+)."""
         messages = []
         for warning in self.get("warnings", []):
             if isinstance(warning, dict):
@@ -71,54 +81,167 @@ class ModuleResult(dict):
         return messages
 
 
-def _args_context(monkeypatch: pytest.MonkeyPatch, args: dict[str, t.Any]) -> t.Any:
-    if patch_module_args is not None:
-        return patch_module_args(args)
-    monkeypatch.setattr(basic, "_ANSIBLE_ARGS", json.dumps({"ANSIBLE_MODULE_ARGS": args}).encode("utf-8"))
-    if hasattr(basic, "_ANSIBLE_PROFILE"):
-        monkeypatch.setattr(basic, "_ANSIBLE_PROFILE", "legacy")
-    return _NullContext()
+class Tracked(t.Protocol):
+    """State that a module run changes in its own process and the test reads afterwards."""
+
+    def child_start(self) -> None: ...
+
+    def export_state(self) -> t.Any: ...
+
+    def absorb_state(self, state: t.Any) -> None: ...
 
 
-class _NullContext:
-    def __enter__(self) -> None:
-        return None
+class ModuleRunner:
+    """Runs a module's ``main()`` the way Ansible runs a module: in a process of its own.
 
-    def __exit__(self, *exc: t.Any) -> None:
-        return None
+    Each run forks the test process. The child gets its arguments the way a module debugged by
+    hand does (``sys.argv[1]`` names a JSON file of ``ANSIBLE_MODULE_ARGS``), prints its result
+    to its own stdout and exits; ansible-core's process-wide state (the parsed arguments, the
+    recorded warnings and deprecations) dies with it, so nothing leaks from one run into the
+    next and no ansible-core internal is touched. This works unchanged on every ansible-core
+    the collection supports. Warnings are read from the module's result, as Ansible reads them.
 
+    The child inherits the test's monkeypatches and fakes. What it changes in them (the requests
+    the fake Zoho received, a recorder's entries) is sent back over a pipe with the result and
+    absorbed by the objects registered with :meth:`track`.
+    """
 
-@pytest.fixture
-def run_module(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> t.Callable[..., ModuleResult]:
-    """Run ``module.main()`` with ``args`` and return the parsed result."""
-    try:
-        from ansible.module_utils import _internal
-    except ImportError:  # pragma: no cover - older ansible-core
-        _internal = None
-    if _internal is not None and hasattr(_internal, "is_controller"):
-        monkeypatch.setattr(_internal, "is_controller", False)  # module-side warnings end up in the result
+    def __init__(self, tmp_dir: str) -> None:
+        self._tmp_dir = tmp_dir
+        self._tracked: list[Tracked] = []
+        self._runs = 0
 
-    def run(module: t.Any, args: dict[str, t.Any], *, check_mode: bool = False) -> ModuleResult:
-        # Warnings are kept in a process-wide dict: start each run from an empty one.
-        monkeypatch.setattr(ansible_warnings, "_global_warnings", {})
-        monkeypatch.setattr(ansible_warnings, "_global_deprecations", {})
+    def track(self, obj: Tracked) -> None:
+        self._tracked.append(obj)
+
+    def __call__(self, module: t.Any, args: dict[str, t.Any], *, check_mode: bool = False) -> ModuleResult:
+        _refuse_controller_process()
         full = dict(args)
         if check_mode:
             full["_ansible_check_mode"] = True
-        capsys.readouterr()  # drop anything printed before
-        with _args_context(monkeypatch, full):
-            with pytest.raises(SystemExit) as exit_info:
-                module.main()
-        out = capsys.readouterr().out
+        self._runs += 1
+        args_path = os.path.join(self._tmp_dir, f"module-args-{self._runs}.json")
+        with open(args_path, "w", encoding="utf-8") as handle:
+            json.dump({"ANSIBLE_MODULE_ARGS": full}, handle)
+        outcome = run_forked(lambda: self._child(module, args_path))
+        if "error" in outcome:
+            raise AssertionError(f"the module process failed:\n{outcome['error']}")
+        report = outcome["value"]
+        if "error" in report:
+            raise AssertionError(f"the module run raised instead of exiting through exit_json/fail_json:\n{report['error']}")
+        for obj, state in zip(self._tracked, report["tracked"]):
+            obj.absorb_state(state)
+        out = report["stdout"]
         lines = [line for line in out.splitlines() if line.strip()]
-        assert lines, "the module printed nothing"
+        assert lines, f"the module printed nothing (stderr: {report['stderr']!r})"
         result = ModuleResult(json.loads(lines[-1]))
-        result.rc = int(exit_info.value.code or 0)
+        result.rc = report["rc"]
         result.stdout = out
         assert result.rc == (1 if result.failed else 0), f"exit status {result.rc} does not match failed={result.failed}"
         return result
 
-    return run
+    def _child(self, module: t.Any, args_path: str) -> dict[str, t.Any]:
+        """Run in the forked child: the module's main(), its output and the tracked state."""
+        report: dict[str, t.Any] = {}
+        stdout, stderr = io.StringIO(), io.StringIO()
+        try:
+            for obj in self._tracked:
+                obj.child_start()
+            sys.argv = [module.__name__, args_path]
+            sys.stdout, sys.stderr = stdout, stderr
+            try:
+                module.main()
+            except SystemExit as exit_info:
+                report["rc"] = int(exit_info.code or 0)
+            else:
+                report["error"] = "main() returned without calling exit_json or fail_json"
+            report["tracked"] = [obj.export_state() for obj in self._tracked]
+        except BaseException:  # noqa: B036 - everything is reported to the parent
+            report["error"] = traceback.format_exc()
+        report["stdout"], report["stderr"] = stdout.getvalue(), stderr.getvalue()
+        return report
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "controller: the test imports Ansible's controller; it runs in a forked process of its own")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> bool | None:
+    """Run a test marked ``controller`` (setup, call, teardown) in a forked process of its own.
+
+    Importing Ansible's controller switches ansible-core 2.19+ into controller mode for the
+    whole process, and module runs forked from that process would send their warnings to the
+    display. pytest-forked did this job, but it needs ``py.process``, which pytest 9 no longer
+    provides. The child sends its reports back through pytest's own report serialisation.
+    """
+    if item.get_closest_marker("controller") is None:
+        return None
+    hook = item.ihook
+    hook.pytest_runtest_logstart(nodeid=item.nodeid, location=item.location)
+    for report in _forked_reports(item):
+        hook.pytest_runtest_logreport(report=report)
+    hook.pytest_runtest_logfinish(nodeid=item.nodeid, location=item.location)
+    return True
+
+
+def _forked_reports(item: pytest.Item) -> list[t.Any]:
+    def child() -> t.Any:
+        reports = runtestprotocol(item, log=False, nextitem=None)
+        return [item.config.hook.pytest_report_to_serializable(config=item.config, report=report) for report in reports]
+
+    outcome = run_forked(child)
+    if "error" in outcome:
+        return [TestReport(item.nodeid, item.location, dict.fromkeys(item.keywords, 1), "failed", f"the forked test process failed:\n{outcome['error']}", "call")]
+    return [item.config.hook.pytest_report_from_serializable(config=item.config, data=data) for data in outcome["value"]]
+
+
+def run_forked(function: t.Callable[[], t.Any]) -> dict[str, t.Any]:
+    """Call ``function`` in a forked child; return ``{"value": ...}`` or ``{"error": traceback}``.
+
+    The value travels back pickled over a pipe. The child leaves through ``os._exit``, so no
+    pytest teardown or atexit handler of the parent runs twice.
+    """
+    read_end, write_end = os.pipe()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    with warnings.catch_warnings():
+        # pytest-xdist's worker threads only move test reports; the child starts no thread.
+        warnings.filterwarnings("ignore", message=".*fork\\(\\) may lead to deadlocks", category=DeprecationWarning)
+        pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child; its coverage is not collected
+        os.close(read_end)
+        try:
+            payload = pickle.dumps({"value": function()})
+        except BaseException:  # noqa: B036 - everything is reported to the parent
+            payload = pickle.dumps({"error": traceback.format_exc()})
+        with os.fdopen(write_end, "wb") as pipe:
+            pipe.write(payload)
+        os._exit(0)
+    os.close(write_end)
+    with os.fdopen(read_end, "rb") as pipe:
+        payload = pipe.read()
+    _, status = os.waitpid(pid, 0)
+    if not payload:
+        return {"error": f"the child process died without a report (wait status {status})"}
+    return pickle.loads(payload)
+
+
+def _refuse_controller_process() -> None:
+    """Module code must run in a process that never imported Ansible's controller.
+
+    Once ``ansible.errors`` or another controller package is imported, ansible-core (2.19+)
+    sends module warnings to the controller's display instead of the module result. Tests that
+    need the controller (the lookup tests) therefore run forked (``pytest.mark.forked``).
+    """
+    controller = sorted(name for name in ("ansible.errors", "ansible.plugins", "ansible.template", "ansible._internal") if name in sys.modules)
+    assert not controller, f"controller code ({', '.join(controller)}) was imported into the unit test process: mark that test forked"
+
+
+@pytest.fixture
+def run_module(tmp_path_factory: pytest.TempPathFactory) -> ModuleRunner:
+    """Run ``module.main()`` with ``args`` in a process of its own and return the parsed result."""
+    return ModuleRunner(str(tmp_path_factory.mktemp("module-args")))
 
 
 class ZohoHTTP:
@@ -128,6 +251,7 @@ class ZohoHTTP:
         self.session = FakeSession()
         self.sleep = Recorder()
         self.clients: list[dict[str, t.Any]] = []
+        self._steps_at_start = 0
 
     def add(self, *steps: t.Any) -> ZohoHTTP:
         self.session.add(*steps)
@@ -137,9 +261,33 @@ class ZohoHTTP:
     def calls(self) -> list[t.Any]:
         return self.session.calls
 
+    def export_state(self) -> dict[str, t.Any]:
+        session = self.session
+        return {
+            "calls": session.calls,
+            "consumed": self._steps_at_start - len(session.steps),
+            "prepared": session.prepared,
+            "headers": session.headers,
+            "delays": self.sleep.delays,
+            # A client's callbacks (its warn function) stay in the child: tests read its settings.
+            "clients": [{key: f"<callable {value!r}>" if callable(value) else value for key, value in client.items()} for client in self.clients],
+        }
+
+    def absorb_state(self, state: dict[str, t.Any]) -> None:
+        session = self.session
+        session.calls[:] = state["calls"]
+        del session.steps[: state["consumed"]]
+        session.prepared = state["prepared"]
+        session.headers = state["headers"]
+        self.sleep.delays[:] = state["delays"]
+        self.clients[:] = state["clients"]
+
+    def child_start(self) -> None:
+        self._steps_at_start = len(self.session.steps)
+
 
 @pytest.fixture
-def zoho(monkeypatch: pytest.MonkeyPatch) -> ZohoHTTP:
+def zoho(monkeypatch: pytest.MonkeyPatch, run_module: ModuleRunner) -> ZohoHTTP:
     """Build every module's ZohoOAuthClient with a scripted fake session and no real sleeping."""
     http = ZohoHTTP()
     real_client = _client.ZohoOAuthClient
@@ -156,4 +304,5 @@ def zoho(monkeypatch: pytest.MonkeyPatch) -> ZohoHTTP:
         raise AssertionError("a real requests.Session was created: the test would reach the network")
 
     monkeypatch.setattr(_client.requests, "Session", no_real_session)
+    run_module.track(http)
     return http

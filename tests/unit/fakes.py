@@ -221,6 +221,23 @@ class Recorder:
         self.delays.append(delay)
 
 
+class TrackedList(list):
+    """A recorder a test fills from inside a module run, copied back after the run.
+
+    Module runs happen in a forked process (``run_module`` in ``conftest.py``); register the
+    list with ``run_module.track(the_list)`` so the parent sees what the child appended.
+    """
+
+    def child_start(self) -> None:
+        return None
+
+    def export_state(self) -> list[t.Any]:
+        return list(self)
+
+    def absorb_state(self, state: list[t.Any]) -> None:
+        self[:] = state
+
+
 __all__ = (
     "NOW",
     "TOKEN_URL_US",
@@ -230,6 +247,7 @@ __all__ = (
     "FakeResponse",
     "FakeSession",
     "Recorder",
+    "TrackedList",
     "connect_timeout",
     "connection_refused",
     "html_response",

@@ -23,8 +23,6 @@ import typing as t
 import pytest
 import yaml
 
-from ansible import constants as C
-from ansible.plugins.loader import lookup_loader
 from ansible.utils.collection_loader import AnsibleCollectionConfig
 
 from ansible_collections.zohothrive.oauth.plugins.module_utils import _client, _options
@@ -62,6 +60,11 @@ class Lookup:
         self.zoho = zoho
         self.warnings: list[str] = []
         self.verbose: list[str] = []
+        from ansible import constants  # the controller: imported in the forked test only
+        from ansible.errors import AnsibleLookupError
+
+        self.config = constants.config
+        self.error_type = AnsibleLookupError
 
     def __call__(self, *terms: t.Any, variables: dict[str, t.Any] | None = None, **kwargs: t.Any) -> list[t.Any]:
         return self.plugin.run(list(terms), variables=variables or {}, **kwargs)
@@ -84,6 +87,10 @@ class RecordingDisplay:
 
 
 def _load() -> t.Any:
+    # Imported here, in the forked test process (tests marked ``controller``).
+    from ansible import constants as C
+    from ansible.plugins.loader import lookup_loader
+
     if AnsibleCollectionConfig.collection_finder is not None:
         return lookup_loader.get(NAME)
     from ansible_collections.zohothrive.oauth.plugins.lookup import access_token

@@ -7,6 +7,10 @@
 Precedence, highest first: the term or a keyword, then variables, then environment variables,
 then ansible.cfg, then community.hashi_vault's low-precedence environment variables (VAULT_ADDR,
 VAULT_TOKEN, VAULT_CACERT, VAULT_NAMESPACE), then the default.
+
+Every test here is marked ``controller`` and runs in a forked process of its own (see
+``tests/unit/conftest.py``): the lookup needs Ansible's controller, and a process that imported
+the controller cannot run module code the way a target does.
 """
 
 from __future__ import annotations
@@ -15,9 +19,6 @@ import json
 import typing as t
 
 import pytest
-
-from ansible import constants as C
-from ansible.errors import AnsibleLookupError
 
 from ansible_collections.zohothrive.oauth.plugins.module_utils import _options, _vault_store
 from ansible_collections.zohothrive.oauth.plugins.module_utils._errors import ZohoTokenStoreError
@@ -29,6 +30,8 @@ RT2 = sentinel("refresh2")
 MINTED = sentinel("minted")
 MINTED2 = sentinel("minted2")
 CLIENT_ID = "1000.CLIENTIDXYZ"
+
+pytestmark = pytest.mark.controller  # each test runs in a process of its own (tests/unit/conftest.py)
 CONNECTION = {"client_id": CLIENT_ID, "client_secret": SECRET}
 
 
@@ -127,7 +130,7 @@ def test_the_refresh_token_keyword(lookup: t.Any) -> None:
     ids=["both", "none", "negative-min-ttl", "min-ttl-beyond-lifetime", "inner-space", "not-a-string", "blank"],
 )
 def test_bad_input_fails_before_anything_is_sent(lookup: t.Any, terms: tuple[t.Any, ...], kwargs: dict[str, t.Any], words: str) -> None:
-    with pytest.raises(AnsibleLookupError) as failed:
+    with pytest.raises(lookup.error_type) as failed:
         lookup(*terms, **dict(CONNECTION, **kwargs))
     assert words in str(failed.value)
     assert lookup.zoho.calls == []
@@ -135,7 +138,7 @@ def test_bad_input_fails_before_anything_is_sent(lookup: t.Any, terms: tuple[t.A
 
 
 def test_missing_credentials_name_their_environment_variables(lookup: t.Any) -> None:
-    with pytest.raises(AnsibleLookupError) as failed:
+    with pytest.raises(lookup.error_type) as failed:
         lookup(RT)
     assert str(failed.value) == (
         "Missing required option(s): `client_id` (or the variable zoho_thrive_client_id or the environment variable ZOHO_THRIVE_CLIENT_ID), "
@@ -149,7 +152,7 @@ def test_missing_credentials_name_their_environment_variables(lookup: t.Any) -> 
 
 def test_zohos_refusal_is_a_lookup_error_with_the_cores_message(lookup: t.Any) -> None:
     lookup.zoho.add(json_response({"error": "invalid_code"}))
-    with pytest.raises(AnsibleLookupError) as failed:
+    with pytest.raises(lookup.error_type) as failed:
         lookup(RT, **CONNECTION)
     message = str(failed.value)
     assert "invalid_code" in message and "refresh" in message
@@ -160,13 +163,13 @@ def test_zohos_refusal_is_a_lookup_error_with_the_cores_message(lookup: t.Any) -
 def test_before_ansible_core_2_19_the_failure_is_also_a_warning(lookup: t.Any, monkeypatch: pytest.MonkeyPatch) -> None:
     """There, no_log on the task would hide the failure's message; it holds no secret."""
     monkeypatch.setattr(lookup.module, "NO_LOG_HIDES_LOOKUP_ERRORS", True)
-    with pytest.raises(AnsibleLookupError) as failed:
+    with pytest.raises(lookup.error_type) as failed:
         lookup(RT, client_id=CLIENT_ID)
     assert lookup.warnings == [f"zohothrive.oauth.access_token: {failed.value}"]
 
 
 def test_store_messages_use_the_lookups_option_names(lookup: t.Any, tmp_path: t.Any) -> None:
-    with pytest.raises(AnsibleLookupError) as failed:
+    with pytest.raises(lookup.error_type) as failed:
         lookup(RT, token_cache=str(tmp_path / "t.json"), vault_path="zohothrive/app", vault_url="http://127.0.0.1:9", vault_token="x", **CONNECTION)
     assert str(failed.value).startswith("Give either `vault_path` (a token store shared by every controller) or `token_cache` (a file), not both.")
     assert lookup.zoho.calls == []
@@ -186,7 +189,7 @@ def test_padding_from_the_environment_is_removed_with_a_warning(lookup: t.Any, m
 
 
 def test_a_control_character_inside_the_client_secret_is_refused(lookup: t.Any) -> None:
-    with pytest.raises(AnsibleLookupError) as failed:
+    with pytest.raises(lookup.error_type) as failed:
         lookup(RT, client_id=CLIENT_ID, client_secret=SECRET[:8] + "\u200b" + SECRET[8:])
     assert str(failed.value).startswith("`client_secret` contains control or non-ASCII characters inside the value")
     assert lookup.zoho.calls == []
@@ -196,15 +199,15 @@ def test_a_control_character_inside_the_client_secret_is_refused(lookup: t.Any) 
 
 
 @pytest.fixture
-def ini(monkeypatch: pytest.MonkeyPatch, tmp_path: t.Any) -> t.Callable[[str], None]:
+def ini(lookup: t.Any, monkeypatch: pytest.MonkeyPatch, tmp_path: t.Any) -> t.Callable[[str], None]:
     """Make Ansible's configuration manager read ``text`` as ansible.cfg."""
 
     def use(text: str) -> None:
         # A new file each time: the configuration manager caches each file's values by path.
         path = tmp_path / f"ansible-{len(list(tmp_path.glob('ansible-*.cfg')))}.cfg"
         path.write_text(text)
-        monkeypatch.setattr(C.config, "_config_file", str(path))
-        monkeypatch.setitem(C.config._parsers, str(path), None)  # pylint: disable=protected-access
+        monkeypatch.setattr(lookup.config, "_config_file", str(path))
+        monkeypatch.setitem(lookup.config._parsers, str(path), None)  # pylint: disable=protected-access
 
     return use
 
@@ -252,7 +255,7 @@ def vault_settings(lookup: t.Any, monkeypatch: pytest.MonkeyPatch) -> t.Callable
 
     def run(variables: dict[str, t.Any] | None = None, **kwargs: t.Any) -> dict[str, t.Any]:
         RecordingVault.built = []
-        with pytest.raises(AnsibleLookupError, match="recorded only"):
+        with pytest.raises(lookup.error_type, match="recorded only"):
             lookup(RT, variables=variables, **dict(CONNECTION, **kwargs))
         (settings,) = RecordingVault.built
         return settings
@@ -294,7 +297,7 @@ def test_vault_options_without_vault_path_leave_the_vault_alone(lookup: t.Any, m
 
 def test_an_unusable_vault_setting_is_named_as_the_lookup_option(lookup: t.Any, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(_vault_store, "HAS_HVAC", True)  # the settings are checked before hvac is used
-    with pytest.raises(AnsibleLookupError) as failed:
+    with pytest.raises(lookup.error_type) as failed:
         lookup(RT, vault_path="zohothrive/app", vault_url="http://bao:8200", vault_auth_method="approle", **CONNECTION)
     assert str(failed.value) == "`vault_auth_method` approle needs `vault_role_id` and `vault_secret_id`."
 

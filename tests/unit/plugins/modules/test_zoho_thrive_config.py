@@ -19,6 +19,7 @@ import yaml
 
 from ansible_collections.zohothrive.oauth.plugins.module_utils import _config_file, _config_task
 from ansible_collections.zohothrive.oauth.plugins.modules import zoho_thrive_config as module
+from ansible_collections.zohothrive.oauth.tests.unit.fakes import TrackedList
 
 RT = "1000.refresh-S3CRET.value"
 AT = "1000.access-S3CRET.value"
@@ -290,7 +291,8 @@ def test_attribute_only_change_goes_through_descriptors(run_module: t.Any, tmp_p
     def by_path(*call: t.Any, **kwargs: t.Any) -> t.NoReturn:
         raise AssertionError(f"changed by path: {call}")
 
-    fchmod_calls: list[int] = []
+    fchmod_calls = TrackedList()
+    run_module.track(fchmod_calls)
     real_fchmod = os.fchmod
     monkeypatch.setattr(os, "chmod", by_path)
     monkeypatch.setattr(os, "chown", by_path)
@@ -555,8 +557,14 @@ def test_diff_function_never_sees_values_it_could_leak() -> None:
 
 def test_backup_keeps_the_three_newest(run_module: t.Any, tmp_path: t.Any, monkeypatch: pytest.MonkeyPatch, umask_000: None) -> None:
     target = tmp_path / "app.json"
-    stamps = iter(f"2026010{day}T120000" for day in range(1, 10))
-    monkeypatch.setattr(_config_file, "backup_stamp", lambda: next(stamps))
+    stamps = TrackedList()  # the module runs in a process of its own: count the stamps made there
+    run_module.track(stamps)
+
+    def next_stamp() -> str:
+        stamps.append(f"2026010{len(stamps) + 1}T120000")
+        return stamps[-1]
+
+    monkeypatch.setattr(_config_file, "backup_stamp", next_stamp)
     first = run_module(module, args(target, backup=True, values={"refresh_token": "v0"}))
     assert "backup_file" not in first  # nothing to back up yet
     made = []

@@ -19,7 +19,7 @@ from ansible.module_utils import basic
 from ansible_collections.zohothrive.oauth.plugins.module_utils._authorization import fingerprint
 from ansible_collections.zohothrive.oauth.plugins.module_utils._token_store import TokenCache
 from ansible_collections.zohothrive.oauth.plugins.modules import zoho_thrive_credentials as module
-from ansible_collections.zohothrive.oauth.tests.unit.fakes import json_response, reset_after_send, sentinel, token_payload
+from ansible_collections.zohothrive.oauth.tests.unit.fakes import TrackedList, json_response, reset_after_send, sentinel, token_payload
 
 SECRET = sentinel("secret")
 CODE = sentinel("code")
@@ -126,16 +126,18 @@ def test_adopted_tokens_equal_to_no_log_inputs_are_returned_unmasked(run_module:
     expires_at = int(time.time()) + 3000
     candidates = [host(CODE_FP, RT, AT, expires_at), host(CODE_FP, RT, AT, str(expires_at))]
     zoho.add(minted(AT))  # the proving refresh answers with a value equal to a no_log input
-    result = run_module(module, args(cache, candidates=candidates, _ansible_inject_invocation=True))
+    result = run_module(module, args(cache, candidates=candidates))
     assert [call.data["grant_type"] for call in zoho.calls] == ["refresh_token"]
     assert result["changed"] is True and result["found"] is True and result["source"] == "candidates"
     assert result["exchanged"] is False and result["refreshed"] is True
     assert result["refresh_token"] == RT and result["access_token"] == AT  # the real tokens, not the no_log mask
     assert result["expires_at"] != expires_at  # Zoho's expiry, never the host's
     assert MASK not in outside_invocation(result)
-    echoed = result["invocation"]["module_args"]
-    assert echoed["code"] == MASK and echoed["client_secret"] == MASK
-    assert all(c["refresh_token"] == MASK and c["access_token"] == MASK for c in echoed["candidates"])
+    assert result.stdout.count(RT) == 1 and result.stdout.count(AT) == 1  # once each, as the result
+    echoed = result.echoed_args  # masked wherever the arguments are echoed
+    if echoed is not None:
+        assert echoed["code"] == MASK and echoed["client_secret"] == MASK
+        assert all(c["refresh_token"] == MASK and c["access_token"] == MASK for c in echoed["candidates"])
     assert SECRET not in result.stdout and CODE not in result.stdout
     stored = TokenCache(str(cache)).load().code_tokens(CODE_FP)
     assert stored is not None and stored.refresh_token == RT
@@ -147,11 +149,13 @@ def test_previous_refresh_tokens_are_returned_unmasked(run_module: t.Any, zoho: 
     run_module(module, args(cache, code=OLD_CODE))  # the cache minted OLD_RT: only such a token is ever tracked
     zoho.add(exchanged())
     candidates = [host(OLD_FP, OLD_RT, sentinel("access"), int(time.time()) + 3000)]
-    result = run_module(module, args(cache, candidates=candidates, track_replaced=True, _ansible_inject_invocation=True))
+    result = run_module(module, args(cache, candidates=candidates, track_replaced=True))
     assert result["exchanged"] is True and result["refresh_token"] == RT
     assert result["previous_refresh_tokens"] == [OLD_RT]
     assert MASK not in outside_invocation(result)
-    assert result["invocation"]["module_args"]["candidates"][0]["refresh_token"] == MASK
+    assert result.stdout.count(OLD_RT) == 1  # once, in previous_refresh_tokens
+    if result.echoed_args is not None:
+        assert result.echoed_args["candidates"][0]["refresh_token"] == MASK
     assert json.loads(cache.read_text())["replaced"] == {f"{CLIENT_ID}@{EU}": [OLD_RT]}
     # Later runs keep reporting it until zoho_thrive_revoke (with token_cache) forgets it.
     again = run_module(module, args(cache, allow_exchange=False, track_replaced=True))
@@ -293,7 +297,8 @@ def test_corrupt_cache_is_a_message(run_module: t.Any, zoho: t.Any, tmp_path: t.
 
 def test_validate_certs_false_warns_once(run_module: t.Any, zoho: t.Any, tmp_path: t.Any, monkeypatch: pytest.MonkeyPatch) -> None:
     """ansible-core 2.19+ folds identical warnings into one; 2.17 and 2.18 (supported) print each call."""
-    warned: list[str] = []
+    warned = TrackedList()
+    run_module.track(warned)
     real_warn = basic.AnsibleModule.warn
 
     def recording_warn(self: t.Any, warning: str, *rest: t.Any, **kwargs: t.Any) -> None:
