@@ -1,8 +1,9 @@
 # Build and test entry points for the zohothrive.oauth collection (GNU make).
 #
 #   make demo     run the end-to-end demo against the local Zoho Accounts emulator
-#   make test     everything CI runs: lint, sanity, units, integration, system, molecule
-#                 (stops at the first failing suite; `make test KEEP_GOING=1` runs them all)
+#   make test     everything CI runs: lint, sanity, units and system on every supported
+#                 ansible-core minor, integration, molecule (stops at the first failing
+#                 suite; `make test KEEP_GOING=1` runs them all)
 #   make help     list all targets
 #
 # All tools come from .venv (pinned in tests/requirements-dev.txt + tests/constraints-dev.txt).
@@ -26,9 +27,23 @@ TOOLS    := $(ROOT)/tests/tools
 
 REQUIREMENTS := tests/requirements-dev.txt tests/constraints-dev.txt
 VENV_STAMP   := $(VENV)/.zt-installed
-# Second leg: the oldest supported ansible-core (2.17) on Python 3.11, for tests/system.
-COMPAT_VENV  := $(ROOT)/.venv-compat
-COMPAT_STAMP := $(COMPAT_VENV)/.zt-installed
+# The ansible-core matrix: every supported minor older than .venv's, as MINOR:PYTHON. Each has
+# a venv .venv-core-MINOR from tests/requirements-core-MINOR.txt, and runs the unit suite
+# (make units-MINOR) and the end-to-end suite (make system-MINOR). .venv has the newest.
+CORE_LEGS    := 2.17:3.11 2.18:3.11 2.19:3.13 2.20:3.13
+CORE_MINORS  := $(foreach leg,$(CORE_LEGS),$(firstword $(subst :, ,$(leg))))
+core_python   = $(word 2,$(subst :, ,$(filter $(1):%,$(CORE_LEGS))))
+core_venv     = $(ROOT)/.venv-core-$(1)
+
+define core_venv_rules
+core-venv-$(1): $(call core_venv,$(1))/.zt-installed
+ifneq ($$(shell $(call core_venv,$(1))/bin/python -c 'print("ok")' 2>/dev/null),ok)
+.PHONY: $(call core_venv,$(1))/.zt-installed
+endif
+$(call core_venv,$(1))/.zt-installed: tests/requirements-core-$(1).txt
+	$$(TOOLS)/make-venv $(call core_venv,$(1)) tests/requirements-core-$(1).txt $(call core_python,$(1))
+	touch $$@
+endef
 
 # Paths for the scripts in tests/tools (see tests/tools/lib.bash).
 export ZT_ROOT     := $(ROOT)
@@ -41,11 +56,13 @@ export ANSIBLE_COLLECTIONS_PATH := $(BUILD)
 
 SUITE := $(TOOLS)/suite
 
-.PHONY: help venv compat-venv pybin collection lint sanity units integration system system-compat \
-        emulator-selftest openbao-selftest molecule test demo bench lock clean
+.PHONY: help venv core-venvs pybin collection lint sanity units integration system \
+        emulator-selftest openbao-selftest molecule test demo bench lock clean \
+        $(addprefix core-venv-,$(CORE_MINORS))
+# units-MINOR and system-MINOR are pattern rules, which make never applies to a .PHONY target.
 
 help: ## list the targets
-	@grep -E '^[a-z][a-z-]*:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
+	@grep -E '^[a-z][a-z0-9%.-]*:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
 
 # --- environment -------------------------------------------------------------------------
 
@@ -60,14 +77,10 @@ $(VENV_STAMP): $(REQUIREMENTS)
 	$(TOOLS)/make-venv $(VENV) tests/requirements-dev.txt
 	touch $@
 
-compat-venv: $(COMPAT_STAMP) ## .venv-compat: ansible-core 2.17 on Python 3.11 (tests/requirements-compat.txt)
+core-venvs: $(addprefix core-venv-,$(CORE_MINORS)) ## the ansible-core matrix venvs, .venv-core-2.17 ... (tests/requirements-core-*.txt)
 
-ifneq ($(shell $(COMPAT_VENV)/bin/python -c 'print("ok")' 2>/dev/null),ok)
-.PHONY: $(COMPAT_STAMP)
-endif
-$(COMPAT_STAMP): tests/requirements-compat.txt
-	$(TOOLS)/make-venv $(COMPAT_VENV) tests/requirements-compat.txt 3.11
-	touch $@
+# Rebuilt only when its requirements file changed or its interpreter no longer runs.
+$(foreach minor,$(CORE_MINORS),$(eval $(call core_venv_rules,$(minor))))
 
 pybin: ## .build/pybin: python3.9 ... python3.13 links to real interpreters, for ansible-test
 	$(TOOLS)/make-pybin $(PYBIN)
@@ -86,8 +99,11 @@ lint: venv collection ## shellcheck, ansible-lint, changelog, plugin docs, galax
 sanity: venv collection ## ansible-test sanity --venv on every available Python
 	$(SUITE) sanity $(TOOLS)/run-sanity
 
-units: venv collection ## ansible-test units --venv on every available Python
+units: venv collection ## ansible-test units --venv on every available Python, newest ansible-core
 	$(SUITE) units $(TOOLS)/run-units
+
+units-%: venv core-venv-% collection ## ansible-test units on ansible-core % with its one Python (units-2.17 ... units-2.20)
+	ZT_VENV=$(call core_venv,$*) ZT_TEST_HOME=$(BUILD)/home-core-$* $(SUITE) units-$* $(TOOLS)/run-units --python $(call core_python,$*)
 
 integration: venv collection ## ansible-test integration against the Zoho Accounts emulator
 	$(SUITE) integration $(TOOLS)/run-integration
@@ -101,13 +117,17 @@ openbao-selftest: venv collection ## the OpenBao test harness's own tests (tests
 system: venv collection ## end-to-end pytest suite in tests/system (with the vault store on a real OpenBao server)
 	$(SUITE) system $(TOOLS)/run-pytest tests/system
 
-system-compat: venv compat-venv collection ## tests/system again on ansible-core 2.17 (the oldest supported), Python 3.11
-	ZT_VENV=$(COMPAT_VENV) $(SUITE) system-compat $(TOOLS)/run-pytest tests/system
+system-%: venv core-venv-% collection ## tests/system on ansible-core % (system-2.17 ... system-2.20)
+	ZT_VENV=$(call core_venv,$*) ZT_TEST_HOME=$(BUILD)/home-core-$* $(SUITE) system-$* $(TOOLS)/run-pytest tests/system
 
 molecule: venv collection ## molecule test --all (scenarios in extensions/molecule)
 	$(SUITE) molecule $(TOOLS)/run-molecule
 
-TEST_SUITES := lint sanity units emulator-selftest openbao-selftest integration system system-compat molecule
+# A group "a+b" runs its suites at the same time (each end-to-end leg keeps about one core
+# busy; CI has two). run-all prints each suite's output whole, in order, when the group ends.
+TEST_SUITES := lint sanity units emulator-selftest openbao-selftest integration \
+               system+system-2.17 system-2.18+system-2.19 \
+               system-2.20+units-2.17+units-2.18+units-2.19+units-2.20 molecule
 
 test: ## venv, then every suite in order; stops at the first failure
 	MAKE="$(MAKE)" $(TOOLS)/run-all $(TEST_SUITES)
@@ -120,6 +140,6 @@ demo: venv collection ## run tests/demo/run_demo.py against the emulator
 bench: venv collection ## benchmark at 50 local hosts: the role, modules and lookup next to hand-written playbooks (tests/bench)
 	$(VENV)/bin/python tests/bench/run_bench.py
 
-clean: ## stop a leftover emulator, remove .build, .venv and .venv-compat
+clean: ## stop a leftover emulator, remove .build, .venv and the .venv-core-* venvs
 	-[[ ! -x $(VENV)/bin/python ]] || $(VENV)/bin/python tests/emulator/zoho_accounts_emulator.py stop --state-dir $(BUILD)/emulator-integration
-	rm -rf $(BUILD) $(VENV) $(COMPAT_VENV)
+	rm -rf $(BUILD) $(VENV) $(foreach minor,$(CORE_MINORS),$(call core_venv,$(minor))) $(ROOT)/.venv-compat

@@ -30,8 +30,8 @@ from conftest import REPO, Emulator, write
 AAP = REPO / "docs" / "aap"
 BIN = Path(sys.executable).parent
 CANARY = "zt-canary-7f3a9c1e5b"
-# ansible-builder does not depend on the ansible-core under test: the compat leg (ansible-core 2.17) uses
-# the one of the main venv (make system-compat builds both).
+# ansible-builder does not depend on the ansible-core under test: the older ansible-core legs
+# (make system-2.17 ... system-2.20) use the one of the main venv, which make builds first.
 BUILDER = next((str(path) for path in (BIN / "ansible-builder", REPO / ".venv" / "bin" / "ansible-builder") if path.exists()), "ansible-builder")
 
 
