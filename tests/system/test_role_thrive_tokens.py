@@ -362,6 +362,29 @@ def test_serial_run_finds_the_tokens_on_hosts_of_later_batches(fresh_emulator: E
     assert len({site.read(host)["refresh_token"] for host in site.hosts}) == 1
 
 
+def test_a_later_batch_host_is_read_with_its_own_format_and_key_names(fresh_emulator: Emulator, ansible_playbook, tmp_path: Path) -> None:
+    """The key mapping is built for the host it reads: a later batch's env host that renames its keys."""
+    site = Site(tmp_path / "site", fresh_emulator, ansible_playbook, ["json", "ini", "env", "json"])
+    inventory = site.root / "inventory.ini"
+    renamed = "thrive_tokens_keys='{\"refresh_token\": \"APP_REFRESH\", \"code_fingerprint\": \"APP_CODE_FP\"}'"
+    inventory.write_text(inventory.read_text().replace("app3 ", f"app3 {renamed} ", 1))
+    site.new_code()
+    assert_ok(site.run())
+    env_file = site.config("app3")
+    script = '. "$1"; printf "%s\\0%s" "${APP_REFRESH}" "${ZOHO_THRIVE_REFRESH_TOKEN:-unset}"'
+    held, default_name = subprocess.run(["sh", "-c", script, "sh", str(env_file)], capture_output=True, text=True, check=True, env={}).stdout.split("\0")
+    assert held and default_name == "unset"
+    site.cache.unlink()
+    for host in ("app1", "app2", "app4"):
+        site.config(host).unlink()  # only app3, in the second batch, still holds the tokens
+    site.serial = "serial: 2"
+    again = site.run()
+    assert_ok(again)
+    assert fresh_emulator.state()["exchanges"] == 1  # adopted from app3's renamed keys, not exchanged again
+    assert fresh_emulator.state()["token_requests"] == 2  # the proving refresh
+    assert {site.read(host)["refresh_token"] for host in ("app1", "app2", "app4")} == {held}
+
+
 def test_data_center_without_accounts_url_in_check_mode(site: Site) -> None:
     """The usual configuration (a data center, no accounts_url) on every supported ansible-core.
 
