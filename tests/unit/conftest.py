@@ -28,7 +28,7 @@ from _pytest.reports import TestReport
 from _pytest.runner import runtestprotocol
 
 from ansible_collections.zohothrive.oauth.plugins.module_utils import _client, _options
-from ansible_collections.zohothrive.oauth.tests.unit.fakes import FakeSession, Recorder, TrackedList  # noqa: F401 - TrackedList: see ModuleRunner
+from ansible_collections.zohothrive.oauth.tests.unit.fakes import FakeSession, Recorder
 
 
 ENV_VARS = ("ZOHO_THRIVE_CLIENT_ID", "ZOHO_THRIVE_CLIENT_SECRET", "ZOHO_THRIVE_DATA_CENTER", "ZOHO_THRIVE_ACCOUNTS_URL")
@@ -84,11 +84,14 @@ class ModuleResult(dict):
 class Tracked(t.Protocol):
     """State that a module run changes in its own process and the test reads afterwards."""
 
-    def child_start(self) -> None: ...
+    def child_start(self) -> None:
+        """Called in the child before the module runs."""
 
-    def export_state(self) -> t.Any: ...
+    def export_state(self) -> t.Any:
+        """Called in the child after the module ran: what to send back (picklable)."""
 
-    def absorb_state(self, state: t.Any) -> None: ...
+    def absorb_state(self, state: t.Any) -> None:
+        """Called in the parent with what export_state returned."""
 
 
 class ModuleRunner:
@@ -192,7 +195,8 @@ def _forked_reports(item: pytest.Item) -> list[t.Any]:
 
     outcome = run_forked(child)
     if "error" in outcome:
-        return [TestReport(item.nodeid, item.location, dict.fromkeys(item.keywords, 1), "failed", f"the forked test process failed:\n{outcome['error']}", "call")]
+        message = f"the forked test process failed:\n{outcome['error']}"
+        return [TestReport(item.nodeid, item.location, dict.fromkeys(item.keywords, 1), "failed", message, "call")]
     return [item.config.hook.pytest_report_from_serializable(config=item.config, data=data) for data in outcome["value"]]
 
 
@@ -221,7 +225,7 @@ def run_forked(function: t.Callable[[], t.Any]) -> dict[str, t.Any]:
     os.close(write_end)
     with os.fdopen(read_end, "rb") as pipe:
         payload = pipe.read()
-    _, status = os.waitpid(pid, 0)
+    status = os.waitpid(pid, 0)[1]
     if not payload:
         return {"error": f"the child process died without a report (wait status {status})"}
     return pickle.loads(payload)
