@@ -93,7 +93,7 @@ lock: ## regenerate tests/constraints-dev.txt from tests/requirements-dev.txt
 
 # --- suites (each re-syncs the copy first) -----------------------------------------------
 
-lint: venv collection ## shellcheck, ansible-lint, changelog, plugin docs, galaxy build + importer
+lint: venv collection ## antsibull-nox sessions (ansible-lint, docs-check, extra-checks, build-import-check), shellcheck, changelog
 	$(SUITE) lint $(TOOLS)/run-lint
 
 sanity: venv collection ## ansible-test sanity --venv on every available Python
