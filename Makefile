@@ -56,7 +56,7 @@ export ANSIBLE_COLLECTIONS_PATH := $(BUILD)
 
 SUITE := $(TOOLS)/suite
 
-.PHONY: help venv core-venvs pybin collection lint sanity units integration system \
+.PHONY: help venv core-venvs units-cores pybin collection lint sanity units integration system \
         emulator-selftest openbao-selftest molecule test demo bench lock clean \
         $(addprefix core-venv-,$(CORE_MINORS))
 # units-MINOR and system-MINOR are pattern rules, which make never applies to a .PHONY target.
@@ -103,7 +103,7 @@ units: venv collection ## ansible-test units --venv on every available Python, n
 	$(SUITE) units $(TOOLS)/run-units
 
 units-%: venv core-venv-% collection ## ansible-test units on ansible-core % with its one Python (units-2.17 ... units-2.20)
-	ZT_VENV=$(call core_venv,$*) ZT_TEST_HOME=$(BUILD)/home-core-$* $(SUITE) units-$* $(TOOLS)/run-units --python $(call core_python,$*)
+	ZT_VENV=$(call core_venv,$*) ZT_TEST_HOME=$(BUILD)/home-units-$* $(SUITE) units-$* $(TOOLS)/run-units --python $(call core_python,$*)
 
 integration: venv collection ## ansible-test integration against the Zoho Accounts emulator
 	$(SUITE) integration $(TOOLS)/run-integration
@@ -117,6 +117,8 @@ openbao-selftest: venv collection ## the OpenBao test harness's own tests (tests
 system: venv collection ## end-to-end pytest suite in tests/system (with the vault store on a real OpenBao server)
 	$(SUITE) system $(TOOLS)/run-pytest tests/system
 
+units-cores: $(addprefix units-,$(CORE_MINORS)) ## units-2.17 ... units-2.20, one after the other (they share ansible-test's tests/output)
+
 system-%: venv core-venv-% collection ## tests/system on ansible-core % (system-2.17 ... system-2.20)
 	ZT_VENV=$(call core_venv,$*) ZT_TEST_HOME=$(BUILD)/home-core-$* $(SUITE) system-$* $(TOOLS)/run-pytest tests/system
 
@@ -127,7 +129,7 @@ molecule: venv collection ## molecule test --all (scenarios in extensions/molecu
 # busy; CI has two). run-all prints each suite's output whole, in order, when the group ends.
 TEST_SUITES := lint sanity units emulator-selftest openbao-selftest integration \
                system+system-2.17 system-2.18+system-2.19 \
-               system-2.20+units-2.17+units-2.18+units-2.19+units-2.20 molecule
+               system-2.20+units-cores molecule
 
 test: ## venv, then every suite in order; stops at the first failure
 	MAKE="$(MAKE)" $(TOOLS)/run-all $(TEST_SUITES)
