@@ -122,8 +122,8 @@ units-cores: $(addprefix units-,$(CORE_MINORS)) ## units-2.17 ... units-2.20, on
 system-%: venv core-venv-% collection ## tests/system on ansible-core % (system-2.17 ... system-2.20)
 	ZT_VENV=$(call core_venv,$*) ZT_TEST_HOME=$(BUILD)/home-core-$* $(SUITE) system-$* $(TOOLS)/run-pytest tests/system
 
-molecule: venv collection ## molecule test --all (scenarios in extensions/molecule)
-	$(SUITE) molecule $(TOOLS)/run-molecule
+molecule: venv collection ## antsibull-nox's molecule session: molecule test --all (scenarios in extensions/molecule)
+	$(SUITE) molecule $(TOOLS)/run-nox molecule
 
 # A group "a+b" runs its suites at the same time (each end-to-end leg keeps about one core
 # busy; CI has two). run-all prints each suite's output whole, in order, when the group ends.
