@@ -27,23 +27,12 @@ TOOLS    := $(ROOT)/tests/tools
 
 REQUIREMENTS := tests/requirements-dev.txt tests/constraints-dev.txt
 VENV_STAMP   := $(VENV)/.zt-installed
-# The ansible-core matrix: every supported minor older than .venv's, as MINOR:PYTHON. Each has
-# a venv .venv-core-MINOR from tests/requirements-core-MINOR.txt, and runs the unit suite
-# (make units-MINOR) and the end-to-end suite (make system-MINOR). .venv has the newest.
-CORE_LEGS    := 2.17:3.11 2.18:3.11 2.19:3.13 2.20:3.13
-CORE_MINORS  := $(foreach leg,$(CORE_LEGS),$(firstword $(subst :, ,$(leg))))
-core_python   = $(word 2,$(subst :, ,$(filter $(1):%,$(CORE_LEGS))))
-core_venv     = $(ROOT)/.venv-core-$(1)
-
-define core_venv_rules
-core-venv-$(1): $(call core_venv,$(1))/.zt-installed
-ifneq ($$(shell $(call core_venv,$(1))/bin/python -c 'print("ok")' 2>/dev/null),ok)
-.PHONY: $(call core_venv,$(1))/.zt-installed
-endif
-$(call core_venv,$(1))/.zt-installed: tests/requirements-core-$(1).txt
-	$$(TOOLS)/make-venv $(call core_venv,$(1)) tests/requirements-core-$(1).txt $(call core_python,$(1))
-	touch $$@
-endef
+# The ansible-core matrix: every supported minor older than .venv's. Each runs the unit suite
+# (make units-MINOR) and the end-to-end suite (make system-MINOR) as nox sessions (noxfile.py,
+# CORE_LEGS there), in venvs under .build/nox from tests/requirements-core-MINOR.txt.
+CORE_MINORS  := 2.17 2.18 2.19 2.20
+# The Python of a nox session's venv, for the suite banner: .build/nox/units-2-18/bin/python.
+nox_python    = $(BUILD)/nox/$(subst .,-,$(1))/bin/python
 
 # Paths for the scripts in tests/tools (see tests/tools/lib.bash).
 export ZT_ROOT     := $(ROOT)
@@ -56,9 +45,8 @@ export ANSIBLE_COLLECTIONS_PATH := $(BUILD)
 
 SUITE := $(TOOLS)/suite
 
-.PHONY: help venv core-venvs units-cores pybin collection lint sanity units integration system \
-        emulator-selftest openbao-selftest molecule test demo bench lock clean \
-        $(addprefix core-venv-,$(CORE_MINORS))
+.PHONY: help venv units-cores pybin collection lint sanity units integration system \
+        emulator-selftest openbao-selftest molecule test demo bench lock clean
 # units-MINOR and system-MINOR are pattern rules, which make never applies to a .PHONY target.
 
 help: ## list the targets
@@ -76,11 +64,6 @@ endif
 $(VENV_STAMP): $(REQUIREMENTS)
 	$(TOOLS)/make-venv $(VENV) tests/requirements-dev.txt
 	touch $@
-
-core-venvs: $(addprefix core-venv-,$(CORE_MINORS)) ## the ansible-core matrix venvs, .venv-core-2.17 ... (tests/requirements-core-*.txt)
-
-# Rebuilt only when its requirements file changed or its interpreter no longer runs.
-$(foreach minor,$(CORE_MINORS),$(eval $(call core_venv_rules,$(minor))))
 
 pybin: ## .build/pybin: python3.9 ... python3.13 links to real interpreters, for ansible-test
 	$(TOOLS)/make-pybin $(PYBIN)
@@ -102,8 +85,8 @@ sanity: venv collection ## ansible-test sanity --venv on every available Python
 units: venv collection ## ansible-test units --venv on every available Python, newest ansible-core
 	$(SUITE) units $(TOOLS)/run-units
 
-units-%: venv core-venv-% collection ## ansible-test units on ansible-core % with its one Python (units-2.17 ... units-2.20)
-	ZT_VENV=$(call core_venv,$*) ZT_TEST_HOME=$(BUILD)/home-units-$* $(SUITE) units-$* $(TOOLS)/run-units --python $(call core_python,$*)
+units-%: venv collection ## nox session: ansible-test units on ansible-core % with its one Python (units-2.17 ... units-2.20)
+	ZT_SUITE_PYTHON=$(call nox_python,units-$*) ZT_TEST_HOME=$(BUILD)/home-units-$* $(SUITE) units-$* $(TOOLS)/run-nox units-$*
 
 integration: venv collection ## ansible-test integration against the Zoho Accounts emulator
 	$(SUITE) integration $(TOOLS)/run-integration
@@ -119,8 +102,8 @@ system: venv collection ## end-to-end pytest suite in tests/system (with the vau
 
 units-cores: $(addprefix units-,$(CORE_MINORS)) ## units-2.17 ... units-2.20, one after the other (they share ansible-test's tests/output)
 
-system-%: venv core-venv-% collection ## tests/system on ansible-core % (system-2.17 ... system-2.20)
-	ZT_VENV=$(call core_venv,$*) ZT_TEST_HOME=$(BUILD)/home-core-$* $(SUITE) system-$* $(TOOLS)/run-pytest tests/system
+system-%: venv collection ## nox session: tests/system on ansible-core % (system-2.17 ... system-2.20)
+	ZT_SUITE_PYTHON=$(call nox_python,system-$*) ZT_TEST_HOME=$(BUILD)/home-system-$* $(SUITE) system-$* $(TOOLS)/run-nox system-$*
 
 molecule: venv collection ## antsibull-nox's molecule session: molecule test --all (scenarios in extensions/molecule)
 	$(SUITE) molecule $(TOOLS)/run-nox molecule
@@ -142,6 +125,6 @@ demo: venv collection ## run tests/demo/run_demo.py against the emulator
 bench: venv collection ## benchmark at 50 local hosts: the role, modules and lookup next to hand-written playbooks (tests/bench)
 	$(VENV)/bin/python tests/bench/run_bench.py
 
-clean: ## stop a leftover emulator, remove .build, .venv and the .venv-core-* venvs
+clean: ## stop a leftover emulator, remove .build (with the nox venvs) and .venv
 	-[[ ! -x $(VENV)/bin/python ]] || $(VENV)/bin/python tests/emulator/zoho_accounts_emulator.py stop --state-dir $(BUILD)/emulator-integration
-	rm -rf $(BUILD) $(VENV) $(foreach minor,$(CORE_MINORS),$(call core_venv,$(minor))) $(ROOT)/.venv-compat
+	rm -rf $(BUILD) $(VENV) $(ROOT)/.venv-compat $(ROOT)/.venv-core-*

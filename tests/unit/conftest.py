@@ -18,7 +18,10 @@ import io
 import json
 import os
 import pickle
+import select
+import signal
 import sys
+import time
 import traceback
 import typing as t
 import warnings
@@ -135,9 +138,14 @@ class ModuleRunner:
         for obj, state in zip(self._tracked, report["tracked"]):
             obj.absorb_state(state)
         out = report["stdout"]
-        lines = [line for line in out.splitlines() if line.strip()]
-        assert lines, f"the module printed nothing (stderr: {report['stderr']!r})"
-        result = ModuleResult(json.loads(lines[-1]))
+        assert out.strip(), f"the module printed nothing (stderr: {report['stderr']!r})"
+        try:  # Ansible tolerates text around the result; a module of ours prints exactly one object
+            data = json.loads(out)
+        except ValueError:
+            raise AssertionError(f"the module's stdout is not exactly one JSON object:\n{out[:4000]}") from None
+        assert isinstance(data, dict), f"the module printed JSON that is not an object: {out[:200]}"
+        assert not report["stderr"], f"the module wrote to stderr: {report['stderr'][:4000]}"
+        result = ModuleResult(data)
         result.rc = report["rc"]
         result.stdout = out
         assert result.rc == (1 if result.failed else 0), f"exit status {result.rc} does not match failed={result.failed}"
@@ -182,29 +190,54 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> 
         return None
     hook = item.ihook
     hook.pytest_runtest_logstart(nodeid=item.nodeid, location=item.location)
-    for report in _forked_reports(item):
+    for report in _forked_reports(item, nextitem):
         hook.pytest_runtest_logreport(report=report)
+    # What earlier, unforked tests set up in this process and nextitem does not need ends here, as
+    # pytest's own protocol would end it (pytest has no public API for this step).
+    item.session._setupstate.teardown_exact(nextitem)  # pylint: disable=protected-access
     hook.pytest_runtest_logfinish(nodeid=item.nodeid, location=item.location)
     return True
 
 
-def _forked_reports(item: pytest.Item) -> list[t.Any]:
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A test file is all ``controller`` tests or none: fixtures of a wider scope cannot span both."""
+    marked: dict[str, set[bool]] = {}
+    for item in items:
+        marked.setdefault(str(item.fspath), set()).add(item.get_closest_marker("controller") is not None)
+    mixed = sorted(path for path, kinds in marked.items() if len(kinds) > 1)
+    if mixed:
+        raise pytest.UsageError(f"mark every test of a file 'controller' or none: {', '.join(mixed)}")
+
+
+def _forked_reports(item: pytest.Item, nextitem: pytest.Item | None) -> list[t.Any]:
     def child() -> t.Any:
-        reports = runtestprotocol(item, log=False, nextitem=None)
-        return [item.config.hook.pytest_report_to_serializable(config=item.config, report=report) for report in reports]
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("default")
+            reports = runtestprotocol(item, log=False, nextitem=nextitem)
+        return {
+            "reports": [item.config.hook.pytest_report_to_serializable(config=item.config, report=report) for report in reports],
+            "warnings": [(str(w.message), w.category, w.filename, w.lineno) for w in caught],
+        }
 
     outcome = run_forked(child)
     if "error" in outcome:
         message = f"the forked test process failed:\n{outcome['error']}"
         return [TestReport(item.nodeid, item.location, dict.fromkeys(item.keywords, 1), "failed", message, "call")]
-    return [item.config.hook.pytest_report_from_serializable(config=item.config, data=data) for data in outcome["value"]]
+    for message, category, filename, lineno in outcome["value"]["warnings"]:  # shown in pytest's summary
+        warnings.warn_explicit(message, category, filename, lineno)
+    return [item.config.hook.pytest_report_from_serializable(config=item.config, data=data) for data in outcome["value"]["reports"]]
 
 
-def run_forked(function: t.Callable[[], t.Any]) -> dict[str, t.Any]:
-    """Call ``function`` in a forked child; return ``{"value": ...}`` or ``{"error": traceback}``.
+FORK_TIMEOUT = float(os.environ.get("ZT_FORK_TIMEOUT", "300"))
+
+
+def run_forked(function: t.Callable[[], t.Any], timeout: float = FORK_TIMEOUT) -> dict[str, t.Any]:
+    """Call ``function`` in a forked child; return ``{"value": ...}`` or ``{"error": message}``.
 
     The value travels back pickled over a pipe. The child leaves through ``os._exit``, so no
-    pytest teardown or atexit handler of the parent runs twice.
+    pytest teardown or atexit handler of the parent runs twice. A child that is still running
+    after ``timeout`` seconds (``ZT_FORK_TIMEOUT``, default 300) is killed; one that dies, or
+    leaves an unreadable report, is an error.
     """
     read_end, write_end = os.pipe()
     sys.stdout.flush()
@@ -223,12 +256,31 @@ def run_forked(function: t.Callable[[], t.Any]) -> dict[str, t.Any]:
             pipe.write(payload)
         os._exit(0)
     os.close(write_end)
-    with os.fdopen(read_end, "rb") as pipe:
-        payload = pipe.read()
-    status = os.waitpid(pid, 0)[1]
-    if not payload:
-        return {"error": f"the child process died without a report (wait status {status})"}
-    return pickle.loads(payload)
+    chunks: list[bytes] = []
+    deadline = time.monotonic() + timeout
+    timed_out = False
+    with os.fdopen(read_end, "rb", buffering=0) as pipe:
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or not select.select([pipe], [], [], remaining)[0]:
+                timed_out = True
+                os.kill(pid, signal.SIGKILL)
+                break
+            chunk = pipe.read(1 << 16)
+            if not chunk:
+                break
+            chunks.append(chunk)
+    status = os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
+    if timed_out:
+        return {"error": f"the child process was killed after {timeout:g} s (ZT_FORK_TIMEOUT)"}
+    payload = b"".join(chunks)
+    if status != 0 or not payload:
+        how = f"killed by signal {-status}" if status < 0 else f"exit status {status}"
+        return {"error": f"the child process died without a complete report ({how})"}
+    try:
+        return pickle.loads(payload)
+    except Exception:  # noqa: BLE001 - an unreadable report fails the test, not the session
+        return {"error": "the child's report could not be read:\n" + traceback.format_exc()}
 
 
 def _refuse_controller_process() -> None:
@@ -236,10 +288,10 @@ def _refuse_controller_process() -> None:
 
     Once ``ansible.errors`` or another controller package is imported, ansible-core (2.19+)
     sends module warnings to the controller's display instead of the module result. Tests that
-    need the controller (the lookup tests) therefore run forked (``pytest.mark.forked``).
+    need the controller (the lookup tests) therefore run forked (``pytest.mark.controller``).
     """
     controller = sorted(name for name in ("ansible.errors", "ansible.plugins", "ansible.template", "ansible._internal") if name in sys.modules)
-    assert not controller, f"controller code ({', '.join(controller)}) was imported into the unit test process: mark that test forked"
+    assert not controller, f"controller code ({', '.join(controller)}) was imported into the unit test process: mark that test 'controller'"
 
 
 @pytest.fixture
@@ -279,6 +331,7 @@ class ZohoHTTP:
 
     def absorb_state(self, state: dict[str, t.Any]) -> None:
         session = self.session
+        assert state["consumed"] >= 0, "the module run added scripted answers: add them in the test"
         session.calls[:] = state["calls"]
         del session.steps[: state["consumed"]]
         session.prepared = state["prepared"]
