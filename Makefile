@@ -6,10 +6,11 @@
 #                 suite; `make test KEEP_GOING=1` runs them all)
 #   make help     list all targets
 #
-# All tools come from .venv (pinned in tests/requirements-dev.txt + tests/constraints-dev.txt).
-# ansible-test needs the collection at .../ansible_collections/zohothrive/oauth, so the suites
-# run on a copy in .build/ that `make collection` keeps in sync with the work tree. The recipes
-# call the scripts in tests/tools/, which also work on their own.
+# The tools come from .venv (pinned in tests/requirements-dev.txt + tests/constraints-dev.txt);
+# nox sessions (noxfile.py, antsibull-nox.toml) make their own pinned venvs under .build/nox.
+# ansible-test and antsibull-nox need the collection at .../ansible_collections/zohothrive/oauth,
+# so the suites run on a copy in .build/ that `make collection` keeps in sync with the work tree.
+# The recipes call the scripts in tests/tools/, which also work on their own.
 
 SHELL := /bin/bash
 .SHELLFLAGS := -euo pipefail -c
@@ -127,4 +128,4 @@ bench: venv collection ## benchmark at 50 local hosts: the role, modules and loo
 
 clean: ## stop a leftover emulator, remove .build (with the nox venvs) and .venv
 	-[[ ! -x $(VENV)/bin/python ]] || $(VENV)/bin/python tests/emulator/zoho_accounts_emulator.py stop --state-dir $(BUILD)/emulator-integration
-	rm -rf $(BUILD) $(VENV) $(ROOT)/.venv-compat $(ROOT)/.venv-core-*
+	rm -rf $(BUILD) $(VENV) $(ROOT)/.venv-compat
