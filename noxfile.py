@@ -49,7 +49,7 @@ def _units(minor: str, python: str) -> None:
     def units(session: nox.Session) -> None:
         session.install("-r", f"tests/requirements-core-{minor}.txt")
         session.run("python", "-c", VERSIONS)
-        if not any(name.startswith("test_") and name.endswith(".py") for _, _, names in os.walk("tests/unit") for name in names):
+        if not any(name.startswith("test_") and name.endswith(".py") for walked in os.walk("tests/unit") for name in walked[2]):
             session.error("no unit tests (tests/unit/**/test_*.py) found")
         # ansible-test's venvs bootstrap pip from a host CI cannot reach: seed its cache with this
         # ansible-test's pip versions (tests/tools/seed-ansible-test-cache).
