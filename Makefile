@@ -112,8 +112,8 @@ molecule: venv collection ## antsibull-nox's molecule session: molecule test --a
 # A group "a+b" runs its suites at the same time (each end-to-end leg keeps about one core
 # busy; CI has two). run-all prints each suite's output whole, in order, when the group ends.
 TEST_SUITES := lint sanity units emulator-selftest openbao-selftest integration \
-               system+system-2.17 system-2.18+system-2.19 \
-               system-2.20+units-cores molecule
+               system+system-2.20 system-2.17+system-2.18 \
+               system-2.19+units-cores molecule
 
 test: ## venv, then every suite in order; stops at the first failure
 	MAKE="$(MAKE)" $(TOOLS)/run-all $(TEST_SUITES)
