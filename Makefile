@@ -31,7 +31,8 @@ VENV_STAMP   := $(VENV)/.zt-installed
 # The ansible-core matrix: every supported minor older than .venv's. Each runs the unit suite
 # (make units-MINOR) and the end-to-end suite (make system-MINOR) as nox sessions (noxfile.py,
 # CORE_LEGS there), in venvs under .build/nox from tests/requirements-core-MINOR.txt.
-CORE_MINORS  := 2.17 2.18 2.19 2.20
+# The minors are those with a requirements file; noxfile.py refuses to load when its CORE_LEGS differ.
+CORE_MINORS  := $(sort $(patsubst tests/requirements-core-%.txt,%,$(wildcard tests/requirements-core-*.txt)))
 # The Python of a nox session's venv, for the suite banner: .build/nox/units-2-18/bin/python.
 nox_python    = $(BUILD)/nox/$(subst .,-,$(1))/bin/python
 

@@ -18,6 +18,7 @@ first, see tests/tools/make-pybin) and ZT_ROOT (the checkout) set by tests/tools
 
 from __future__ import annotations
 
+import glob
 import os
 import sys
 
@@ -32,8 +33,12 @@ except ImportError:
 antsibull_nox.load_antsibull_nox_toml()
 
 # Every supported ansible-core minor older than .venv's (2.21), with the Python its leg runs on.
-# Keep in step with CORE_MINORS in the Makefile.
+# Each has a tests/requirements-core-MINOR.txt; the Makefile finds the minors from those files.
 CORE_LEGS = {"2.17": "3.11", "2.18": "3.11", "2.19": "3.13", "2.20": "3.13"}
+_PINNED = sorted(path[len("tests/requirements-core-") : -len(".txt")] for path in glob.glob("tests/requirements-core-*.txt"))
+if _PINNED and _PINNED != sorted(CORE_LEGS):
+    print(f"noxfile.py: CORE_LEGS ({', '.join(sorted(CORE_LEGS))}) and tests/requirements-core-*.txt ({', '.join(_PINNED)}) differ", file=sys.stderr)
+    sys.exit(1)
 
 VERSIONS = "import sys, ansible.release; print('ansible-core %s, Python %d.%d' % ((ansible.release.__version__,) + sys.version_info[:2]))"
 
