@@ -6,11 +6,13 @@
 #                 suite; `make test KEEP_GOING=1` runs them all)
 #   make help     list all targets
 #
-# The tools come from .venv (pinned in tests/requirements-dev.txt + tests/constraints-dev.txt);
-# nox sessions (noxfile.py, antsibull-nox.toml) make their own pinned venvs under .build/nox.
-# ansible-test and antsibull-nox need the collection at .../ansible_collections/zohothrive/oauth,
-# so the suites run on a copy in .build/ that `make collection` keeps in sync with the work tree.
-# The recipes call the scripts in tests/tools/, which also work on their own.
+# Every suite is a nox session (noxfile.py, antsibull-nox.toml; `nox --list` in the copy), run by
+# tests/tools/run-nox with nox from .venv (pinned in tests/requirements-dev.txt +
+# tests/constraints-dev.txt). The newest ansible-core's sessions run in .venv itself; the others
+# make their own pinned venvs under .build/nox. ansible-test and antsibull-nox need the collection
+# at .../ansible_collections/zohothrive/oauth, so the suites run on a copy in .build/ that
+# `make collection` keeps in sync with the work tree. tests/tools/ keeps what nox does not do:
+# the venv, the copy, the interpreters, the offline pip bootstrap, and `make test`'s scheduling.
 
 SHELL := /bin/bash
 .SHELLFLAGS := -euo pipefail -c
@@ -46,6 +48,8 @@ export ZT_TEST_HOME := $(BUILD)/home
 export ANSIBLE_COLLECTIONS_PATH := $(BUILD)
 
 SUITE := $(TOOLS)/suite
+# `make lint`: antsibull-nox's static checks (antsibull-nox.toml), then ours (noxfile.py).
+LINT_SESSIONS := ansible-lint docs-check extra-checks build-import-check shellcheck changelog
 
 .PHONY: help venv units-cores pybin collection lint sanity units integration system \
         emulator-selftest openbao-selftest molecule test demo bench lock clean
@@ -78,29 +82,31 @@ lock: ## regenerate tests/constraints-dev.txt from tests/requirements-dev.txt
 
 # --- suites (each re-syncs the copy first) -----------------------------------------------
 
-lint: venv collection ## antsibull-nox sessions (ansible-lint, docs-check, extra-checks, build-import-check), shellcheck, changelog
-	$(SUITE) lint $(TOOLS)/run-lint
+lint: venv collection ## nox sessions: ansible-lint, docs-check, extra-checks, build-import-check (antsibull-nox), shellcheck, changelog
+	$(TOOLS)/ensure-debs shellcheck
+	$(SUITE) lint $(TOOLS)/run-nox $(LINT_SESSIONS)
 
-sanity: venv collection ## ansible-test sanity --venv on every available Python
-	$(SUITE) sanity $(TOOLS)/run-sanity
+sanity: venv collection ## nox session: ansible-test sanity --venv on every available Python
+	$(TOOLS)/ensure-debs shellcheck
+	$(SUITE) sanity $(TOOLS)/run-nox sanity
 
-units: venv collection ## ansible-test units --venv on every available Python, newest ansible-core
-	$(SUITE) units $(TOOLS)/run-units
+units: venv collection ## nox session: ansible-test units --venv on every available Python, newest ansible-core
+	$(SUITE) units $(TOOLS)/run-nox units
 
 units-%: venv collection ## nox session: ansible-test units on ansible-core % with its one Python (units-2.17 ... units-2.20)
 	ZT_SUITE_PYTHON=$(call nox_python,units-$*) ZT_TEST_HOME=$(BUILD)/home-units-$* $(SUITE) units-$* $(TOOLS)/run-nox units-$*
 
-integration: venv collection ## ansible-test integration against the Zoho Accounts emulator
-	$(SUITE) integration $(TOOLS)/run-integration
+integration: venv collection ## nox session: ansible-test integration against the Zoho Accounts emulator
+	$(SUITE) integration $(TOOLS)/run-nox integration
 
-emulator-selftest: venv collection ## the emulator's own tests (tests/emulator/test_emulator.py)
-	$(SUITE) emulator-selftest $(TOOLS)/run-pytest tests/emulator/test_emulator.py
+emulator-selftest: venv collection ## nox session: the emulator's own tests (tests/emulator/test_emulator.py)
+	$(SUITE) emulator-selftest $(TOOLS)/run-nox emulator-selftest
 
-openbao-selftest: venv collection ## the OpenBao test harness's own tests (tests/openbao): a real vault for the store tests
-	$(SUITE) openbao-selftest $(TOOLS)/run-pytest tests/openbao
+openbao-selftest: venv collection ## nox session: the OpenBao test harness's own tests (tests/openbao): a real vault for the store tests
+	$(SUITE) openbao-selftest $(TOOLS)/run-nox openbao-selftest
 
-system: venv collection ## end-to-end pytest suite in tests/system (with the vault store on a real OpenBao server)
-	$(SUITE) system $(TOOLS)/run-pytest tests/system
+system: venv collection ## nox session: end-to-end pytest suite in tests/system (with the vault store on a real OpenBao server)
+	$(SUITE) system $(TOOLS)/run-nox system
 
 units-cores: $(addprefix units-,$(CORE_MINORS)) ## units-2.17 ... units-2.20, one after the other (they share ansible-test's tests/output)
 

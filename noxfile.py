@@ -2,25 +2,40 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 
-"""nox sessions of zohothrive.oauth.
+"""nox sessions of zohothrive.oauth: every suite of `make test`.
 
 - antsibull-nox's sessions, configured in antsibull-nox.toml: ansible-lint, docs-check,
-  extra-checks, build-import-check (`make lint`) and molecule (`make molecule`).
-- The ansible-core matrix: ``units-MINOR`` (ansible-test units with that ansible-core and its one
-  Python) and ``system-MINOR`` (the end-to-end suite in tests/system), for every supported minor
-  older than the one in .venv, each in a venv from tests/requirements-core-MINOR.txt.
+  extra-checks, build-import-check (with shellcheck and changelog below: `make lint`) and molecule.
+- The newest ansible-core (2.21, the one in .venv), in .venv itself (no venv of their own; .venv is
+  pinned by tests/constraints-dev.txt): ``sanity`` and ``units`` (ansible-test --venv on every
+  Python 3.9-3.13), ``integration`` (ansible-test integration against the Zoho Accounts emulator),
+  ``system`` (the end-to-end suite in tests/system), ``emulator-selftest`` and ``openbao-selftest``
+  (the test harnesses' own tests), ``shellcheck`` and ``changelog``.
+- The older ansible-core minors: ``units-MINOR`` (ansible-test units with that ansible-core and its
+  one Python) and ``system-MINOR``, each in a venv from tests/requirements-core-MINOR.txt.
 
-`make` runs them through tests/tools/run-nox, from the collection copy in .build (antsibull-nox and
-ansible-test need .../ansible_collections/zohothrive/oauth), with HOME, PATH (real interpreters
-first, see tests/tools/make-pybin) and ZT_ROOT (the checkout) set by tests/tools/lib.bash.
-`nox --list` shows the sessions.
+Why ansible-test does not run through antsibull-nox's own ansible-test sessions: antsibull-nox
+1.10.0 installs ansible-core for them from a GitHub tarball (the toml) or as ``>=2.21,<2.22`` (the
+Python API), never an exact pinned release, and the toml sessions always pass ``--docker``. CI has
+no GitHub, no container engine, and `make test` installs only pinned packages.
+
+`make` runs the sessions through tests/tools/run-nox, from the collection copy in .build
+(antsibull-nox and ansible-test need .../ansible_collections/zohothrive/oauth), with HOME, PATH
+(real interpreters first, see tests/tools/make-pybin), ZT_ROOT (the checkout) and ZT_BUILD set by
+tests/tools/lib.bash. `nox --list` shows the sessions.
 """
 
 from __future__ import annotations
 
 import glob
+import json
 import os
+import re
+import shlex
+import shutil
+import subprocess
 import sys
+import uuid
 
 import nox
 
@@ -40,42 +55,197 @@ if _PINNED and _PINNED != sorted(CORE_LEGS):
     print(f"noxfile.py: CORE_LEGS ({', '.join(sorted(CORE_LEGS))}) and tests/requirements-core-*.txt ({', '.join(_PINNED)}) differ", file=sys.stderr)
     sys.exit(1)
 
+# The Python the integration targets run on (ansible-test makes a venv with it).
+INTEGRATION_PYTHON = os.environ.get("INTEGRATION_PYTHON", "3.12")
+
 VERSIONS = "import sys, ansible.release; print('ansible-core %s, Python %d.%d' % ((ansible.release.__version__,) + sys.version_info[:2]))"
 
 
-def _checkout(session: nox.Session) -> str:
-    root = os.environ.get("ZT_ROOT")
-    if not root:
-        session.error("ZT_ROOT (the checkout) is not set: run the session through make or tests/tools/run-nox")
-    return root
+def _env_dir(session: nox.Session, name: str, what: str) -> str:
+    value = os.environ.get(name)
+    if not value:
+        session.error(f"{name} ({what}) is not set: run the session through make or tests/tools/run-nox")
+    return value
+
+
+def _log_path(session: nox.Session) -> str:
+    logs = os.path.join(_env_dir(session, "ZT_BUILD", "the build directory"), "logs")
+    os.makedirs(logs, exist_ok=True)
+    return os.path.join(logs, f"{session.name}.log")
+
+
+def _ansible_test(session: nox.Session, *args: str) -> str:
+    """Run ansible-test, its output shown and saved in .build/logs/SESSION.log; return that output.
+
+    Fails the session when ansible-test selected nothing: "All targets skipped" exits 0, for example
+    when ansible-test sees no files because a parent git repository ignores the copy.
+    """
+    log = _log_path(session)
+    command = ["ansible-test", *args, "--color", "no", *session.posargs]
+    session.run("bash", "-c", 'set -o pipefail; "$@" 2>&1 | tee "$0"', log, *command, external=True)
+    with open(log, encoding="utf-8", errors="replace") as handle:
+        output = handle.read()
+    if "All targets skipped" in output:
+        session.error(f"{shlex.join(command)} selected no target; nothing was tested (see {log})")
+    return output
+
+
+def _require_unit_tests(session: nox.Session) -> None:
+    if not any(name.startswith("test_") and name.endswith(".py") for walked in os.walk("tests/unit") for name in walked[2]):
+        session.error("no unit tests (tests/unit/**/test_*.py) found")
+
+
+def _pytest(session: nox.Session, *paths: str) -> None:
+    """Run pytest from the checkout, as a developer would; the collection comes from
+    ANSIBLE_COLLECTIONS_PATH (the copy). pytest's "no tests collected" (exit 5) fails the session."""
+    session.chdir(_env_dir(session, "ZT_ROOT", "the checkout"))
+    session.run("python", "-m", "pytest", "-p", "no:cacheprovider", "-q", *paths, *session.posargs)
+
+
+# --- the newest ansible-core, in .venv -------------------------------------------------------
+
+
+@nox.session(python=False, default=False)
+def sanity(session: nox.Session) -> None:
+    """ansible-test sanity --venv on every available Python (module code must parse on 3.9)"""
+    if not shutil.which("shellcheck"):
+        session.error("shellcheck is missing; the shellcheck sanity test needs it (tests/tools/ensure-debs shellcheck)")
+    _ansible_test(session, "sanity", "--venv")
+
+
+@nox.session(python=False, default=False)
+def units(session: nox.Session) -> None:
+    """ansible-test units --venv on every available Python, newest ansible-core"""
+    _require_unit_tests(session)
+    _ansible_test(session, "units", "--venv")
+
+
+@nox.session(python=False, default=False)
+def integration(session: nox.Session) -> None:
+    """ansible-test integration against the local Zoho Accounts emulator (HTTPS, throwaway CA)
+
+    Starts tests/emulator/zoho_accounts_emulator.py with a client whose id and secret are fresh
+    random sentinels, writes tests/integration/integration_config.yml (ansible-test hands it to
+    every target as extra vars zoho_emulator_*), runs the targets in an ansible-test venv on
+    INTEGRATION_PYTHON (default 3.12), always stops the emulator, and fails when the client secret
+    shows up in the output.
+    """
+    if not glob.glob("tests/integration/targets/*/"):
+        session.error("no integration targets in tests/integration/targets")
+    import yaml  # from ansible-core, in .venv
+
+    state_dir = os.path.join(_env_dir(session, "ZT_BUILD", "the build directory"), "emulator-integration")
+    emulator = [sys.executable, os.path.abspath("tests/emulator/zoho_accounts_emulator.py")]
+    # A previous run that was killed may have left one behind.
+    subprocess.run([*emulator, "stop", "--state-dir", state_dir], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+    shutil.rmtree(state_dir, ignore_errors=True)
+    os.makedirs(state_dir)
+
+    client_id = "1000.ZCID" + uuid.uuid4().hex.upper()
+    client_secret = "ZSEC_" + uuid.uuid4().hex
+    try:
+        # The secret is an argument of the emulator only; session.run would log the command line.
+        start = [*emulator, "start", "--state-dir", state_dir, "--client", f"{client_id}:{client_secret}"]
+        started = subprocess.run(start, stdout=subprocess.PIPE, check=False, text=True)
+        if started.returncode != 0:
+            session.error(f"the Zoho Accounts emulator did not start (exit {started.returncode})")
+        info = json.loads(started.stdout)
+        config = {
+            "zoho_emulator_url": info["url"],
+            "zoho_emulator_admin_url": info["admin_url"],
+            "zoho_emulator_ca_path": info["ca_path"],
+            "zoho_emulator_client_id": client_id,
+            "zoho_emulator_client_secret": client_secret,
+        }
+        with open("tests/integration/integration_config.yml", "w", encoding="utf-8") as handle:
+            handle.write("---\n# Written by the integration nox session (noxfile.py) for one run; do not commit.\n")
+            yaml.safe_dump(config, handle, default_flow_style=False, sort_keys=True)
+        session.log(f"emulator at {info['url']} (CA {info['ca_path']})")
+        output = _ansible_test(session, "integration", "--venv", "--python", INTEGRATION_PYTHON, "-v")
+    finally:
+        subprocess.run([*emulator, "stop", "--state-dir", state_dir], check=False)
+    if client_secret in output:
+        session.error(f"the client secret of this run appears in the ansible-test output ({_log_path(session)}); something logs it")
+
+
+@nox.session(python=False, default=False)
+def system(session: nox.Session) -> None:
+    """tests/system (end to end: ansible-playbook, the emulator, a real OpenBao server), newest ansible-core"""
+    _pytest(session, "tests/system")
+
+
+@nox.session(name="emulator-selftest", python=False, default=False)
+def emulator_selftest(session: nox.Session) -> None:
+    """the Zoho Accounts emulator's own tests (tests/emulator/test_emulator.py)"""
+    _pytest(session, "tests/emulator/test_emulator.py")
+
+
+@nox.session(name="openbao-selftest", python=False, default=False)
+def openbao_selftest(session: nox.Session) -> None:
+    """the OpenBao test harness's own tests (tests/openbao): a real vault for the store tests"""
+    _pytest(session, "tests/openbao")
+
+
+SHELL_SHEBANG = re.compile(rb"#!.*[/ ](ba)?sh(\s|$)")
+
+
+def _shell_scripts() -> list[str]:
+    """The collection's shell scripts: what git would commit (the copy's own git lists it, as for
+    ansible-test), *.sh and *.bash files and extension-less files with a bash or sh shebang."""
+    listed = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], stdout=subprocess.PIPE, check=True).stdout
+    scripts = []
+    for path in sorted(name for name in listed.decode().split("\0") if name):
+        if not os.path.isfile(path) or os.path.islink(path):
+            continue
+        with open(path, "rb") as handle:
+            first = handle.readline()
+        if path.endswith((".sh", ".bash")) or SHELL_SHEBANG.match(first):
+            scripts.append(path)
+    return scripts
+
+
+@nox.session(python=False, default=False)
+def shellcheck(session: nox.Session) -> None:
+    """shellcheck on every shell script (antsibull-nox has no session for it)"""
+    if not shutil.which("shellcheck"):
+        session.error("shellcheck is missing (tests/tools/ensure-debs shellcheck)")
+    scripts = _shell_scripts()
+    if not scripts:
+        session.error("no shell scripts found; git ls-files listed none")
+    session.run("shellcheck", "--external-sources", "--source-path=SCRIPTDIR", *scripts, external=True)
+
+
+@nox.session(python=False, default=False)
+def changelog(session: nox.Session) -> None:
+    """antsibull-changelog lint: the changelog fragments and changelogs/config.yaml"""
+    session.run("antsibull-changelog", "lint", *session.posargs)
+
+
+# --- the older ansible-core minors, one venv each ------------------------------------------
 
 
 def _units(minor: str, python: str) -> None:
-    def units(session: nox.Session) -> None:
+    def units_leg(session: nox.Session) -> None:
         session.install("-r", f"tests/requirements-core-{minor}.txt")
         session.run("python", "-c", VERSIONS)
-        if not any(name.startswith("test_") and name.endswith(".py") for walked in os.walk("tests/unit") for name in walked[2]):
-            session.error("no unit tests (tests/unit/**/test_*.py) found")
+        _require_unit_tests(session)
         # ansible-test's venvs bootstrap pip from a host CI cannot reach: seed its cache with this
         # ansible-test's pip versions (tests/tools/seed-ansible-test-cache).
         session.run("python", "tests/tools/seed-ansible-test-cache", "--home", os.environ["HOME"])
-        session.run("ansible-test", "units", "--venv", "--color", "no", "--python", python, *session.posargs)
+        _ansible_test(session, "units", "--venv", "--python", python)
 
-    units.__doc__ = f"ansible-test units on ansible-core {minor}, Python {python}"
-    nox.session(name=f"units-{minor}", python=python, default=False)(units)
+    units_leg.__doc__ = f"ansible-test units on ansible-core {minor}, Python {python}"
+    nox.session(name=f"units-{minor}", python=python, default=False)(units_leg)
 
 
 def _system(minor: str, python: str) -> None:
-    def system(session: nox.Session) -> None:
+    def system_leg(session: nox.Session) -> None:
         session.install("-r", f"tests/requirements-core-{minor}.txt")
         session.run("python", "-c", VERSIONS)
-        # From the checkout, as `make system` runs it; the collection comes from
-        # ANSIBLE_COLLECTIONS_PATH (the copy). pytest's "no tests collected" (5) fails the session.
-        session.chdir(_checkout(session))
-        session.run("python", "-m", "pytest", "-p", "no:cacheprovider", "-q", "tests/system", *session.posargs)
+        _pytest(session, "tests/system")
 
-    system.__doc__ = f"tests/system (end to end) on ansible-core {minor}, Python {python}"
-    nox.session(name=f"system-{minor}", python=python, default=False)(system)
+    system_leg.__doc__ = f"tests/system (end to end) on ansible-core {minor}, Python {python}"
+    nox.session(name=f"system-{minor}", python=python, default=False)(system_leg)
 
 
 for _minor, _python in CORE_LEGS.items():

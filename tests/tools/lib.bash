@@ -49,18 +49,3 @@ zt_isolate_home() {
     rm -rf "${HOME}/.ansible/collections/ansible_collections/zohothrive"
     "${ZT_VENV}/bin/python" "${ZT_TOOLS}/seed-ansible-test-cache" --home "${HOME}"
 }
-
-# Run ansible-test with its output also saved in LOG; fail when it ran nothing at all.
-# ("WARNING: All targets skipped." exits 0, for example when ansible-test sees no files because
-# it found a parent git repository that ignores the copy.)
-zt_ansible_test() {
-    local log="$1" status=0
-    shift
-    mkdir -p "$(dirname "${log}")"
-    ansible-test "$@" 2>&1 | tee "${log}" || status=$?
-    if [[ ${status} -eq 0 ]] && grep -q -F 'All targets skipped' "${log}"; then
-        zt_log "ERROR: ansible-test $1 selected no target; nothing was tested"
-        status=1
-    fi
-    return "${status}"
-}
