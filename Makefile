@@ -2,8 +2,8 @@
 #
 #   make demo     run the end-to-end demo against the local Zoho Accounts emulator
 #   make test     everything CI runs: lint, sanity, units and system on every supported
-#                 ansible-core minor, integration, molecule (stops at the first failing
-#                 suite; `make test KEEP_GOING=1` runs them all)
+#                 ansible-core minor, integration, molecule (stops after the first failing
+#                 group of suites; `make test KEEP_GOING=1` runs them all)
 #   make help     list all targets
 #
 # Every suite is a nox session (noxfile.py, antsibull-nox.toml; `nox --list` in the copy), run by
@@ -116,13 +116,20 @@ system-%: venv collection ## nox session: tests/system on ansible-core % (system
 molecule: venv collection ## antsibull-nox's molecule session: molecule test --all (scenarios in extensions/molecule)
 	$(SUITE) molecule $(TOOLS)/run-nox molecule
 
-# A group "a+b" runs its suites at the same time (each end-to-end leg keeps about one core
-# busy; CI has two). run-all prints each suite's output whole, in order, when the group ends.
-TEST_SUITES := lint sanity units emulator-selftest openbao-selftest integration \
-               system+system-2.20 system-2.17+system-2.18 \
-               system-2.19+units-cores molecule
+# A group "a+b" runs its members at the same time, and a member "x,y" is a lane that runs its
+# suites one after the other (run-all prints each member's output whole when the group ends). Each
+# end-to-end leg keeps about one core busy (CI has two), so the lane of short suites, which share
+# ansible-test's tests/output and must not overlap, runs beside one leg, and the other legs run
+# two by two. The lane goes first: a failing static check shows within minutes.
+comma := ,
+empty :=
+space := $(empty) $(empty)
+CHECKS_LANE := lint sanity units emulator-selftest openbao-selftest integration \
+               $(addprefix units-,$(CORE_MINORS)) molecule
+TEST_SUITES := system-2.19+$(subst $(space),$(comma),$(strip $(CHECKS_LANE))) \
+               system+system-2.20 system-2.17+system-2.18
 
-test: ## venv, then every suite in order; stops at the first failure
+test: ## venv, then every suite (lanes and legs side by side, see TEST_SUITES); stops after the first failing group
 	MAKE="$(MAKE)" $(TOOLS)/run-all $(TEST_SUITES)
 
 demo: venv collection ## run tests/demo/run_demo.py against the emulator
