@@ -33,7 +33,7 @@ VENV_STAMP   := $(VENV)/.zt-installed
 # The ansible-core matrix: every supported minor older than .venv's. Each runs the unit suite
 # (make units-MINOR) and the end-to-end suite (make system-MINOR) as nox sessions (noxfile.py,
 # CORE_LEGS there), in venvs under .build/nox from tests/requirements-core-MINOR.txt.
-# The minors are those with a requirements file; noxfile.py refuses to load when its CORE_LEGS differ.
+# The minors are those with a lock file (`make lock` writes them from CORE_RELEASES in noxfile.py).
 CORE_MINORS  := $(sort $(patsubst tests/requirements-core-%.txt,%,$(wildcard tests/requirements-core-*.txt)))
 # The Python of a nox session's venv, for the suite banner: .build/nox/units-2-18/bin/python.
 nox_python    = $(BUILD)/nox/$(subst .,-,$(1))/bin/python
@@ -77,8 +77,12 @@ pybin: ## .build/pybin: python3.9 ... python3.13 links to real interpreters, for
 collection: ## sync the work tree into .build/ansible_collections/zohothrive/oauth
 	"$$($(TOOLS)/find-python)" $(TOOLS)/sync-collection $(ROOT) $(COLL_DIR)
 
-lock: ## regenerate tests/constraints-dev.txt from tests/requirements-dev.txt
+# .venv's lock first (nox itself runs from .venv), then the nox venvs' locks: the sessions tagged
+# lock in noxfile.py (tests/requirements-core-MINOR.txt, tests/nox/constraints-build-import-check.txt).
+lock: ## regenerate every lock: tests/constraints-dev.txt (.venv), then the nox sessions' locks
 	$(TOOLS)/update-lock
+	$(MAKE) venv collection
+	$(TOOLS)/run-nox -t lock
 
 # --- suites (each re-syncs the copy first) -----------------------------------------------
 

