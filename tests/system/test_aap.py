@@ -16,6 +16,7 @@ import base64
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import typing as t
@@ -175,14 +176,21 @@ def test_the_role_runs_through_ansible_runner_and_no_secret_reaches_the_artifact
         "thrive_tokens_vault_engine_mount_point": openbao_kv.mount,
         "ansible_become": False,
     }
-    run = ansible_runner.run(
-        private_data_dir=str(data),
-        playbook="job.yml",
-        envvars=env,
-        extravars=extra,
-        cmdline=f"--vault-password-file {password}",
-        quiet=True,
-    )
+    # ansible-runner replaces SIGINT and SIGTERM handlers in the calling thread and never puts them
+    # back: without this, the rest of the suite would ignore Ctrl-C and a suite's time limit.
+    handlers = {number: signal.getsignal(number) for number in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        run = ansible_runner.run(
+            private_data_dir=str(data),
+            playbook="job.yml",
+            envvars=env,
+            extravars=extra,
+            cmdline=f"--vault-password-file {password}",
+            quiet=True,
+        )
+    finally:
+        for number, handler in handlers.items():
+            signal.signal(number, handler)
     stdout = run.stdout.read()
     assert (run.status, run.rc) == ("successful", 0), stdout[-6000:]
     assert fresh_emulator.state()["exchanges"] == 1
