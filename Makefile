@@ -53,10 +53,10 @@ LINT_SESSIONS := ansible-lint docs-check extra-checks build-import-check shellch
 
 .PHONY: help venv units-cores pybin collection lint sanity units integration system \
         emulator-selftest openbao-selftest molecule test demo bench lock clean
-# units-MINOR and system-MINOR are pattern rules, which make never applies to a .PHONY target.
+.PHONY: $(addprefix units-,$(CORE_MINORS)) $(addprefix system-,$(CORE_MINORS))
 
 help: ## list the targets
-	@grep -E '^[a-z][a-z0-9%.-]*:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
+	@sed -nE 's/^\$$\(addprefix [a-z]+-,\$$\(CORE_MINORS\)\): //; /^[a-z][a-z0-9%.-]*:.*## /p' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
 
 # --- environment -------------------------------------------------------------------------
 
@@ -97,7 +97,7 @@ sanity: venv collection ## nox session: ansible-test sanity --venv on every avai
 units: venv collection ## nox session: ansible-test units --venv on every available Python, newest ansible-core
 	$(SUITE) units $(TOOLS)/run-nox units
 
-units-%: venv collection ## nox session: ansible-test units on ansible-core % with its one Python (units-2.17 ... units-2.20)
+$(addprefix units-,$(CORE_MINORS)): units-%: venv collection ## nox session: ansible-test units on ansible-core % with its one Python (units-2.17 ... units-2.20)
 	ZT_SUITE_PYTHON=$(call nox_python,units-$*) ZT_TEST_HOME=$(BUILD)/home-units-$* $(SUITE) units-$* $(TOOLS)/run-nox units-$*
 
 integration: venv collection ## nox session: ansible-test integration against the Zoho Accounts emulator
@@ -114,7 +114,7 @@ system: venv collection ## nox session: end-to-end pytest suite in tests/system 
 
 units-cores: $(addprefix units-,$(CORE_MINORS)) ## units-2.17 ... units-2.20, one after the other (they share ansible-test's tests/output)
 
-system-%: venv collection ## nox session: tests/system on ansible-core % (system-2.17 ... system-2.20)
+$(addprefix system-,$(CORE_MINORS)): system-%: venv collection ## nox session: tests/system on ansible-core % (system-2.17 ... system-2.20)
 	ZT_SUITE_PYTHON=$(call nox_python,system-$*) ZT_TEST_HOME=$(BUILD)/home-system-$* $(SUITE) system-$* $(TOOLS)/run-nox system-$*
 
 molecule: venv collection ## antsibull-nox's molecule session: molecule test --all (scenarios in extensions/molecule)
@@ -134,7 +134,7 @@ TEST_SUITES := system-2.19+$(subst $(space),$(comma),$(strip $(CHECKS_LANE))) \
                system+system-2.20 system-2.17+system-2.18
 
 test: ## venv, then every suite (lanes and legs side by side, see TEST_SUITES); stops after the first failing group
-	MAKE="$(MAKE)" $(TOOLS)/run-all $(TEST_SUITES)
+	$(TOOLS)/run-all $(TEST_SUITES)
 
 demo: venv collection ## run tests/demo/run_demo.py against the emulator
 	$(VENV)/bin/python tests/demo/run_demo.py
@@ -146,4 +146,4 @@ bench: venv collection ## benchmark at 50 local hosts: the role, modules and loo
 
 clean: ## stop a leftover emulator, remove .build (with the nox venvs) and .venv
 	-[[ ! -x $(VENV)/bin/python ]] || $(VENV)/bin/python tests/emulator/zoho_accounts_emulator.py stop --state-dir $(BUILD)/emulator-integration
-	rm -rf $(BUILD) $(VENV) $(ROOT)/.venv-compat
+	rm -rf $(BUILD) $(VENV)

@@ -47,6 +47,9 @@ except ImportError:
 
 antsibull_nox.load_antsibull_nox_toml()
 
+# A session whose Python is missing fails; it never counts as a pass (nox only does this under CI).
+nox.options.error_on_missing_interpreters = True
+
 # Every supported ansible-core minor older than .venv's (2.21): the release its leg pins, and the
 # Python it runs on. `make lock` writes each leg's tests/requirements-core-MINOR.txt (the lock-core-MINOR
 # sessions below); the Makefile finds the minors from those files.
@@ -61,7 +64,9 @@ if _STALE:
     print(f"noxfile.py: tests/requirements-core-{{{','.join(_STALE)}}}.txt belong to no leg in CORE_RELEASES; remove them or add the legs", file=sys.stderr)
     sys.exit(1)
 
-# The Python the integration targets run on (ansible-test makes a venv with it).
+# The Python the integration targets run on (ansible-test makes a venv with it), and the extra vars
+# file ansible-test hands to every target.
+CONFIG = "tests/integration/integration_config.yml"
 INTEGRATION_PYTHON = os.environ.get("INTEGRATION_PYTHON", "3.12")
 
 VERSIONS = "import sys, ansible.release; print('ansible-core %s, Python %d.%d' % ((ansible.release.__version__,) + sys.version_info[:2]))"
@@ -72,6 +77,14 @@ def _env_dir(session: nox.Session, name: str, what: str) -> str:
     if not value:
         session.error(f"{name} ({what}) is not set: run the session through make or tests/tools/run-nox")
     return value
+
+
+def _require_copy(session: nox.Session) -> None:
+    """Stop a session started anywhere but the collection copy, before it writes or installs anything."""
+    _env_dir(session, "ZT_ROOT", "the checkout")
+    _env_dir(session, "ZT_BUILD", "the build directory")
+    if not os.getcwd().endswith(os.path.join("", "ansible_collections", "zohothrive", "oauth")):
+        session.error("run the sessions in the collection copy (.build/ansible_collections/zohothrive/oauth): use make or tests/tools/run-nox")
 
 
 def _log_path(session: nox.Session) -> str:
@@ -114,6 +127,7 @@ def _pytest(session: nox.Session, *paths: str) -> None:
 @nox.session(python=False, default=False)
 def sanity(session: nox.Session) -> None:
     """ansible-test sanity --venv on every available Python (module code must parse on 3.9)"""
+    _require_copy(session)
     if not shutil.which("shellcheck"):
         session.error("shellcheck is missing; the shellcheck sanity test needs it (tests/tools/ensure-debs shellcheck)")
     _ansible_test(session, "sanity", "--venv")
@@ -122,6 +136,7 @@ def sanity(session: nox.Session) -> None:
 @nox.session(python=False, default=False)
 def units(session: nox.Session) -> None:
     """ansible-test units --venv on every available Python, newest ansible-core"""
+    _require_copy(session)
     _require_unit_tests(session)
     _ansible_test(session, "units", "--venv")
 
@@ -136,11 +151,15 @@ def integration(session: nox.Session) -> None:
     INTEGRATION_PYTHON (default 3.12), always stops the emulator, and fails when the client secret
     shows up in the output.
     """
+    _require_copy(session)
     if not glob.glob("tests/integration/targets/*/"):
         session.error("no integration targets in tests/integration/targets")
     import yaml  # from ansible-core, in .venv
 
     state_dir = os.path.join(_env_dir(session, "ZT_BUILD", "the build directory"), "emulator-integration")
+    # A log from an earlier run must not count for this one's leak check.
+    with open(_log_path(session), "w", encoding="utf-8"):
+        pass
     emulator = [sys.executable, os.path.abspath("tests/emulator/zoho_accounts_emulator.py")]
     # A previous run that was killed may have left one behind.
     subprocess.run([*emulator, "stop", "--state-dir", state_dir], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
@@ -163,32 +182,42 @@ def integration(session: nox.Session) -> None:
             "zoho_emulator_client_id": client_id,
             "zoho_emulator_client_secret": client_secret,
         }
-        with open("tests/integration/integration_config.yml", "w", encoding="utf-8") as handle:
+        # It holds the client secret: readable by its owner only, and removed after the run.
+        with open(os.open(CONFIG, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w", encoding="utf-8") as handle:
             handle.write("---\n# Written by the integration nox session (noxfile.py) for one run; do not commit.\n")
             yaml.safe_dump(config, handle, default_flow_style=False, sort_keys=True)
         session.log(f"emulator at {info['url']} (CA {info['ca_path']})")
-        output = _ansible_test(session, "integration", "--venv", "--python", INTEGRATION_PYTHON, "-v")
+        _ansible_test(session, "integration", "--venv", "--python", INTEGRATION_PYTHON, "-v")
     finally:
         subprocess.run([*emulator, "stop", "--state-dir", state_dir], check=False)
-    if client_secret in output:
-        session.error(f"the client secret of this run appears in the ansible-test output ({_log_path(session)}); something logs it")
+        if os.path.exists(CONFIG):
+            os.unlink(CONFIG)
+        # Also when ansible-test failed: a leak is worth knowing about either way.
+        log = _log_path(session)
+        with open(log, encoding="utf-8", errors="replace") as handle:
+            leaked = client_secret in handle.read()
+        if leaked:
+            session.error(f"the client secret of this run appears in the ansible-test output ({log}); something logs it")
 
 
 @nox.session(python=False, default=False)
 def system(session: nox.Session) -> None:
     """tests/system (end to end: ansible-playbook, the emulator, a real OpenBao server), newest ansible-core"""
+    _require_copy(session)
     _pytest(session, "tests/system")
 
 
 @nox.session(name="emulator-selftest", python=False, default=False)
 def emulator_selftest(session: nox.Session) -> None:
     """the Zoho Accounts emulator's own tests (tests/emulator/test_emulator.py)"""
+    _require_copy(session)
     _pytest(session, "tests/emulator/test_emulator.py")
 
 
 @nox.session(name="openbao-selftest", python=False, default=False)
 def openbao_selftest(session: nox.Session) -> None:
     """the OpenBao test harness's own tests (tests/openbao): a real vault for the store tests"""
+    _require_copy(session)
     _pytest(session, "tests/openbao")
 
 
@@ -239,6 +268,7 @@ def _install_leg(session: nox.Session, minor: str) -> None:
 
 def _units(minor: str, python: str) -> None:
     def units_leg(session: nox.Session) -> None:
+        _require_copy(session)
         _install_leg(session, minor)
         session.run("python", "-c", VERSIONS)
         _require_unit_tests(session)
@@ -253,6 +283,7 @@ def _units(minor: str, python: str) -> None:
 
 def _system(minor: str, python: str) -> None:
     def system_leg(session: nox.Session) -> None:
+        _require_copy(session)
         _install_leg(session, minor)
         session.run("python", "-c", VERSIONS)
         _pytest(session, "tests/system")
@@ -320,6 +351,7 @@ def _write_lock(session: nox.Session, target: str, header: str, requirements: li
 
 def _lock_core(minor: str, release: str, python: str) -> None:
     def lock_core(session: nox.Session) -> None:
+        _require_copy(session)
         pins = _dev_pins(session)
         missing = [name for name in LEG_PACKAGES if name.lower() not in pins]
         if missing:
@@ -344,6 +376,7 @@ for _minor, (_release, _python) in CORE_RELEASES.items():
 @nox.session(name="lock-build-import-check", python="3.12", venv_backend="venv", reuse_venv=False, default=False, tags=["lock"])
 def lock_build_import_check(session: nox.Session) -> None:
     """write tests/nox/constraints-build-import-check.txt from the packages antsibull-nox.toml names"""
+    _require_copy(session)
     import tomllib  # Python 3.11+; nox runs from .venv (3.12)
 
     with open("antsibull-nox.toml", "rb") as handle:
