@@ -10,8 +10,8 @@
 # tests/tools/run-nox with nox from .venv (pinned in tests/requirements-dev.txt +
 # tests/constraints-dev.txt). The newest ansible-core's sessions run in .venv itself; the others
 # make their own pinned venvs under .build/nox. ansible-test and antsibull-nox need the collection
-# at .../ansible_collections/zohothrive/oauth, so the suites run on a copy in .build/ that
-# `make collection` keeps in sync with the work tree. tests/tools/ keeps what nox does not do:
+# at .../ansible_collections/zohothrive/oauth, so the suites run on a copy in .build/ that run-nox
+# (and `make collection`) keeps in sync with the work tree. tests/tools/ keeps what nox does not do:
 # the venv, the copy, the interpreters, the offline pip bootstrap, and `make test`'s scheduling.
 
 SHELL := /bin/bash
@@ -32,7 +32,7 @@ REQUIREMENTS := tests/requirements-dev.txt tests/constraints-dev.txt
 VENV_STAMP   := $(VENV)/.zt-installed
 # The ansible-core matrix: every supported minor older than .venv's. Each runs the unit suite
 # (make units-MINOR) and the end-to-end suite (make system-MINOR) as nox sessions (noxfile.py,
-# CORE_LEGS there), in venvs under .build/nox from tests/requirements-core-MINOR.txt.
+# CORE_RELEASES there), in venvs under .build/nox from tests/requirements-core-MINOR.txt.
 # The minors are those with a lock file (`make lock` writes them from CORE_RELEASES in noxfile.py).
 CORE_MINORS  := $(sort $(patsubst tests/requirements-core-%.txt,%,$(wildcard tests/requirements-core-*.txt)))
 # The Python of a nox session's venv, for the suite banner: .build/nox/units-2-18/bin/python.
@@ -81,43 +81,43 @@ collection: ## sync the work tree into .build/ansible_collections/zohothrive/oau
 # lock in noxfile.py (tests/requirements-core-MINOR.txt, tests/nox/constraints-build-import-check.txt).
 lock: ## regenerate every lock: tests/constraints-dev.txt (.venv), then the nox sessions' locks
 	$(TOOLS)/update-lock
-	$(MAKE) venv collection
+	$(MAKE) venv
 	$(TOOLS)/run-nox -t lock
 
-# --- suites (each re-syncs the copy first) -----------------------------------------------
+# --- suites (run-nox re-syncs the copy first) --------------------------------------------
 
-lint: venv collection ## nox sessions: ansible-lint, docs-check, extra-checks, build-import-check (antsibull-nox), shellcheck, changelog
+lint: venv ## nox sessions: ansible-lint, docs-check, extra-checks, build-import-check (antsibull-nox), shellcheck, changelog
 	$(TOOLS)/ensure-debs shellcheck
 	$(SUITE) lint $(TOOLS)/run-nox $(LINT_SESSIONS)
 
-sanity: venv collection ## nox session: ansible-test sanity --venv on every available Python
+sanity: venv ## nox session: ansible-test sanity --venv on every available Python
 	$(TOOLS)/ensure-debs shellcheck
 	$(SUITE) sanity $(TOOLS)/run-nox sanity
 
-units: venv collection ## nox session: ansible-test units --venv on every available Python, newest ansible-core
+units: venv ## nox session: ansible-test units --venv on every available Python, newest ansible-core
 	$(SUITE) units $(TOOLS)/run-nox units
 
-$(addprefix units-,$(CORE_MINORS)): units-%: venv collection ## nox session: ansible-test units on ansible-core % with its one Python (units-2.17 ... units-2.20)
+$(addprefix units-,$(CORE_MINORS)): units-%: venv ## nox session: ansible-test units on ansible-core % with its one Python (units-2.17 ... units-2.20)
 	ZT_SUITE_PYTHON=$(call nox_python,units-$*) ZT_TEST_HOME=$(BUILD)/home-units-$* $(SUITE) units-$* $(TOOLS)/run-nox units-$*
 
-integration: venv collection ## nox session: ansible-test integration against the Zoho Accounts emulator
+integration: venv ## nox session: ansible-test integration against the Zoho Accounts emulator
 	$(SUITE) integration $(TOOLS)/run-nox integration
 
-emulator-selftest: venv collection ## nox session: the emulator's own tests (tests/emulator/test_emulator.py)
+emulator-selftest: venv ## nox session: the emulator's own tests (tests/emulator/test_emulator.py)
 	$(SUITE) emulator-selftest $(TOOLS)/run-nox emulator-selftest
 
-openbao-selftest: venv collection ## nox session: the OpenBao test harness's own tests (tests/openbao): a real vault for the store tests
+openbao-selftest: venv ## nox session: the OpenBao test harness's own tests (tests/openbao): a real vault for the store tests
 	$(SUITE) openbao-selftest $(TOOLS)/run-nox openbao-selftest
 
-system: venv collection ## nox session: end-to-end pytest suite in tests/system (with the vault store on a real OpenBao server)
+system: venv ## nox session: end-to-end pytest suite in tests/system (with the vault store on a real OpenBao server)
 	$(SUITE) system $(TOOLS)/run-nox system
 
 units-cores: $(addprefix units-,$(CORE_MINORS)) ## units-2.17 ... units-2.20, one after the other (they share ansible-test's tests/output)
 
-$(addprefix system-,$(CORE_MINORS)): system-%: venv collection ## nox session: tests/system on ansible-core % (system-2.17 ... system-2.20)
+$(addprefix system-,$(CORE_MINORS)): system-%: venv ## nox session: tests/system on ansible-core % (system-2.17 ... system-2.20)
 	ZT_SUITE_PYTHON=$(call nox_python,system-$*) ZT_TEST_HOME=$(BUILD)/home-system-$* $(SUITE) system-$* $(TOOLS)/run-nox system-$*
 
-molecule: venv collection ## antsibull-nox's molecule session: molecule test --all (scenarios in extensions/molecule)
+molecule: venv ## antsibull-nox's molecule session: molecule test --all (scenarios in extensions/molecule)
 	$(SUITE) molecule $(TOOLS)/run-nox molecule
 
 # A group "a+b" runs its members at the same time, and a member "x,y" is a lane that runs its

