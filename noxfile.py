@@ -102,6 +102,7 @@ def _session(**options: t.Any) -> t.Callable[[t.Callable[[nox.Session], None]], 
 def _log_path(session: nox.Session) -> str:
     logs = os.path.join(_env_dir(session, "ZT_BUILD", "the build directory"), "logs")
     os.makedirs(logs, exist_ok=True)
+    os.chmod(logs, 0o700)  # the logs name the emulator's admin URL, which carries its key while it runs
     return os.path.join(logs, f"{session.name}.log")
 
 
@@ -177,9 +178,9 @@ def integration(session: nox.Session) -> None:
     client_id = "1000.ZCID" + uuid.uuid4().hex.upper()
     client_secret = "ZSEC_" + uuid.uuid4().hex
     try:
-        # The secret is an argument of the emulator only; session.run would log the command line.
-        start = [*emulator, "start", "--state-dir", state_dir, "--client", f"{client_id}:{client_secret}"]
-        started = subprocess.run(start, stdout=subprocess.PIPE, check=False, text=True)
+        # On a pipe: a command line is world-readable (/proc/PID/cmdline), and session.run would log it.
+        start = [*emulator, "start", "--state-dir", state_dir, "--clients-file", "-"]
+        started = subprocess.run(start, input=f"{client_id}:{client_secret}\n", stdout=subprocess.PIPE, check=False, text=True)
         if started.returncode != 0:
             session.error(f"the Zoho Accounts emulator did not start (exit {started.returncode})")
         info = json.loads(started.stdout)

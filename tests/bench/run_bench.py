@@ -125,7 +125,7 @@ class Emulator:
         self.client_id = f"1000.BENCH{uuid.uuid4().hex[:12].upper()}"
         self.client_secret = f"bench-secret-{uuid.uuid4().hex}"
         self.users = 0
-        info = json.loads(self._cli("start", "--client", f"{self.client_id}:{self.client_secret}"))
+        info = json.loads(self._cli("start", "--clients-file", "-", stdin=f"{self.client_id}:{self.client_secret}\n"))
         self.url: str = info["url"]
         self.admin_url: str = info["admin_url"]
         self.ca_path: str = info["ca_path"]
@@ -133,10 +133,10 @@ class Emulator:
         self.session.trust_env = False
         self.session.verify = self.ca_path
 
-    def _cli(self, *args: str) -> str:
+    def _cli(self, *args: str, stdin: str | None = None) -> str:
         done = subprocess.run(
             [sys.executable, str(EMULATOR), args[0], "--state-dir", str(self.state_dir), *args[1:]],
-            capture_output=True, text=True, check=False,
+            input=stdin, capture_output=True, text=True, check=False,
         )
         if done.returncode != 0:
             raise BenchError(f"emulator {args[0]} failed:\n{done.stdout}{done.stderr}")

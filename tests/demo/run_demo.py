@@ -28,8 +28,8 @@ def banner(text: str) -> None:
     print(f"\n=== {text} ===", flush=True)
 
 
-def emulator(*args: str) -> str:
-    done = subprocess.run([sys.executable, str(EMULATOR), *args], capture_output=True, text=True, check=False)
+def emulator(*args: str, stdin: str | None = None) -> str:
+    done = subprocess.run([sys.executable, str(EMULATOR), *args], input=stdin, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         sys.exit(f"emulator {args[0]} failed:\n{done.stdout}{done.stderr}")
     return done.stdout
@@ -179,7 +179,7 @@ def main() -> None:
     client_id = "1000.DEMOCLIENT"
     client_secret = f"demo-secret-{secrets.token_hex(8)}"
     banner("Starting the Zoho Accounts emulator")
-    info = json.loads(emulator("start", "--state-dir", str(state_dir), "--client", f"{client_id}:{client_secret}"))
+    info = json.loads(emulator("start", "--state-dir", str(state_dir), "--clients-file", "-", stdin=f"{client_id}:{client_secret}\n"))
     print(f"emulator at {info['url']} (CA {info['ca_path']})")
     try:
         admin = info["admin_url"]

@@ -37,11 +37,12 @@ def run_cli(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
 class Emulator:
     state_dir: Path
     url: str
+    admin_url: str
     ca_path: str
     pid: int
 
     def admin(self, method: str, route: str, payload: dict[str, Any] | None = None, expect: int = 200) -> Any:
-        response = requests.request(method, f"{self.url}/_emulator{route}", json=payload, verify=self.ca_path, timeout=10)
+        response = requests.request(method, f"{self.admin_url}{route}", json=payload, verify=self.ca_path, timeout=10)
         assert response.status_code == expect, response.text
         return response.json()
 
@@ -79,7 +80,7 @@ def fixture_running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Emulat
     state_dir = tmp_path_factory.mktemp("emulator")
     started = run_cli("start", "--state-dir", str(state_dir), "--client", f"{CLIENT_ID}:{CLIENT_SECRET}")
     info = json.loads(started.stdout)
-    yield Emulator(state_dir, info["url"], info["ca_path"], info["pid"])
+    yield Emulator(state_dir, info["url"], info["admin_url"], info["ca_path"], info["pid"])
     run_cli("stop", "--state-dir", str(state_dir))
 
 
@@ -95,7 +96,7 @@ def fixture_emu(running: Emulator) -> Emulator:
 def test_emulator_json_describes_a_verified_https_server(emu: Emulator) -> None:
     info = json.loads((emu.state_dir / "emulator.json").read_text())
     assert info["url"] == f"https://127.0.0.1:{info['port']}"
-    assert info["admin_url"] == f"{info['url']}/_emulator"
+    assert re.fullmatch(re.escape(f"{info['url']}/_emulator/") + r"[A-Za-z0-9_-]{32}", info["admin_url"])
     assert Path(info["ca_path"]).is_absolute() and Path(info["ca_path"]).read_text().startswith("-----BEGIN CERTIFICATE-----")
     assert emu.admin("GET", "/health") == {"ok": True}
     localhost = requests.get(f"https://localhost:{info['port']}/_emulator/health", verify=emu.ca_path, timeout=10)
@@ -106,6 +107,150 @@ def test_tls_fails_without_the_ca(emu: Emulator) -> None:
     with pytest.raises(requests.exceptions.SSLError):
         requests.get(f"{emu.url}/_emulator/health", timeout=10)
     assert emu.admin("GET", "/health") == {"ok": True}  # the failed handshake did not hurt the server
+
+
+# ---- nothing for other local users: the admin key, private files, no secret on a command line ----
+
+
+def _cmdline(pid: int) -> bytes:
+    return Path(f"/proc/{pid}/cmdline").read_bytes()
+
+
+def _client_works(info: dict[str, Any], client_id: str, secret: str) -> bool:
+    code = requests.post(f"{info['admin_url']}/codes", json={"client_id": client_id}, verify=info["ca_path"], timeout=10).json()["code"]
+    form = {"grant_type": "authorization_code", "client_id": client_id, "client_secret": secret, "code": code}
+    return "refresh_token" in requests.post(f"{info['url']}/oauth/v2/token", data=form, verify=info["ca_path"], timeout=10).json()
+
+
+def test_admin_api_needs_the_key_from_emulator_json(emu: Emulator) -> None:
+    # Any local user can reach 127.0.0.1; the request log holds client secrets and the state holds tokens.
+    key = emu.admin_url.rsplit("/", 1)[1]
+    for guess in ("", "/state", "/log", "/wrong-key/state", f"/{key[:-1]}/state", f"/{key}x/state", f"/{key.upper()}/log"):
+        response = requests.get(f"{emu.url}/_emulator{guess}", verify=emu.ca_path, timeout=10)
+        assert (response.status_code, response.json()) == (404, {"error": "not_found"}), guess
+    denied = requests.post(f"{emu.url}/_emulator/clients", json={"client_id": "1000.X", "client_secret": "s"}, verify=emu.ca_path, timeout=10)
+    assert denied.status_code == 404 and "1000.X" not in json.dumps(emu.state())
+    assert emu.admin("GET", "/health") == {"ok": True}
+    # Readiness stays open to anyone and says nothing else.
+    assert requests.get(f"{emu.url}/_emulator/health", verify=emu.ca_path, timeout=10).json() == {"ok": True}
+    assert emu.log() == []  # refused admin calls are not OAuth requests either
+
+
+def test_state_dir_and_its_files_are_private(emu: Emulator) -> None:
+    assert emu.state_dir.stat().st_mode & 0o777 == 0o700
+    for name in ("emulator.json", "emulator.log"):
+        assert (emu.state_dir / name).stat().st_mode & 0o077 == 0, name
+
+
+def test_a_log_file_elsewhere_is_created_private(tmp_path: Path) -> None:
+    log = tmp_path / "elsewhere" / "emu.log"
+    log.parent.mkdir()
+    run_cli("start", "--state-dir", str(tmp_path / "state"), "--log-file", str(log))
+    try:
+        assert log.stat().st_mode & 0o077 == 0
+    finally:
+        run_cli("stop", "--state-dir", str(tmp_path / "state"))
+
+
+def test_the_client_secret_is_on_no_command_line(tmp_path: Path, running: Emulator) -> None:
+    # The session emulator was started with --client ID:SECRET: `start` hands it to `serve` on a pipe.
+    assert CLIENT_SECRET.encode() not in _cmdline(running.pid) and b"--clients-file" in _cmdline(running.pid)
+    secret = "ZSEC_from_a_file_" + os.urandom(8).hex()
+    started = subprocess.run(
+        [sys.executable, str(EMULATOR), "start", "--state-dir", str(tmp_path), "--clients-file", "-"],
+        input=f"# id:secret, one per line\n\n1000.FROMSTDIN:{secret}\n",
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    info = json.loads(started.stdout)
+    try:
+        assert secret.encode() not in _cmdline(info["pid"])
+        assert _client_works(info, "1000.FROMSTDIN", secret)
+    finally:
+        run_cli("stop", "--state-dir", str(tmp_path))
+
+
+def test_a_private_clients_file_registers_its_clients(tmp_path: Path) -> None:
+    clients = tmp_path / "clients"
+    clients.write_text("1000.A:secret-a\n1000.B:secret:with:colons\n")
+    clients.chmod(0o600)
+    info = json.loads(run_cli("start", "--state-dir", str(tmp_path / "state"), "--clients-file", str(clients)).stdout)
+    try:
+        assert _client_works(info, "1000.A", "secret-a") and _client_works(info, "1000.B", "secret:with:colons")
+        assert not _client_works(info, "1000.B", "secret")
+    finally:
+        run_cli("stop", "--state-dir", str(tmp_path / "state"))
+
+
+def _refused(tmp_path: Path, *args: str, stdin: str | None = None) -> str:
+    state_dir = tmp_path / "refused-state"
+    try:
+        result = subprocess.run(
+            [sys.executable, str(EMULATOR), "start", "--state-dir", str(state_dir), *args], input=stdin, capture_output=True, text=True, timeout=60, check=False
+        )
+    finally:  # should it have started after all, it must not outlive the test
+        if (state_dir / "emulator.json").exists():
+            run_cli("stop", "--state-dir", str(state_dir), check=False)
+    assert (result.returncode, result.stdout) == (2, ""), result.stderr
+    assert "Traceback" not in result.stderr and len(result.stderr.splitlines()) == 1, result.stderr
+    assert not (state_dir / "emulator.json").exists()
+    return result.stderr
+
+
+@pytest.mark.parametrize("mode", [0o640, 0o604, 0o644])
+def test_a_clients_file_other_users_can_read_is_refused(tmp_path: Path, mode: int) -> None:
+    clients = tmp_path / "clients"
+    clients.write_text("1000.A:do-not-print-me\n")
+    clients.chmod(mode)
+    error = _refused(tmp_path, "--clients-file", str(clients))
+    assert f"--clients-file {clients}" in error and f"mode {mode:04o}" in error and f"chmod 600 {clients}" in error
+    assert "do-not-print-me" not in error
+
+
+@pytest.mark.parametrize(
+    ("content", "line"), [("1000.A\n", 1), ("# ok\n1000.A:s\n:nosuchid\n", 3), ("1000.A:\n", 1), ("1000.A:s\n1000.A:t\n", 2)]
+)
+def test_a_bad_clients_line_is_named_by_number_not_content(tmp_path: Path, content: str, line: int) -> None:
+    error = _refused(tmp_path, "--clients-file", "-", stdin=content)
+    assert f"--clients-file - line {line}:" in error and "ID:SECRET" in error
+    assert "nosuchid" not in error and ":s\n" not in error
+
+
+def test_a_bad_client_argument_is_not_echoed(tmp_path: Path) -> None:
+    result = run_cli("start", "--state-dir", str(tmp_path), "--client", "a-pasted-secret-without-id", check=False)
+    assert result.returncode == 2 and "expected ID:SECRET" in result.stderr and "a-pasted-secret" not in result.stderr
+
+
+def test_a_shared_state_dir_is_refused(tmp_path: Path) -> None:
+    shared = tmp_path / "refused-state"
+    shared.mkdir()
+    shared.chmod(0o777)
+    error = _refused(tmp_path)
+    assert f"--state-dir {shared}" in error and "writable by other users" in error
+    assert not (shared / "ca.pem").exists()
+
+
+def test_a_state_dir_of_another_user_is_refused(tmp_path: Path) -> None:
+    if os.geteuid() != 0:
+        pytest.skip("needs root to hand a directory to another user")
+    theirs = tmp_path / "refused-state"
+    theirs.mkdir(mode=0o700)
+    os.chown(theirs, 65534, 65534)
+    error = _refused(tmp_path)
+    assert f"--state-dir {theirs}" in error and "owned by uid 65534" in error
+
+
+def test_a_readable_state_dir_of_our_own_is_made_private(tmp_path: Path) -> None:
+    ours = tmp_path / "state"
+    ours.mkdir(mode=0o755)
+    ours.chmod(0o755)
+    run_cli("start", "--state-dir", str(ours))
+    try:
+        assert ours.stat().st_mode & 0o777 == 0o700
+    finally:
+        run_cli("stop", "--state-dir", str(ours))
 
 
 def test_start_again_reports_the_running_instance(emu: Emulator) -> None:

@@ -9,11 +9,13 @@ parts: errors as HTTP 200 JSON, ``invalid_code`` for dead refresh tokens, the re
 the 20-refresh-token cap and the legacy ``expires_in_sec`` format.
 
 It serves HTTPS only, on 127.0.0.1, with a throwaway CA made by ``trustme`` at startup.
-Tests drive it through a JSON admin API under ``/_emulator/`` (faults, clock, introspection).
+Tests drive it through a JSON admin API under ``/_emulator/KEY/`` (faults, clock, introspection),
+where KEY is random per start and written only to the owner-only ``emulator.json``: other local
+users can reach the port, but neither the admin API nor the client secrets.
 
 Usage (``trustme`` must be installed: on a fresh clone, ``make venv`` and ``.venv/bin/python``)::
 
-    .venv/bin/python tests/emulator/zoho_accounts_emulator.py start --state-dir DIR --client ID:SECRET
+    .venv/bin/python tests/emulator/zoho_accounts_emulator.py start --state-dir DIR --clients-file FILE
     .venv/bin/python tests/emulator/zoho_accounts_emulator.py mint-code --state-dir DIR --client-id ID
     .venv/bin/python tests/emulator/zoho_accounts_emulator.py stop --state-dir DIR
 """
@@ -48,6 +50,7 @@ TOKEN_PATH = "/oauth/v2/token"
 REVOKE_PATH = "/oauth/v2/token/revoke"
 OAUTH_PATHS = (TOKEN_PATH, REVOKE_PATH)
 ADMIN_PREFIX = "/_emulator"
+HEALTH_PATH = f"{ADMIN_PREFIX}/health"  # readiness: open to anyone, says nothing else
 
 INFO_FILE = "emulator.json"
 CA_FILE = "ca.pem"
@@ -185,6 +188,10 @@ class OAuthError(Exception):
     def __init__(self, error: str, status: int = 200, payload: dict[str, Any] | None = None) -> None:
         super().__init__(error)
         self.reply = json_reply(payload or {"error": error}, status=status, outcome=error)
+
+
+class UsageError(Exception):
+    """Bad command-line input; main() prints the message as one line and exits 2."""
 
 
 class AdminError(Exception):
@@ -606,6 +613,8 @@ class EmulatorServer(ThreadingHTTPServer):
     def __init__(self, port: int, state: EmulatorState, tls: ssl.SSLContext) -> None:
         super().__init__(("127.0.0.1", port), EmulatorHandler)
         self.state = state
+        # The admin API lives under ADMIN_PREFIX/admin_key/; only emulator.json (owner-only) tells it.
+        self.admin_key = secrets.token_urlsafe(24)
         # The handshake runs in the handler thread, so a stalled client cannot block accept().
         self.socket = tls.wrap_socket(self.socket, server_side=True, do_handshake_on_connect=False)
 
@@ -618,6 +627,17 @@ class EmulatorServer(ThreadingHTTPServer):
     @property
     def base_url(self) -> str:
         return f"https://127.0.0.1:{self.server_port}"
+
+    @property
+    def admin_url(self) -> str:
+        return f"{self.base_url}{ADMIN_PREFIX}/{self.admin_key}"
+
+    def admin_route(self, path: str) -> str | None:
+        """The admin route of a path under ADMIN_PREFIX ("/state"), or None without the right key."""
+        if path == HEALTH_PATH:
+            return "/health"
+        key, _sep, route = path.removeprefix(f"{ADMIN_PREFIX}/").partition("/")
+        return f"/{route}" if secrets.compare_digest(key.encode(), self.admin_key.encode()) else None
 
 
 class EmulatorHandler(BaseHTTPRequestHandler):
@@ -662,7 +682,8 @@ class EmulatorHandler(BaseHTTPRequestHandler):
             return
         body = self.rfile.read(length)
         if url.path == ADMIN_PREFIX or url.path.startswith(f"{ADMIN_PREFIX}/"):
-            self._send(self._admin(url.path.removeprefix(ADMIN_PREFIX), body))
+            route = self.server.admin_route(url.path)
+            self._send(json_reply({"error": "not_found"}, status=404) if route is None else self._admin(route, body))
         else:
             self._oauth(url.path, url.query, body)
 
@@ -831,9 +852,35 @@ def _first_values(encoded: str) -> dict[str, str]:
 
 
 def _write_atomic(path: Path, text: str) -> None:
+    """Replace path with text, readable by its owner only."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text, encoding="utf-8")
+    tmp.unlink(missing_ok=True)
+    with open(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w", encoding="utf-8") as handle:
+        handle.write(text)
     os.replace(tmp, path)
+
+
+def _private_state_dir(value: str) -> Path:
+    """The state directory, created owner-only; refuses one that another user owns or can write.
+
+    It holds emulator.json (the admin key) and the log (client secrets of requests). Raises UsageError.
+    """
+    state_dir = Path(value).resolve()
+    state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    st = state_dir.stat()
+    where = f"--state-dir {state_dir}"
+    if st.st_uid != os.geteuid():
+        raise UsageError(f"{where} is owned by uid {st.st_uid}, not by you (uid {os.geteuid()}): choose a directory of your own")
+    if st.st_mode & 0o022:
+        raise UsageError(f"{where} is writable by other users (mode {st.st_mode & 0o7777:04o}): choose a new directory, or remove this one first")
+    if st.st_mode & 0o077:
+        state_dir.chmod(0o700)
+    return state_dir
+
+
+def _open_private_log(path: Path) -> int:
+    """A file descriptor appending to path, created owner-only (request lines may carry secrets)."""
+    return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
 
 
 def _read_info(state_dir: Path) -> dict[str, Any] | None:
@@ -870,18 +917,19 @@ def _is_emulator(pid: int) -> bool:
 
 
 def admin_call(info: dict[str, Any], method: str, route: str, payload: dict[str, Any] | None = None, timeout: float = 5.0) -> dict[str, Any]:
-    """Call the admin API over TLS verified against the emulator's CA. Raises OSError or ValueError."""
+    """Call the admin API (info["admin_url"]) over TLS verified against the emulator's CA. Raises OSError, ValueError or KeyError."""
     context = ssl.create_default_context(cafile=info["ca_path"])
     conn = http.client.HTTPSConnection("127.0.0.1", int(info["port"]), context=context, timeout=timeout)
     try:
         body = json.dumps(payload).encode() if payload is not None else None
-        conn.request(method, f"{ADMIN_PREFIX}{route}", body=body, headers={"Content-Type": "application/json"})
+        conn.request(method, f"{urlsplit(info['admin_url']).path}{route}", body=body, headers={"Content-Type": "application/json"})
         response = conn.getresponse()
         data = json.loads(response.read() or b"{}")
     finally:
         conn.close()
     if response.status != http.HTTPStatus.OK or not isinstance(data, dict):
-        raise ValueError(f"{method} {ADMIN_PREFIX}{route} answered {response.status}: {data}")
+        # Not the URL: it carries the admin key.
+        raise ValueError(f"{method} {ADMIN_PREFIX}/KEY{route} answered {response.status}: {data}")
     return data
 
 
@@ -902,8 +950,48 @@ def _running_info(state_dir: Path) -> dict[str, Any] | None:
 def _parse_client(value: str) -> tuple[str, str]:
     client_id, sep, secret = value.partition(":")
     if not (client_id and sep and secret):
-        raise argparse.ArgumentTypeError(f"expected ID:SECRET, got {value!r}")
+        raise argparse.ArgumentTypeError("expected ID:SECRET, both non-empty (the value is not shown: it may hold a secret)")
     return client_id, secret
+
+
+def _read_clients(name: str) -> list[tuple[str, str]]:
+    """Clients from a --clients-file: one ID:SECRET per line, blank lines and # comments skipped.
+
+    "-" reads standard input. A file must be the caller's and unreadable to other users, like an
+    SSH key. Errors name the line by number, never by content. Raises UsageError.
+    """
+    where = f"--clients-file {name}"
+    if name == "-":
+        text = sys.stdin.read()
+    else:
+        try:
+            fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW)
+        except OSError as exc:
+            raise UsageError(f"{where}: cannot open it ({exc.strerror}); give a regular file of ID:SECRET lines, or - for standard input") from None
+        with open(fd, encoding="utf-8") as handle:
+            st = os.fstat(handle.fileno())
+            if st.st_uid != os.geteuid() or st.st_mode & 0o077:
+                raise UsageError(
+                    f"{where} can be read or changed by other users (mode {st.st_mode & 0o7777:04o}, owner uid {st.st_uid}): "
+                    f"it holds client secrets; make it yours and run chmod 600 {name}"
+                )
+            text = handle.read()
+    clients: list[tuple[str, str]] = []
+    for number, line in enumerate(text.splitlines(), 1):
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        try:
+            client = _parse_client(line.strip())
+        except argparse.ArgumentTypeError as exc:
+            raise UsageError(f"{where} line {number}: {exc}") from None
+        if any(client[0] == known for known, _secret in clients):
+            raise UsageError(f"{where} line {number}: a second line for the same client id; keep one ID:SECRET line per client")
+        clients.append(client)
+    return clients
+
+
+def _clients(args: argparse.Namespace) -> list[tuple[str, str]]:
+    return [*(args.client or []), *(_read_clients(args.clients_file) if args.clients_file else [])]
 
 
 def missing_dependency() -> str | None:
@@ -942,11 +1030,11 @@ def _tls_context(state_dir: Path) -> tuple[ssl.SSLContext, Path]:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    state_dir = Path(args.state_dir).resolve()
-    state_dir.mkdir(parents=True, exist_ok=True)
+    state_dir = _private_state_dir(args.state_dir)
+    clients = _clients(args)
     context, ca_path = _tls_context(state_dir)
     state = EmulatorState()
-    for client_id, secret in args.client or []:
+    for client_id, secret in clients:
         state.add_client(client_id, secret)
 
     server = EmulatorServer(args.port, state, context)
@@ -957,7 +1045,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     thread.start()
 
     info_path = state_dir / INFO_FILE
-    info = {"url": server.base_url, "port": server.server_port, "ca_path": str(ca_path), "pid": os.getpid(), "admin_url": f"{server.base_url}{ADMIN_PREFIX}"}
+    info = {"url": server.base_url, "port": server.server_port, "ca_path": str(ca_path), "pid": os.getpid(), "admin_url": server.admin_url}
     _write_atomic(info_path, json.dumps(info, indent=2) + "\n")
     print(f"zoho accounts emulator listening on {server.base_url} (pid {os.getpid()})", file=sys.stderr, flush=True)
     try:
@@ -973,21 +1061,26 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_start(args: argparse.Namespace) -> int:
-    state_dir = Path(args.state_dir).resolve()
+    state_dir = _private_state_dir(args.state_dir)
+    clients = _clients(args)  # read (and checked) before anything starts
     if (info := _running_info(state_dir)) is not None:
         print(json.dumps(info, indent=2))
         return 0
-    state_dir.mkdir(parents=True, exist_ok=True)
     (state_dir / INFO_FILE).unlink(missing_ok=True)  # stale: its process is gone or not ours
     log_path = Path(args.log_file).resolve() if args.log_file else state_dir / LOG_FILE
-    command = [sys.executable, str(Path(__file__).resolve()), "serve", "--state-dir", str(state_dir), "--port", str(args.port)]
-    for client_id, secret in args.client or []:
-        command += ["--client", f"{client_id}:{secret}"]
-    with open(log_path, "ab") as log:
+    # The clients go to serve on a pipe, never on its command line: /proc/PID/cmdline is world-readable.
+    command = [sys.executable, str(Path(__file__).resolve()), "serve", "--state-dir", str(state_dir), "--port", str(args.port), "--clients-file", "-"]
+    with open(_open_private_log(log_path), "ab") as log:
         # Not a with-block: the server must outlive this command.
         process = subprocess.Popen(  # pylint: disable=consider-using-with
-            command, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            command, stdin=subprocess.PIPE, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
         )
+    assert process.stdin is not None
+    with process.stdin:
+        try:
+            process.stdin.write("".join(f"{client_id}:{secret}\n" for client_id, secret in clients).encode())
+        except BrokenPipeError:
+            pass  # serve died at once; its log says why, below
 
     deadline = time.monotonic() + args.timeout
     while time.monotonic() < deadline and process.poll() is None:
@@ -1057,7 +1150,11 @@ def build_parser() -> argparse.ArgumentParser:
     for name, help_text in (("serve", "run in the foreground until SIGTERM/SIGINT"), ("start", "run in the background, print emulator.json")):
         sub = with_state_dir(name, help_text)
         sub.add_argument("--port", type=int, default=0, help="0 picks a free port")
-        sub.add_argument("--client", type=_parse_client, action="append", metavar="ID:SECRET", help="register a client (repeatable)")
+        sub.add_argument(
+            "--client", type=_parse_client, action="append", metavar="ID:SECRET",
+            help="register a client (repeatable); other local users can see it in the process list while the command runs",
+        )
+        sub.add_argument("--clients-file", metavar="FILE", help="register the clients of FILE (- for standard input): ID:SECRET lines, mode 0600")
         if name == "start":
             sub.add_argument("--log-file", help="default: STATE_DIR/emulator.log")
             sub.add_argument("--timeout", type=float, default=20.0, help="seconds to wait for readiness")
@@ -1081,7 +1178,11 @@ def main(argv: list[str] | None = None) -> int:
         print(dependency_hint(missing, args.command), file=sys.stderr)
         return 2
     commands = {"serve": cmd_serve, "start": cmd_start, "stop": cmd_stop, "mint-code": cmd_mint_code}
-    return commands[args.command](args)
+    try:
+        return commands[args.command](args)
+    except UsageError as exc:
+        print(f"{Path(__file__).name}: error: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -72,7 +72,8 @@ def emulator(tmp_path_factory: pytest.TempPathFactory) -> t.Iterator[Emulator]:
     client_id = f"1000.SYSTEST{uuid.uuid4().hex[:12].upper()}"
     client_secret = f"ZSEC_{uuid.uuid4().hex}"
     started = subprocess.run(
-        [sys.executable, str(EMULATOR), "start", "--state-dir", str(state_dir), "--client", f"{client_id}:{client_secret}"],
+        [sys.executable, str(EMULATOR), "start", "--state-dir", str(state_dir), "--clients-file", "-"],
+        input=f"{client_id}:{client_secret}\n",
         capture_output=True,
         text=True,
         check=False,

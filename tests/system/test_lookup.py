@@ -28,7 +28,7 @@ SECRET_PATH = "zohothrive/lookup"
 USE_TOKEN = """
     - name: {name}
       ansible.builtin.uri:
-        url: "{{{{ zoho_url }}}}/_emulator/introspect"
+        url: "{{{{ zoho_admin_url }}}}/introspect"
         method: POST
         body_format: json
         body:
@@ -78,6 +78,7 @@ class Site:
         self.refresh_token = self.new_refresh_token()
         self.vars: dict[str, t.Any] = {
             "zoho_url": emulator.url,
+            "zoho_admin_url": emulator.admin_url,
             "zoho_ca_path": emulator.ca_path,
             "zoho_refresh_token": self.refresh_token,
             "zoho_thrive_client_id": emulator.client_id,
@@ -277,7 +278,7 @@ def test_padding_is_removed_with_a_warning(site: Site) -> None:
 LEAK_TASKS = """
     - name: Fails at Zoho with a wrong client secret, for a refresh token the store does not know (the lookup's error is shown)
       ansible.builtin.uri:
-        url: "{{ zoho_url }}/_emulator/introspect"
+        url: "{{ zoho_admin_url }}/introspect"
         method: POST
         body_format: json
         body:
@@ -287,7 +288,7 @@ LEAK_TASKS = """
 
     - name: Fails locally with whitespace inside the refresh token (shown)
       ansible.builtin.uri:
-        url: "{{ zoho_url }}/_emulator/introspect"
+        url: "{{ zoho_admin_url }}/introspect"
         method: POST
         body_format: json
         body:
@@ -297,7 +298,7 @@ LEAK_TASKS = """
 
     - name: Fails at the vault with a token without rights (shown)
       ansible.builtin.uri:
-        url: "{{ zoho_url }}/_emulator/introspect"
+        url: "{{ zoho_admin_url }}/introspect"
         method: POST
         body_format: json
         body:

@@ -86,7 +86,7 @@ PLAYBOOK = """
 
     - name: Queue four HTTP 503 answers in the emulator
       ansible.builtin.uri:
-        url: "{{ zoho_url }}/_emulator/faults"
+        url: "{{ zoho_admin_url }}/faults"
         method: POST
         body_format: json
         body:
@@ -138,6 +138,7 @@ def prepare(emulator: Emulator, tmp_path: Path) -> tuple[Path, Path]:
                 "zoho_client_id": emulator.client_id,
                 "zoho_client_secret": emulator.client_secret,
                 "zoho_url": emulator.url,
+                "zoho_admin_url": emulator.admin_url,
                 "zoho_ca_path": emulator.ca_path,
                 "zoho_code": code,
                 "cache_path": str(cache),
