@@ -134,6 +134,8 @@ def ansible_playbook(collections_path: str, tmp_path: Path) -> t.Callable[..., P
                 "ANSIBLE_FORCE_COLOR": "0",
                 "ANSIBLE_RETRY_FILES_ENABLED": "0",
                 "ANSIBLE_LOCAL_TEMP": str(tmp_path / "ansible-local"),
+                # The hosts' temporary files: the local connection would use ~USER/.ansible/tmp, whatever HOME says.
+                "ANSIBLE_REMOTE_TMP": str(tmp_path / "ansible-remote"),
                 "ANSIBLE_PYTHON_INTERPRETER": sys.executable,
                 "ANSIBLE_HOST_KEY_CHECKING": "0",
             }

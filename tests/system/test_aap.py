@@ -170,6 +170,7 @@ def test_the_role_runs_through_ansible_runner_and_no_secret_reaches_the_artifact
         ANSIBLE_PYTHON_INTERPRETER=sys.executable,
         PATH=f"{BIN}:{os.environ.get('PATH', '')}",
         HOME=str(tmp_path / "home"),
+        ANSIBLE_REMOTE_TMP=str(tmp_path / "ansible-remote"),
     )
     extra = {
         "thrive_tokens_ca_path": fresh_emulator.ca_path,

@@ -273,6 +273,7 @@ def test_the_readme_recipe_runs_as_written(collections_path: str, tmp_path: Path
         PATH=f"{BIN}:{environment.get('PATH', '')}",
         ANSIBLE_NOCOLOR="1",
         ANSIBLE_LOCAL_TEMP=str(tmp_path / "ansible-local"),
+        ANSIBLE_REMOTE_TMP=str(tmp_path / "ansible-remote"),
         TMPDIR=str(tmp_path),
     )
     # The recipe exports ANSIBLE_COLLECTIONS_PATH="$PWD/.build": give it a $PWD where that is this checkout.
