@@ -77,6 +77,8 @@ def _env_dir(session: nox.Session, name: str, what: str) -> str:
     value = os.environ.get(name)
     if not value:
         session.error(f"{name} ({what}) is not set: run the session through make or tests/tools/run-nox")
+    if not os.path.isdir(value):
+        session.error(f"{name}={value} ({what}) is not a directory: run the session through make or tests/tools/run-nox")
     return value
 
 

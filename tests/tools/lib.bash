@@ -13,6 +13,11 @@ ZT_COLL_DIR="${ZT_COLL_DIR:-${ZT_BUILD}/ansible_collections/zohothrive/oauth}"
 ZT_PYBIN="${ZT_PYBIN:-${ZT_BUILD}/pybin}"
 ZT_TEST_HOME="${ZT_TEST_HOME:-${ZT_BUILD}/home}"
 ZT_TOOLS="${ZT_ROOT}/tests/tools"
+if [[ -e "${ZT_BUILD}" && ! -d "${ZT_BUILD}" ]]; then
+    printf '[%s] ERROR: ZT_BUILD=%s (the build directory, BUILD in make) is not a directory; remove it or set another path\n' \
+        "$(basename "$0")" "${ZT_BUILD}" >&2
+    exit 1
+fi
 
 # Interpreter-versioned binaries first (ansible-test looks for python3.N on PATH and the
 # pyenv shims only answer "command not found"), then the controller venv.
