@@ -175,7 +175,7 @@ def integration(session: nox.Session) -> None:
     # A previous run that was killed may have left one behind.
     subprocess.run([*emulator, "stop", "--state-dir", state_dir], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
     shutil.rmtree(state_dir, ignore_errors=True)
-    os.makedirs(state_dir)
+    os.makedirs(state_dir, mode=0o700)  # the emulator refuses a state directory others can read
 
     client_id = "1000.ZCID" + uuid.uuid4().hex.upper()
     client_secret = "ZSEC_" + uuid.uuid4().hex

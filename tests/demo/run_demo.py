@@ -11,6 +11,7 @@ import json
 import os
 import re
 import secrets
+import shutil
 import subprocess
 import sys
 import typing as t
@@ -176,6 +177,10 @@ def run_role_demo(state_dir: Path, info: dict[str, t.Any], client_id: str, clien
 def main() -> None:
     WORK.mkdir(parents=True, exist_ok=True)
     state_dir = WORK / "emulator"
+    # A fresh state directory each run: one that a killed run (or an older version) left may still
+    # hold a running emulator, or be open to other users, which the emulator refuses.
+    subprocess.run([sys.executable, str(EMULATOR), "stop", "--state-dir", str(state_dir)], capture_output=True, check=False)
+    shutil.rmtree(state_dir, ignore_errors=True)
     client_id = "1000.DEMOCLIENT"
     client_secret = f"demo-secret-{secrets.token_hex(8)}"
     banner("Starting the Zoho Accounts emulator")

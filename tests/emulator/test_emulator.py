@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -154,7 +155,7 @@ def test_a_log_file_elsewhere_is_created_private(tmp_path: Path) -> None:
 
 def test_the_client_secret_is_on_no_command_line(tmp_path: Path, running: Emulator) -> None:
     # The session emulator was started with --client ID:SECRET: `start` hands it to `serve` on a pipe.
-    assert CLIENT_SECRET.encode() not in _cmdline(running.pid) and b"--clients-file" in _cmdline(running.pid)
+    assert CLIENT_SECRET.encode() not in _cmdline(running.pid) and b"--from-start" in _cmdline(running.pid)
     secret = "ZSEC_from_a_file_" + os.urandom(8).hex()
     started = subprocess.run(
         [sys.executable, str(EMULATOR), "start", "--state-dir", str(tmp_path), "--clients-file", "-"],
@@ -228,7 +229,7 @@ def test_a_shared_state_dir_is_refused(tmp_path: Path) -> None:
     shared.mkdir()
     shared.chmod(0o777)
     error = _refused(tmp_path)
-    assert f"--state-dir {shared}" in error and "writable by other users" in error
+    assert f"--state-dir {shared}: {shared} is writable by other users (mode 0777)" in error
     assert not (shared / "ca.pem").exists()
 
 
@@ -239,18 +240,216 @@ def test_a_state_dir_of_another_user_is_refused(tmp_path: Path) -> None:
     theirs.mkdir(mode=0o700)
     os.chown(theirs, 65534, 65534)
     error = _refused(tmp_path)
-    assert f"--state-dir {theirs}" in error and "owned by uid 65534" in error
+    assert f"--state-dir {theirs}: {theirs} belongs to uid 65534" in error
 
 
-def test_a_readable_state_dir_of_our_own_is_made_private(tmp_path: Path) -> None:
-    ours = tmp_path / "state"
-    ours.mkdir(mode=0o755)
+def test_a_readable_state_dir_of_our_own_is_refused_not_changed(tmp_path: Path) -> None:
+    # Changing an existing directory's mode would lock others out of it (say, one a symlink led to).
+    ours = tmp_path / "refused-state"
+    ours.mkdir()
     ours.chmod(0o755)
-    run_cli("start", "--state-dir", str(ours))
+    error = _refused(tmp_path)
+    assert f"--state-dir {ours} is open to other users (mode 0755)" in error and f"chmod 700 {ours}" in error
+    assert ours.stat().st_mode & 0o777 == 0o755
+
+
+# ---- what a hostile local user could plant (a review found these; each failed before its fix) ----
+
+NOBODY = 65534
+
+
+def _as_root() -> None:
+    if os.geteuid() != 0:
+        pytest.skip("needs root to hand files to another user")
+
+
+def _give_away(*paths: Path) -> None:
+    for path in paths:
+        os.chown(path, NOBODY, NOBODY, follow_symlinks=False)
+
+
+def test_a_log_file_symlink_is_refused_and_its_target_untouched(tmp_path: Path) -> None:
+    loot = tmp_path / "loot"
+    loot.write_text("")
+    (tmp_path / "emu.log").symlink_to(loot)
+    error = _refused(tmp_path, "--log-file", str(tmp_path / "emu.log"))
+    assert f"--log-file {tmp_path / 'emu.log'}: cannot open it" in error and "not a symlink" in error
+    assert loot.read_text() == ""
+
+
+def test_an_existing_log_of_ours_is_made_private_and_never_names_the_key(tmp_path: Path) -> None:
+    log = tmp_path / "old.log"
+    log.write_text("an older run\n")
+    log.chmod(0o644)
+    state = tmp_path / "state"
+    info = json.loads(run_cli("start", "--state-dir", str(state), "--log-file", str(log)).stdout)
     try:
-        assert ours.stat().st_mode & 0o777 == 0o700
+        assert log.stat().st_mode & 0o777 == 0o600
+        requests.get(f"{info['admin_url']}/state", verify=info["ca_path"], timeout=10).raise_for_status()
+        form = {"client_secret": "ZSEC_in_the_query"}
+        requests.post(f"{info['url']}/oauth/v2/token", params=form, verify=info["ca_path"], timeout=10)
     finally:
-        run_cli("stop", "--state-dir", str(ours))
+        run_cli("stop", "--state-dir", str(state))
+    text = log.read_text()
+    key = info["admin_url"].rsplit("/", 1)[1]
+    assert "GET /_emulator/KEY/state" in text and "POST /oauth/v2/token?..." in text
+    assert key not in text and "ZSEC_in_the_query" not in text
+
+
+@pytest.mark.parametrize("log", ["a-directory", "no-such-dir/emu.log"])
+def test_a_log_file_that_cannot_be_a_file_is_one_line(tmp_path: Path, log: str) -> None:
+    (tmp_path / "a-directory").mkdir()
+    assert "--log-file" in _refused(tmp_path, "--log-file", str(tmp_path / log))
+
+
+def test_a_state_dir_symlink_of_another_user_is_refused_and_its_target_unchanged(tmp_path: Path) -> None:
+    _as_root()
+    victim = tmp_path / "victim"
+    victim.mkdir(mode=0o755)
+    victim.chmod(0o755)
+    (tmp_path / "refused-state").symlink_to(victim)
+    _give_away(tmp_path / "refused-state")
+    error = _refused(tmp_path)
+    assert f"the symlink {tmp_path / 'refused-state'} belongs to uid {NOBODY}" in error
+    assert victim.stat().st_mode & 0o777 == 0o755 and list(victim.iterdir()) == []
+
+
+def test_a_state_dir_symlink_of_ours_to_an_open_directory_is_refused_unchanged(tmp_path: Path) -> None:
+    victim = tmp_path / "victim"
+    victim.mkdir()
+    victim.chmod(0o755)
+    (tmp_path / "refused-state").symlink_to(victim)
+    assert "is open to other users (mode 0755)" in _refused(tmp_path)
+    assert victim.stat().st_mode & 0o777 == 0o755 and list(victim.iterdir()) == []
+
+
+def test_a_state_dir_inside_a_directory_of_another_user_is_refused(tmp_path: Path) -> None:
+    # Its owner could swap the state directory for another one between the check and the use.
+    _as_root()
+    theirs = tmp_path / "theirs"
+    theirs.mkdir(mode=0o755)
+    _give_away(theirs)
+    result = run_cli("start", "--state-dir", str(theirs / "emu"), check=False)
+    if result.returncode == 0:
+        run_cli("stop", "--state-dir", str(theirs / "emu"))
+    assert result.returncode == 2 and f"{theirs} belongs to uid {NOBODY}" in result.stderr
+    assert not (theirs / "emu").exists()
+
+
+def test_a_state_dir_below_a_file_is_one_line(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("")
+    result = run_cli("start", "--state-dir", str(tmp_path / "file" / "emu"), check=False)
+    assert result.returncode == 2 and "is not a directory" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_serve_refuses_a_state_dir_that_changed_since_start_checked_it(tmp_path: Path) -> None:
+    handoff = json.dumps({"clients": [], "state_dir": [0, 0]})
+    result = subprocess.run(
+        [sys.executable, str(EMULATOR), "serve", "--state-dir", str(tmp_path), "--from-start"],
+        input=handoff, capture_output=True, text=True, timeout=60, check=False,
+    )
+    assert result.returncode == 2 and "was replaced while the emulator started" in result.stderr
+    assert not (tmp_path / "emulator.json").exists()
+
+
+def test_stop_never_signals_an_emulator_of_another_state_dir(tmp_path: Path, running: Emulator) -> None:
+    (tmp_path / "emulator.json").write_text(json.dumps({"pid": running.pid, "port": 1, "url": "u", "admin_url": "a", "ca_path": "c"}))
+    (tmp_path / "emulator.json").chmod(0o600)
+    assert run_cli("stop", "--state-dir", str(tmp_path)).stdout == "emulator not running\n"
+    assert running.admin("GET", "/health") == {"ok": True}
+
+
+@pytest.mark.parametrize(
+    "info",
+    [
+        '{"pid": 99999999999999999999, "port": 1, "url": "u", "admin_url": "a", "ca_path": "c"}',
+        '{"pid": true, "port": 1}',
+        '{"pid": 1, "port": [1]}',
+        '{"pid": 1, "port": 70000, "url": "u", "admin_url": "a", "ca_path": "c"}',
+        "[1, 2]",
+        "not json",
+    ],
+)
+def test_stop_and_mint_code_read_a_bad_emulator_json_as_not_running(tmp_path: Path, info: str) -> None:
+    (tmp_path / "emulator.json").write_text(info)
+    (tmp_path / "emulator.json").chmod(0o600)
+    stop = run_cli("stop", "--state-dir", str(tmp_path), check=False)
+    assert (stop.returncode, stop.stdout, stop.stderr) == (0, "emulator not running\n", "")
+    (tmp_path / "emulator.json").write_text(info)
+    mint = run_cli("mint-code", "--state-dir", str(tmp_path), "--client-id", CLIENT_ID, check=False)
+    assert (mint.returncode, mint.stdout) == (1, "") and mint.stderr == f"no running emulator in {tmp_path}\n"
+
+
+def test_an_emulator_json_that_is_a_fifo_does_not_hang(tmp_path: Path) -> None:
+    os.mkfifo(tmp_path / "emulator.json", 0o600)
+    assert run_cli("stop", "--state-dir", str(tmp_path)).stdout == "emulator not running\n"  # run_cli has a 60 s timeout
+    os.mkfifo(tmp_path / "emulator.json", 0o600)
+    assert run_cli("mint-code", "--state-dir", str(tmp_path), "--client-id", CLIENT_ID, check=False).returncode == 1
+
+
+def test_an_emulator_json_of_another_user_is_not_trusted(tmp_path: Path, running: Emulator) -> None:
+    _as_root()
+    forged = tmp_path / "emulator.json"
+    forged.write_text((running.state_dir / "emulator.json").read_text())
+    _give_away(forged)
+    assert run_cli("stop", "--state-dir", str(tmp_path)).stdout == "emulator not running\n"
+    assert run_cli("mint-code", "--state-dir", str(tmp_path), "--client-id", CLIENT_ID, check=False).returncode == 1
+    assert running.admin("GET", "/health") == {"ok": True}
+
+
+def _serve_processes(state_dir: Path) -> list[int]:
+    found = []
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            try:
+                cmdline = (proc / "cmdline").read_bytes().split(b"\0")
+            except OSError:
+                continue
+            if b"serve" in cmdline and str(state_dir).encode() in cmdline:
+                found.append(int(proc.name))
+    return found
+
+
+@pytest.mark.parametrize(
+    ("stdin", "message"),
+    [(b"1000.X:top\xffsecret\n", "not UTF-8 text"), (b"x" * (1024 * 1024 + 1), "larger than 1048576 bytes")],
+)
+def test_bad_bytes_on_stdin_start_nothing(tmp_path: Path, stdin: bytes, message: str) -> None:
+    state_dir = tmp_path / "state"
+    result = subprocess.run(
+        [sys.executable, str(EMULATOR), "start", "--state-dir", str(state_dir), "--clients-file", "-"],
+        input=stdin, capture_output=True, timeout=60, check=False,
+    )
+    left = _serve_processes(state_dir)
+    for pid in left:
+        os.kill(pid, signal.SIGTERM)
+    assert result.returncode == 2 and message in result.stderr.decode() and b"Traceback" not in result.stderr
+    assert not left
+
+
+def test_a_clients_file_that_is_not_a_regular_file_is_one_line(tmp_path: Path) -> None:
+    (tmp_path / "dir").mkdir(mode=0o700)
+    os.mkfifo(tmp_path / "fifo", 0o600)
+    (tmp_path / "binary").write_bytes(b"1000.A:\xff\n")
+    (tmp_path / "binary").chmod(0o600)
+    assert "not a regular file" in _refused(tmp_path, "--clients-file", str(tmp_path / "dir"))
+    assert "not a regular file" in _refused(tmp_path, "--clients-file", str(tmp_path / "fifo"))
+    assert "not UTF-8 text" in _refused(tmp_path, "--clients-file", str(tmp_path / "binary"))
+    assert "no such file" in _refused(tmp_path, "--clients-file", str(tmp_path / "missing"))
+
+
+def test_client_arguments_reach_serve_exactly(tmp_path: Path) -> None:
+    info = json.loads(run_cli("start", "--state-dir", str(tmp_path), "--client", "1000.X:sec ", "--client", "#1000.Y:s").stdout)
+    try:
+        assert _client_works(info, "1000.X", "sec ") and not _client_works(info, "1000.X", "sec")
+        assert _client_works(info, "#1000.Y", "s")
+    finally:
+        run_cli("stop", "--state-dir", str(tmp_path))
+
+
+def test_a_client_given_twice_is_refused_by_start(tmp_path: Path) -> None:
+    error = _refused(tmp_path, "--client", "1000.A:one", "--clients-file", "-", stdin="1000.A:two\n")
+    assert "a client id is given twice" in error and "one" not in error.split("given twice")[0]
 
 
 def test_start_again_reports_the_running_instance(emu: Emulator) -> None:

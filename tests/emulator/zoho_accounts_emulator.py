@@ -28,11 +28,13 @@ import http
 import http.client
 import json
 import os
+import re
 import secrets
 import signal
 import socket
 import socketserver
 import ssl
+import stat
 import struct
 import subprocess
 import sys
@@ -646,6 +648,12 @@ class EmulatorHandler(BaseHTTPRequestHandler):
     timeout = 30  # drops idle keep-alive connections
     disable_nagle_algorithm = True  # headers and body are separate writes: avoid the delayed-ACK stall
 
+    def log_message(self, format: str, *args: Any) -> None:  # pylint: disable=redefined-builtin
+        """The request line without its admin key or query string (both may carry secrets)."""
+        text = (format % args).replace(self.server.admin_key, "KEY")
+        text = re.sub(r"\?[^\s\"]*", "?...", text)
+        sys.stderr.write(f"{self.address_string()} - - [{self.log_date_time_string()}] {text}\n")
+
     def version_string(self) -> str:
         return "ZohoAccountsEmulator/1.0"
 
@@ -851,44 +859,196 @@ def _first_values(encoded: str) -> dict[str, str]:
 # --------------------------------------------------------------------------------------------
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    """Replace path with text, readable by its owner only."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.unlink(missing_ok=True)
-    with open(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w", encoding="utf-8") as handle:
-        handle.write(text)
-    os.replace(tmp, path)
+MAX_SMALL_FILE = 1024 * 1024  # emulator.json, ca.pem, a clients file
+MAX_SYMLINKS = 40
 
 
-def _private_state_dir(value: str) -> Path:
-    """The state directory, created owner-only; refuses one that another user owns or can write.
+def _trusted_owners() -> set[int]:
+    return {0, os.geteuid()}
 
-    It holds emulator.json (the admin key) and the log (client secrets of requests). Raises UsageError.
+
+def _open_dir(value: str, where: str, create: bool = False, private: bool = True) -> int | None:
+    """Open a directory by walking its path one component at a time, and check every step.
+
+    Every directory on the way must belong to root or to the caller, and no other user may write
+    to it unless it is sticky (like /tmp, where only an entry's owner can rename it). A symlink is
+    followed only when it belongs to root or the caller (its directory already passed). So nobody
+    else can swap a component between the check and the use: every later file operation goes
+    through the returned descriptor (O_DIRECTORY). With private, the last directory must be the
+    caller's, with no rights for anybody else. With create, missing directories are made (the last one 0700);
+    without, a missing one returns None. Raises UsageError (where names the option).
     """
-    state_dir = Path(value).resolve()
-    state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-    st = state_dir.stat()
-    where = f"--state-dir {state_dir}"
-    if st.st_uid != os.geteuid():
-        raise UsageError(f"{where} is owned by uid {st.st_uid}, not by you (uid {os.geteuid()}): choose a directory of your own")
-    if st.st_mode & 0o022:
-        raise UsageError(f"{where} is writable by other users (mode {st.st_mode & 0o7777:04o}): choose a new directory, or remove this one first")
-    if st.st_mode & 0o077:
-        state_dir.chmod(0o700)
-    return state_dir
-
-
-def _open_private_log(path: Path) -> int:
-    """A file descriptor appending to path, created owner-only (request lines may carry secrets)."""
-    return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-
-
-def _read_info(state_dir: Path) -> dict[str, Any] | None:
+    owners = _trusted_owners()
+    pending = [part for part in os.path.abspath(value).split("/") if part]
+    fd = os.open("/", os.O_RDONLY | os.O_DIRECTORY)
+    walked, hops = "", 0
     try:
-        info = json.loads((state_dir / INFO_FILE).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        while pending:
+            name = pending.pop(0)
+            try:
+                child = os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=fd)
+            except FileNotFoundError:
+                if not create:
+                    return None
+                with contextlib.suppress(FileExistsError):
+                    os.mkdir(name, 0o700 if not pending else 0o755, dir_fd=fd)
+                child = os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=fd)
+            except OSError as exc:
+                try:
+                    link: os.stat_result | None = os.lstat(name, dir_fd=fd)
+                except OSError:
+                    link = None
+                if link is None or not stat.S_ISLNK(link.st_mode):
+                    raise UsageError(f"{where} {value}: {walked}/{name} is not a directory ({exc.strerror})") from None
+                if link.st_uid not in owners:
+                    raise UsageError(
+                        f"{where} {value}: the symlink {walked}/{name} belongs to uid {link.st_uid}, not to you or root; give the real path"
+                    ) from None
+                hops += 1
+                if hops > MAX_SYMLINKS:
+                    raise UsageError(f"{where} {value}: too many symlinks on the way") from None
+                target = os.readlink(name, dir_fd=fd)
+                pending = [part for part in target.split("/") if part] + pending
+                if target.startswith("/"):
+                    os.close(fd)
+                    fd = os.open("/", os.O_RDONLY | os.O_DIRECTORY)
+                    walked = ""
+                continue
+            os.close(fd)
+            fd = child
+            walked = f"{walked}/{name}"
+            st = os.fstat(fd)
+            if st.st_uid not in owners:
+                raise UsageError(
+                    f"{where} {value}: {walked} belongs to uid {st.st_uid}, not to you (uid {os.geteuid()}) or root; choose a directory of your own"
+                )
+            if st.st_mode & 0o022 and not st.st_mode & stat.S_ISVTX:
+                raise UsageError(f"{where} {value}: {walked} is writable by other users (mode {st.st_mode & 0o7777:04o}); choose a directory of your own")
+        st = os.fstat(fd)
+        if private and st.st_uid != os.geteuid():
+            raise UsageError(f"{where} {value} is owned by uid {st.st_uid}, not by you (uid {os.geteuid()}): choose a directory of your own")
+        if private and st.st_mode & 0o077:
+            raise UsageError(
+                f"{where} {value} is open to other users (mode {st.st_mode & 0o7777:04o}): it will hold secrets; "
+                f"choose a new directory (it is created 0700) or run chmod 700 {value}"
+            )
+        result, fd = fd, -1
+        return result
+    finally:
+        if fd >= 0:
+            os.close(fd)
+
+
+def _state_dir(value: str, create: bool = False) -> int | None:
+    """The --state-dir, opened and checked by _open_dir. Raises UsageError."""
+    return _open_dir(value, "--state-dir", create=create)
+
+
+def _read_small(name: str, dir_fd: int | None, where: str) -> bytes | None:
+    """The bytes of a regular file of the caller's, at most MAX_SMALL_FILE; None if it does not exist.
+
+    Never follows a symlink and never blocks on a FIFO. Raises UsageError.
+    """
+    try:
+        fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_NOCTTY, dir_fd=dir_fd)
+    except FileNotFoundError:
         return None
-    return info if isinstance(info, dict) else None
+    except OSError as exc:
+        raise UsageError(f"{where}: cannot open it ({exc.strerror}); it must be a regular file of yours, not a symlink") from None
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise UsageError(f"{where}: not a regular file; give a file of yours")
+        if st.st_uid != os.geteuid() or st.st_mode & 0o077:
+            raise UsageError(
+                f"{where} can be read or changed by other users (mode {st.st_mode & 0o7777:04o}, owner uid {st.st_uid}): "
+                f"it holds secrets; make it yours and run chmod 600 {name}"
+            )
+        chunks, size = [], 0
+        while size <= MAX_SMALL_FILE and (chunk := os.read(fd, 65536)):
+            chunks.append(chunk)
+            size += len(chunk)
+        data = b"".join(chunks)
+    finally:
+        os.close(fd)
+    if len(data) > MAX_SMALL_FILE:
+        raise UsageError(f"{where}: larger than {MAX_SMALL_FILE} bytes")
+    return data
+
+
+def _write_atomic(dir_fd: int, name: str, text: str) -> None:
+    """Replace name in the directory dir_fd with text, readable by its owner only."""
+    tmp = f".{name}.{os.getpid()}.tmp"
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(tmp, dir_fd=dir_fd)
+    with open(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600, dir_fd=dir_fd), "w", encoding="utf-8") as handle:
+        handle.write(text)
+    os.replace(tmp, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
+
+
+def _unlink(dir_fd: int, name: str) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(name, dir_fd=dir_fd)
+
+
+def _open_log(state_fd: int, log_file: str | None) -> int:
+    """A descriptor appending to the log (request lines name the admin key and may carry secrets).
+
+    The default lives in the state directory. A --log-file elsewhere gets the same checks on its
+    directory; an existing one must be a regular file of the caller's with one link, and is made 0600.
+    Raises UsageError.
+    """
+    flags = os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_NOCTTY
+    if not log_file:
+        return os.open(LOG_FILE, flags, 0o600, dir_fd=state_fd)
+    where = f"--log-file {log_file}"
+    parent, name = os.path.split(os.path.abspath(log_file))
+    if not name:
+        raise UsageError(f"{where}: give a file name, not a directory")
+    dir_fd = _open_dir(parent, "--log-file's directory", create=False, private=False)
+    if dir_fd is None:
+        raise UsageError(f"{where}: its directory does not exist; create it first")
+    try:
+        try:
+            fd = os.open(name, flags, 0o600, dir_fd=dir_fd)
+        except OSError as exc:
+            raise UsageError(f"{where}: cannot open it ({exc.strerror}); it must be a regular file of yours, not a symlink") from None
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode) or st.st_uid != os.geteuid() or st.st_nlink != 1:
+            os.close(fd)
+            raise UsageError(f"{where}: not a regular file of yours with a single link; choose a new file name")
+        os.fchmod(fd, 0o600)
+        return fd
+    finally:
+        os.close(dir_fd)
+
+
+def _read_info(state_fd: int) -> dict[str, Any] | None:
+    """emulator.json, checked: None when it is missing, unreadable or not the emulator's own shape."""
+    try:
+        data = _read_small(INFO_FILE, state_fd, INFO_FILE)
+        info = json.loads(data) if data is not None else None
+    except (UsageError, ValueError):
+        return None
+    if not isinstance(info, dict):
+        return None
+    pid, port = info.get("pid"), info.get("port")
+    # bool is an int: refuse it by hand
+    if not (isinstance(pid, int) and not isinstance(pid, bool) and 0 < pid < 2**31):
+        return None
+    if not (isinstance(port, int) and not isinstance(port, bool) and 0 < port < 65536):
+        return None
+    if not all(isinstance(info.get(key), str) for key in ("url", "admin_url", "ca_path")):
+        return None
+    return info
+
+
+def _cadata(state_fd: int) -> str | None:
+    try:
+        data = _read_small(CA_FILE, state_fd, CA_FILE)
+    except UsageError:
+        return None
+    return data.decode("ascii", errors="replace") if data is not None else None
 
 
 def _pid_alive(pid: int) -> bool:
@@ -899,27 +1059,34 @@ def _pid_alive(pid: int) -> bool:
     except PermissionError:
         return True
     try:  # a zombie (exited, not yet reaped by its new parent) is not alive
-        stat = Path(f"/proc/{pid}/stat").read_text(encoding="ascii")
+        stat_line = Path(f"/proc/{pid}/stat").read_text(encoding="ascii")
     except OSError:
         return True
-    return stat.rsplit(")", 1)[-1].split()[0] != "Z"
+    return stat_line.rsplit(")", 1)[-1].split()[0] != "Z"
 
 
-def _is_emulator(pid: int) -> bool:
-    """Guard against a reused pid from a stale emulator.json: only signal our own serve process."""
+def _is_emulator(pid: int, state_fd: int) -> bool:
+    """Only signal our own serve process for this very state directory (serve runs in it).
+
+    Guards against a reused pid from a stale emulator.json, and against an emulator.json that names
+    another process.
+    """
     try:
         cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        cwd = os.stat(f"/proc/{pid}/cwd")
     except FileNotFoundError:
         return not Path("/proc/self").exists()  # without procfs we cannot tell: trust the pid file
     except OSError:
         return False
-    return Path(__file__).name.encode() in cmdline and b"serve" in cmdline.split(b"\0")
+    here = os.fstat(state_fd)
+    ours = Path(__file__).name.encode() in cmdline and b"serve" in cmdline.split(b"\0")
+    return ours and (cwd.st_dev, cwd.st_ino) == (here.st_dev, here.st_ino)
 
 
-def admin_call(info: dict[str, Any], method: str, route: str, payload: dict[str, Any] | None = None, timeout: float = 5.0) -> dict[str, Any]:
-    """Call the admin API (info["admin_url"]) over TLS verified against the emulator's CA. Raises OSError, ValueError or KeyError."""
-    context = ssl.create_default_context(cafile=info["ca_path"])
-    conn = http.client.HTTPSConnection("127.0.0.1", int(info["port"]), context=context, timeout=timeout)
+def admin_call(info: dict[str, Any], cadata: str, method: str, route: str, payload: dict[str, Any] | None = None, timeout: float = 5.0) -> dict[str, Any]:
+    """Call the admin API (info["admin_url"]) over TLS verified against cadata, the emulator's CA. Raises OSError or ValueError."""
+    context = ssl.create_default_context(cadata=cadata)
+    conn = http.client.HTTPSConnection("127.0.0.1", info["port"], context=context, timeout=timeout)
     try:
         body = json.dumps(payload).encode() if payload is not None else None
         conn.request(method, f"{urlsplit(info['admin_url']).path}{route}", body=body, headers={"Content-Type": "application/json"})
@@ -933,16 +1100,17 @@ def admin_call(info: dict[str, Any], method: str, route: str, payload: dict[str,
     return data
 
 
-def _healthy(info: dict[str, Any]) -> bool:
+def _healthy(info: dict[str, Any], state_fd: int) -> bool:
+    cadata = _cadata(state_fd)
     try:
-        return admin_call(info, "GET", "/health", timeout=2.0).get("ok") is True
-    except (OSError, ValueError, KeyError):
+        return cadata is not None and admin_call(info, cadata, "GET", "/health", timeout=2.0).get("ok") is True
+    except (OSError, ValueError):
         return False
 
 
-def _running_info(state_dir: Path) -> dict[str, Any] | None:
-    info = _read_info(state_dir)
-    if info and isinstance(info.get("pid"), int) and _pid_alive(info["pid"]) and _is_emulator(info["pid"]) and _healthy(info):
+def _running_info(state_fd: int) -> dict[str, Any] | None:
+    info = _read_info(state_fd)
+    if info and _pid_alive(info["pid"]) and _is_emulator(info["pid"], state_fd) and _healthy(info, state_fd):
         return info
     return None
 
@@ -955,27 +1123,25 @@ def _parse_client(value: str) -> tuple[str, str]:
 
 
 def _read_clients(name: str) -> list[tuple[str, str]]:
-    """Clients from a --clients-file: one ID:SECRET per line, blank lines and # comments skipped.
+    """Clients from a --clients-file: one ID:SECRET per line; blank lines, # comments and the
+    spaces around a line are skipped.
 
-    "-" reads standard input. A file must be the caller's and unreadable to other users, like an
-    SSH key. Errors name the line by number, never by content. Raises UsageError.
+    "-" reads standard input. A file must be a regular file of the caller's that other users
+    cannot read, like an SSH key. Errors name the line by number, never by content. Raises UsageError.
     """
     where = f"--clients-file {name}"
     if name == "-":
-        text = sys.stdin.read()
+        data: bytes | None = sys.stdin.buffer.read(MAX_SMALL_FILE + 1)
+        if len(data) > MAX_SMALL_FILE:
+            raise UsageError(f"{where}: larger than {MAX_SMALL_FILE} bytes")
     else:
-        try:
-            fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW)
-        except OSError as exc:
-            raise UsageError(f"{where}: cannot open it ({exc.strerror}); give a regular file of ID:SECRET lines, or - for standard input") from None
-        with open(fd, encoding="utf-8") as handle:
-            st = os.fstat(handle.fileno())
-            if st.st_uid != os.geteuid() or st.st_mode & 0o077:
-                raise UsageError(
-                    f"{where} can be read or changed by other users (mode {st.st_mode & 0o7777:04o}, owner uid {st.st_uid}): "
-                    f"it holds client secrets; make it yours and run chmod 600 {name}"
-                )
-            text = handle.read()
+        data = _read_small(name, None, where)
+        if data is None:
+            raise UsageError(f"{where}: no such file; give a file of ID:SECRET lines, or - for standard input")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise UsageError(f"{where}: not UTF-8 text") from None
     clients: list[tuple[str, str]] = []
     for number, line in enumerate(text.splitlines(), 1):
         if not line.strip() or line.lstrip().startswith("#"):
@@ -991,7 +1157,12 @@ def _read_clients(name: str) -> list[tuple[str, str]]:
 
 
 def _clients(args: argparse.Namespace) -> list[tuple[str, str]]:
-    return [*(args.client or []), *(_read_clients(args.clients_file) if args.clients_file else [])]
+    """The clients of --client and --clients-file, each id once. Raises UsageError."""
+    clients = [*(args.client or []), *(_read_clients(args.clients_file) if args.clients_file else [])]
+    ids = [client_id for client_id, _secret in clients]
+    if len(set(ids)) != len(ids):
+        raise UsageError("a client id is given twice (--client, --clients-file); give each client once")
+    return clients
 
 
 def missing_dependency() -> str | None:
@@ -1015,7 +1186,7 @@ def dependency_hint(missing: str, command: str) -> str:
     )
 
 
-def _tls_context(state_dir: Path) -> tuple[ssl.SSLContext, Path]:
+def _tls_context(state_fd: int) -> ssl.SSLContext:
     # Imported here: only `serve` needs it, and main() checks that it is there first.
     import trustme  # pylint: disable=import-outside-toplevel
 
@@ -1024,15 +1195,31 @@ def _tls_context(state_dir: Path) -> tuple[ssl.SSLContext, Path]:
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     context.minimum_version = ssl.TLSVersion.TLSv1_2
     server_cert.configure_cert(context)
-    ca_path = state_dir / CA_FILE
-    _write_atomic(ca_path, ca.cert_pem.bytes().decode("ascii"))
-    return context, ca_path
+    _write_atomic(state_fd, CA_FILE, ca.cert_pem.bytes().decode("ascii"))
+    return context
+
+
+def _handoff(args: argparse.Namespace, state_fd: int) -> list[tuple[str, str]]:
+    """The clients that start handed over on standard input (JSON), after checking that this is the
+    very directory start checked. Raises UsageError."""
+    try:
+        handoff = json.loads(sys.stdin.buffer.read(MAX_SMALL_FILE + 1))
+        clients = [(str(client_id), str(secret)) for client_id, secret in handoff["clients"]]
+        expected = tuple(handoff["state_dir"])
+    except (ValueError, KeyError, TypeError):
+        raise UsageError("--from-start: standard input is not what start hands over; run start, or serve without it") from None
+    here = os.fstat(state_fd)
+    if expected != (here.st_dev, here.st_ino):
+        raise UsageError(f"--state-dir {args.state_dir} was replaced while the emulator started; start it again")
+    return clients
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    state_dir = _private_state_dir(args.state_dir)
-    clients = _clients(args)
-    context, ca_path = _tls_context(state_dir)
+    state_fd = _state_dir(args.state_dir, create=True)
+    assert state_fd is not None
+    clients = _handoff(args, state_fd) if args.from_start else _clients(args)
+    os.fchdir(state_fd)  # stop and start recognise their serve process by it (/proc/PID/cwd)
+    context = _tls_context(state_fd)
     state = EmulatorState()
     for client_id, secret in clients:
         state.add_client(client_id, secret)
@@ -1044,9 +1231,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.2}, name="emulator-http", daemon=True)
     thread.start()
 
-    info_path = state_dir / INFO_FILE
-    info = {"url": server.base_url, "port": server.server_port, "ca_path": str(ca_path), "pid": os.getpid(), "admin_url": server.admin_url}
-    _write_atomic(info_path, json.dumps(info, indent=2) + "\n")
+    ca_path = os.path.join(os.path.abspath(args.state_dir), CA_FILE)
+    info = {"url": server.base_url, "port": server.server_port, "ca_path": ca_path, "pid": os.getpid(), "admin_url": server.admin_url}
+    _write_atomic(state_fd, INFO_FILE, json.dumps(info, indent=2) + "\n")
     print(f"zoho accounts emulator listening on {server.base_url} (pid {os.getpid()})", file=sys.stderr, flush=True)
     try:
         while not stop.wait(1.0):
@@ -1054,57 +1241,71 @@ def cmd_serve(args: argparse.Namespace) -> int:
     finally:
         server.shutdown()
         server.server_close()
-        if (_read_info(state_dir) or {}).get("pid") == os.getpid():
-            info_path.unlink(missing_ok=True)
+        if (_read_info(state_fd) or {}).get("pid") == os.getpid():
+            _unlink(state_fd, INFO_FILE)
         print("zoho accounts emulator stopped", file=sys.stderr, flush=True)
     return 0
 
 
 def cmd_start(args: argparse.Namespace) -> int:
-    state_dir = _private_state_dir(args.state_dir)
+    state_fd = _state_dir(args.state_dir, create=True)
+    assert state_fd is not None
     clients = _clients(args)  # read (and checked) before anything starts
-    if (info := _running_info(state_dir)) is not None:
+    if (info := _running_info(state_fd)) is not None:
         print(json.dumps(info, indent=2))
         return 0
-    (state_dir / INFO_FILE).unlink(missing_ok=True)  # stale: its process is gone or not ours
-    log_path = Path(args.log_file).resolve() if args.log_file else state_dir / LOG_FILE
+    _unlink(state_fd, INFO_FILE)  # stale: its process is gone or not ours
+    log_fd = _open_log(state_fd, args.log_file)
     # The clients go to serve on a pipe, never on its command line: /proc/PID/cmdline is world-readable.
-    command = [sys.executable, str(Path(__file__).resolve()), "serve", "--state-dir", str(state_dir), "--port", str(args.port), "--clients-file", "-"]
-    with open(_open_private_log(log_path), "ab") as log:
+    command = [sys.executable, str(Path(__file__).resolve()), "serve", "--state-dir", os.path.abspath(args.state_dir), "--port", str(args.port), "--from-start"]
+    with open(log_fd, "a+b") as log:
         # Not a with-block: the server must outlive this command.
         process = subprocess.Popen(  # pylint: disable=consider-using-with
             command, stdin=subprocess.PIPE, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
         )
-    assert process.stdin is not None
-    with process.stdin:
-        try:
-            process.stdin.write("".join(f"{client_id}:{secret}\n" for client_id, secret in clients).encode())
-        except BrokenPipeError:
-            pass  # serve died at once; its log says why, below
+        return _await_serve(args, process, clients, state_fd, log)
 
-    deadline = time.monotonic() + args.timeout
-    while time.monotonic() < deadline and process.poll() is None:
-        info = _read_info(state_dir)
-        if info and info.get("pid") == process.pid and _healthy(info):
-            print(json.dumps(info, indent=2))
-            return 0
-        time.sleep(0.05)
+
+def _await_serve(args: argparse.Namespace, process: subprocess.Popen[bytes], clients: list[tuple[str, str]], state_fd: int, log: Any) -> int:
+    """Hand the clients to serve and wait until it answers; on failure, show the end of its log."""
+    here = os.fstat(state_fd)
+    try:
+        assert process.stdin is not None
+        with process.stdin:
+            with contextlib.suppress(BrokenPipeError):  # serve died at once; its log says why, below
+                process.stdin.write(json.dumps({"clients": clients, "state_dir": [here.st_dev, here.st_ino]}).encode())
+        deadline = time.monotonic() + args.timeout
+        while time.monotonic() < deadline and process.poll() is None:
+            info = _read_info(state_fd)
+            if info and info["pid"] == process.pid and _healthy(info, state_fd):
+                print(json.dumps(info, indent=2))
+                return 0
+            time.sleep(0.05)
+    except BaseException:
+        process.kill()
+        process.wait()
+        raise
 
     if process.poll() is None:
         process.kill()
         process.wait()
-    tail = log_path.read_text(encoding="utf-8", errors="replace").splitlines()[-30:]
-    print(f"emulator did not become ready (exit code {process.returncode}); last lines of {log_path}:", file=sys.stderr)
+    log.seek(max(0, os.fstat(log.fileno()).st_size - 20000))
+    tail = log.read().decode("utf-8", errors="replace").splitlines()[-30:]
+    log_name = args.log_file or os.path.join(args.state_dir, LOG_FILE)
+    print(f"emulator did not become ready (exit code {process.returncode}); last lines of {log_name}:", file=sys.stderr)
     print("\n".join(tail), file=sys.stderr)
     return 1
 
 
 def cmd_stop(args: argparse.Namespace) -> int:
-    state_dir = Path(args.state_dir).resolve()
-    info = _read_info(state_dir)
-    pid = info.get("pid") if info else None
-    if not isinstance(pid, int) or not _pid_alive(pid) or not _is_emulator(pid):
-        (state_dir / INFO_FILE).unlink(missing_ok=True)
+    state_fd = _state_dir(args.state_dir)
+    if state_fd is None:
+        print("emulator not running")
+        return 0
+    info = _read_info(state_fd)
+    pid = info["pid"] if info else None
+    if pid is None or not _pid_alive(pid) or not _is_emulator(pid, state_fd):
+        _unlink(state_fd, INFO_FILE)
         print("emulator not running")
         return 0
     os.kill(pid, signal.SIGTERM)
@@ -1116,14 +1317,16 @@ def cmd_stop(args: argparse.Namespace) -> int:
         os.kill(pid, signal.SIGKILL)
         while _pid_alive(pid) and time.monotonic() < deadline + args.timeout:
             time.sleep(0.05)
-    (state_dir / INFO_FILE).unlink(missing_ok=True)
+    _unlink(state_fd, INFO_FILE)
     print(f"emulator pid {pid} stopped")
     return 0
 
 
 def cmd_mint_code(args: argparse.Namespace) -> int:
-    info = _read_info(Path(args.state_dir).resolve())
-    if info is None:
+    state_fd = _state_dir(args.state_dir)
+    info = _running_info(state_fd) if state_fd is not None else None
+    cadata = _cadata(state_fd) if state_fd is not None else None
+    if info is None or cadata is None:
         print(f"no running emulator in {args.state_dir}", file=sys.stderr)
         return 1
     payload: dict[str, Any] = {"client_id": args.client_id, "access_type": args.access_type, "user": args.user}
@@ -1131,7 +1334,7 @@ def cmd_mint_code(args: argparse.Namespace) -> int:
         if value is not None:
             payload[key] = value
     try:
-        print(admin_call(info, "POST", "/codes", payload)["code"])
+        print(admin_call(info, cadata, "POST", "/codes", payload)["code"])
     except (OSError, ValueError) as exc:
         print(f"mint-code failed: {exc}", file=sys.stderr)
         return 1
@@ -1155,6 +1358,8 @@ def build_parser() -> argparse.ArgumentParser:
             help="register a client (repeatable); other local users can see it in the process list while the command runs",
         )
         sub.add_argument("--clients-file", metavar="FILE", help="register the clients of FILE (- for standard input): ID:SECRET lines, mode 0600")
+        if name == "serve":
+            sub.add_argument("--from-start", action="store_true", help=argparse.SUPPRESS)  # clients and the directory's identity on stdin
         if name == "start":
             sub.add_argument("--log-file", help="default: STATE_DIR/emulator.log")
             sub.add_argument("--timeout", type=float, default=20.0, help="seconds to wait for readiness")
@@ -1180,7 +1385,7 @@ def main(argv: list[str] | None = None) -> int:
     commands = {"serve": cmd_serve, "start": cmd_start, "stop": cmd_stop, "mint-code": cmd_mint_code}
     try:
         return commands[args.command](args)
-    except UsageError as exc:
+    except (UsageError, OSError) as exc:
         print(f"{Path(__file__).name}: error: {exc}", file=sys.stderr)
         return 2
 
