@@ -12,6 +12,8 @@ import json
 import os
 import re
 import signal
+import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -452,6 +454,92 @@ def test_a_client_given_twice_is_refused_by_start(tmp_path: Path) -> None:
     assert "a client id is given twice" in error and "one" not in error.split("given twice")[0]
 
 
+def _raw_request(emu: Emulator, request: bytes) -> bytes:
+    context = ssl.create_default_context(cafile=emu.ca_path)
+    port = int(emu.url.rsplit(":", 1)[1])
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as raw, context.wrap_socket(raw, server_hostname="127.0.0.1") as tls:
+        tls.sendall(request)
+        chunks = []
+        while chunk := tls.recv(65536):
+            chunks.append(chunk)
+    return b"".join(chunks)
+
+
+@pytest.mark.parametrize(
+    "request_line",
+    [
+        b'GET /x\x1b[2K\x1b[1G127.0.0.1 - - [x] "FAKE"\xc2\x85forged HTTP/1.1',
+        b'POST /oauth/v2/token\r127.0.0.1 - - [x] "POST /_emulator/KEY/clients HTTP/1.1" 200 - HTTP/1.1',
+        b"GET /a\xe2\x80\xa8forged HTTP/1.1",
+    ],
+)
+def test_a_request_line_cannot_forge_log_lines(emu: Emulator, request_line: bytes) -> None:
+    log = emu.state_dir / "emulator.log"
+    before = log.read_bytes()
+    _raw_request(emu, request_line + b"\r\nConnection: close\r\n\r\n")
+    emu.admin("GET", "/health")  # the line above is written before the health check answers
+    added = log.read_bytes()[len(before):].decode("utf-8")
+    assert added.count("\n") == len(added.splitlines()), added  # no line break but the real ones
+    assert not any(ch in added for ch in "\x1b\r\x85\u2028")
+    # Every line is one the emulator began: the forged text stays inside, escaped.
+    assert all(re.match(r"127\.0\.0\.1 - - \[\d\d/\w{3}/\d{4} [\d:]{8}\] ", line) for line in added.splitlines()), added
+    assert not re.search(r"\n127\.0\.0\.1 - - \[x\]", added)
+
+
+def test_a_request_target_urlsplit_cannot_parse_gets_a_400(emu: Emulator) -> None:
+    answer = _raw_request(emu, b"GET http://[x/oauth/v2/token HTTP/1.1\r\nConnection: close\r\n\r\n")
+    assert answer.startswith(b"HTTP/1.1 400 ")
+    assert "Traceback" not in (emu.state_dir / "emulator.log").read_text()
+
+
+def test_a_clients_file_below_a_symlink_of_another_user_is_refused(tmp_path: Path) -> None:
+    _as_root()
+    secrets_dir = tmp_path / "root-only"
+    secrets_dir.mkdir(mode=0o700)
+    (secrets_dir / "creds").write_text("alice:hunter2\n")
+    (secrets_dir / "creds").chmod(0o600)
+    (tmp_path / "theirs").symlink_to(secrets_dir)
+    _give_away(tmp_path / "theirs")
+    error = _refused(tmp_path, "--clients-file", str(tmp_path / "theirs" / "creds"))
+    assert f"the symlink {tmp_path / 'theirs'} belongs to uid {NOBODY}" in error and "hunter2" not in error
+
+
+def test_a_planted_default_log_is_refused(tmp_path: Path) -> None:
+    _as_root()
+    state_dir = tmp_path / "refused-state"
+    state_dir.mkdir(mode=0o700)
+    (state_dir / "emulator.log").write_text("")
+    _give_away(state_dir / "emulator.log")
+    assert "not a regular file of yours with a single link" in _refused(tmp_path)
+    os.unlink(state_dir / "emulator.log")
+    os.mkfifo(state_dir / "emulator.log", 0o600)
+    assert "not a regular file of yours with a single link" in _refused(tmp_path)
+
+
+def test_a_large_valid_clients_file_survives_the_handoff(tmp_path: Path) -> None:
+    clients = "".join(f"1000.C{n}:{'é' * 100}\n" for n in range(3000))  # about 650 kB, JSON-escaped about 2 MB
+    started = subprocess.run(
+        [sys.executable, str(EMULATOR), "start", "--state-dir", str(tmp_path), "--clients-file", "-"],
+        input=clients, capture_output=True, text=True, timeout=60, check=False,
+    )
+    try:
+        assert started.returncode == 0, started.stderr
+        assert _client_works(json.loads(started.stdout), "1000.C2999", "é" * 100)
+    finally:
+        run_cli("stop", "--state-dir", str(tmp_path))
+
+
+def test_bad_clients_create_no_state_dir(tmp_path: Path) -> None:
+    _refused(tmp_path, "--clients-file", "-", stdin="no-colon\n")
+    assert not (tmp_path / "refused-state").exists()
+
+
+def test_an_emulator_json_that_is_a_directory_reads_as_not_running(tmp_path: Path) -> None:
+    (tmp_path / "emulator.json").mkdir()
+    stop = run_cli("stop", "--state-dir", str(tmp_path), check=False)
+    assert (stop.returncode, stop.stdout, stop.stderr) == (0, "emulator not running\n", "")
+
+
 def test_start_again_reports_the_running_instance(emu: Emulator) -> None:
     again = json.loads(run_cli("start", "--state-dir", str(emu.state_dir)).stdout)
     assert again["pid"] == emu.pid and again["url"] == emu.url
@@ -534,6 +622,11 @@ def test_invalid_client_vs_invalid_client_secret(emu: Emulator) -> None:
     assert emu.exchange(code, client_id="1000.UNKNOWN").json() == {"error": "invalid_client"}
     assert emu.exchange(code, client_secret="wrong").json() == {"error": "invalid_client_secret"}
     assert "access_token" in emu.exchange(code).json()  # failed client checks do not burn the code
+
+
+def test_a_non_ascii_client_secret_is_compared_not_crashed_on(emu: Emulator) -> None:
+    # secrets.compare_digest refuses non-ASCII str: the server dropped the connection with a traceback.
+    assert emu.exchange(emu.mint(), client_secret="wrong-é").json() == {"error": "invalid_client_secret"}
 
 
 def test_code_of_another_client_is_invalid(emu: Emulator) -> None:

@@ -273,7 +273,7 @@ class EmulatorState:
         client = self.clients.get(params["client_id"])
         if client is None:
             raise OAuthError("invalid_client")
-        if not secrets.compare_digest(client.client_secret, params["client_secret"]):
+        if not secrets.compare_digest(client.client_secret.encode(), params["client_secret"].encode()):
             raise OAuthError("invalid_client_secret")
         return client
 
@@ -649,9 +649,11 @@ class EmulatorHandler(BaseHTTPRequestHandler):
     disable_nagle_algorithm = True  # headers and body are separate writes: avoid the delayed-ACK stall
 
     def log_message(self, format: str, *args: Any) -> None:  # pylint: disable=redefined-builtin
-        """The request line without its admin key or query string (both may carry secrets)."""
+        """The request line without its admin key or query string (both may carry secrets), and
+        with everything but printable ASCII escaped: a client must not forge log lines."""
         text = (format % args).replace(self.server.admin_key, "KEY")
         text = re.sub(r"\?[^\s\"]*", "?...", text)
+        text = re.sub(r"[^\x20-\x7e]", lambda match: ascii(match.group())[1:-1], text)
         sys.stderr.write(f"{self.address_string()} - - [{self.log_date_time_string()}] {text}\n")
 
     def version_string(self) -> str:
@@ -675,7 +677,12 @@ class EmulatorHandler(BaseHTTPRequestHandler):
         self._dispatch()
 
     def _dispatch(self) -> None:
-        url = urlsplit(self.path)
+        try:
+            url = urlsplit(self.path)
+        except ValueError:  # "http://[x/...": not a request target anybody could mean
+            self.close_connection = True
+            self._send(json_reply({"error": "bad_request_target"}, status=400, outcome="bad_request_target"))
+            return
         if self.headers.get("Transfer-Encoding"):
             self.close_connection = True
             self._send(json_reply({"error": "length_required"}, status=411, outcome="length_required"))
@@ -944,7 +951,7 @@ def _state_dir(value: str, create: bool = False) -> int | None:
     return _open_dir(value, "--state-dir", create=create)
 
 
-def _read_small(name: str, dir_fd: int | None, where: str) -> bytes | None:
+def _read_small(name: str, dir_fd: int | None, where: str, shown: str | None = None) -> bytes | None:
     """The bytes of a regular file of the caller's, at most MAX_SMALL_FILE; None if it does not exist.
 
     Never follows a symlink and never blocks on a FIFO. Raises UsageError.
@@ -962,7 +969,7 @@ def _read_small(name: str, dir_fd: int | None, where: str) -> bytes | None:
         if st.st_uid != os.geteuid() or st.st_mode & 0o077:
             raise UsageError(
                 f"{where} can be read or changed by other users (mode {st.st_mode & 0o7777:04o}, owner uid {st.st_uid}): "
-                f"it holds secrets; make it yours and run chmod 600 {name}"
+                f"it holds secrets; make it yours and run chmod 600 {shown or name}"
             )
         chunks, size = [], 0
         while size <= MAX_SMALL_FILE and (chunk := os.read(fd, 65536)):
@@ -987,20 +994,19 @@ def _write_atomic(dir_fd: int, name: str, text: str) -> None:
 
 
 def _unlink(dir_fd: int, name: str) -> None:
-    with contextlib.suppress(FileNotFoundError):
+    with contextlib.suppress(FileNotFoundError, IsADirectoryError):
         os.unlink(name, dir_fd=dir_fd)
 
 
-def _open_log(state_fd: int, log_file: str | None) -> int:
+def _open_log(state_fd: int, state_dir: str, log_file: str | None) -> int:
     """A descriptor appending to the log (request lines name the admin key and may carry secrets).
 
     The default lives in the state directory. A --log-file elsewhere gets the same checks on its
     directory; an existing one must be a regular file of the caller's with one link, and is made 0600.
     Raises UsageError.
     """
-    flags = os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_NOCTTY
     if not log_file:
-        return os.open(LOG_FILE, flags, 0o600, dir_fd=state_fd)
+        return _open_private_append(state_fd, LOG_FILE, f"the log {os.path.join(state_dir, LOG_FILE)}")
     where = f"--log-file {log_file}"
     parent, name = os.path.split(os.path.abspath(log_file))
     if not name:
@@ -1009,18 +1015,25 @@ def _open_log(state_fd: int, log_file: str | None) -> int:
     if dir_fd is None:
         raise UsageError(f"{where}: its directory does not exist; create it first")
     try:
-        try:
-            fd = os.open(name, flags, 0o600, dir_fd=dir_fd)
-        except OSError as exc:
-            raise UsageError(f"{where}: cannot open it ({exc.strerror}); it must be a regular file of yours, not a symlink") from None
-        st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode) or st.st_uid != os.geteuid() or st.st_nlink != 1:
-            os.close(fd)
-            raise UsageError(f"{where}: not a regular file of yours with a single link; choose a new file name")
-        os.fchmod(fd, 0o600)
-        return fd
+        return _open_private_append(dir_fd, name, where)
     finally:
         os.close(dir_fd)
+
+
+def _open_private_append(dir_fd: int, name: str, where: str) -> int:
+    """Open name in dir_fd to read and append: created 0600, or an existing regular file of the
+    caller's with a single link (never a symlink or a FIFO), made 0600. Raises UsageError."""
+    flags = os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_NOCTTY
+    try:
+        fd = os.open(name, flags, 0o600, dir_fd=dir_fd)
+    except OSError as exc:
+        raise UsageError(f"{where}: cannot open it ({exc.strerror}); it must be a regular file of yours, not a symlink") from None
+    st = os.fstat(fd)
+    if not stat.S_ISREG(st.st_mode) or st.st_uid != os.geteuid() or st.st_nlink != 1:
+        os.close(fd)
+        raise UsageError(f"{where}: not a regular file of yours with a single link; remove it, or choose a new file name or directory")
+    os.fchmod(fd, 0o600)
+    return fd
 
 
 def _read_info(state_fd: int) -> dict[str, Any] | None:
@@ -1135,7 +1148,14 @@ def _read_clients(name: str) -> list[tuple[str, str]]:
         if len(data) > MAX_SMALL_FILE:
             raise UsageError(f"{where}: larger than {MAX_SMALL_FILE} bytes")
     else:
-        data = _read_small(name, None, where)
+        parent, base = os.path.split(os.path.abspath(name))
+        dir_fd = _open_dir(parent, "--clients-file's directory", private=False)
+        if dir_fd is None:
+            raise UsageError(f"{where}: its directory does not exist; give a file of ID:SECRET lines, or - for standard input")
+        try:
+            data = _read_small(base, dir_fd, where, shown=name)
+        finally:
+            os.close(dir_fd)
         if data is None:
             raise UsageError(f"{where}: no such file; give a file of ID:SECRET lines, or - for standard input")
     try:
@@ -1203,7 +1223,7 @@ def _handoff(args: argparse.Namespace, state_fd: int) -> list[tuple[str, str]]:
     """The clients that start handed over on standard input (JSON), after checking that this is the
     very directory start checked. Raises UsageError."""
     try:
-        handoff = json.loads(sys.stdin.buffer.read(MAX_SMALL_FILE + 1))
+        handoff = json.loads(sys.stdin.buffer.read())  # from start, whose checks capped the clients
         clients = [(str(client_id), str(secret)) for client_id, secret in handoff["clients"]]
         expected = tuple(handoff["state_dir"])
     except (ValueError, KeyError, TypeError):
@@ -1248,14 +1268,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_start(args: argparse.Namespace) -> int:
+    clients = _clients(args)  # read (and checked) before anything is made or started
     state_fd = _state_dir(args.state_dir, create=True)
     assert state_fd is not None
-    clients = _clients(args)  # read (and checked) before anything starts
     if (info := _running_info(state_fd)) is not None:
         print(json.dumps(info, indent=2))
         return 0
     _unlink(state_fd, INFO_FILE)  # stale: its process is gone or not ours
-    log_fd = _open_log(state_fd, args.log_file)
+    log_fd = _open_log(state_fd, args.state_dir, args.log_file)
     # The clients go to serve on a pipe, never on its command line: /proc/PID/cmdline is world-readable.
     command = [sys.executable, str(Path(__file__).resolve()), "serve", "--state-dir", os.path.abspath(args.state_dir), "--port", str(args.port), "--from-start"]
     with open(log_fd, "a+b") as log:
