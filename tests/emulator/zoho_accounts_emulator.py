@@ -1007,17 +1007,23 @@ def _open_log(state_fd: int, state_dir: str, log_file: str | None) -> int:
     """
     if not log_file:
         return _open_private_append(state_fd, LOG_FILE, f"the log {os.path.join(state_dir, LOG_FILE)}")
-    where = f"--log-file {log_file}"
-    parent, name = os.path.split(os.path.abspath(log_file))
-    if not name:
-        raise UsageError(f"{where}: give a file name, not a directory")
-    dir_fd = _open_dir(parent, "--log-file's directory", create=False, private=False)
-    if dir_fd is None:
-        raise UsageError(f"{where}: its directory does not exist; create it first")
+    dir_fd, name = _open_parent(log_file, "--log-file")
     try:
-        return _open_private_append(dir_fd, name, where)
+        return _open_private_append(dir_fd, name, f"--log-file {log_file}")
     finally:
         os.close(dir_fd)
+
+
+def _open_parent(path: str, option: str) -> tuple[int, str]:
+    """The directory of a file option's path, opened and checked by _open_dir (others may read it,
+    but nobody else can swap it), and the file's name in it. Raises UsageError."""
+    parent, name = os.path.split(os.path.abspath(path))
+    if not name:
+        raise UsageError(f"{option} {path}: give a file name, not a directory")
+    dir_fd = _open_dir(parent, f"{option}'s directory", private=False)
+    if dir_fd is None:
+        raise UsageError(f"{option} {path}: its directory does not exist; create it first")
+    return dir_fd, name
 
 
 def _open_private_append(dir_fd: int, name: str, where: str) -> int:
@@ -1045,11 +1051,11 @@ def _read_info(state_fd: int) -> dict[str, Any] | None:
         return None
     if not isinstance(info, dict):
         return None
-    pid, port = info.get("pid"), info.get("port")
-    # bool is an int: refuse it by hand
-    if not (isinstance(pid, int) and not isinstance(pid, bool) and 0 < pid < 2**31):
-        return None
-    if not (isinstance(port, int) and not isinstance(port, bool) and 0 < port < 65536):
+
+    def whole_number(value: Any, below: int) -> bool:
+        return isinstance(value, int) and not isinstance(value, bool) and 0 < value < below  # bool is an int
+
+    if not (whole_number(info.get("pid"), 2**31) and whole_number(info.get("port"), 65536)):
         return None
     if not all(isinstance(info.get(key), str) for key in ("url", "admin_url", "ca_path")):
         return None
@@ -1148,10 +1154,7 @@ def _read_clients(name: str) -> list[tuple[str, str]]:
         if len(data) > MAX_SMALL_FILE:
             raise UsageError(f"{where}: larger than {MAX_SMALL_FILE} bytes")
     else:
-        parent, base = os.path.split(os.path.abspath(name))
-        dir_fd = _open_dir(parent, "--clients-file's directory", private=False)
-        if dir_fd is None:
-            raise UsageError(f"{where}: its directory does not exist; give a file of ID:SECRET lines, or - for standard input")
+        dir_fd, base = _open_parent(name, "--clients-file")
         try:
             data = _read_small(base, dir_fd, where, shown=name)
         finally:
